@@ -1,0 +1,159 @@
+// The Spillway agent daemon: serves its sandboxes over HTTP, subscribes to the master, runs the
+// tasks the master launches and reports their states at least once. Everything it must remember
+// across a restart lives in `workDir` (agent id, task checkpoints, status journal), so an agent
+// restarted with the same work dir re-registers under the same id and keeps its running tasks.
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createLogger, redactUrl } from '../src/common/logger.ts';
+import { VERSION } from '../src/common/version.ts';
+import { toMesos } from '../src/resources/mesos-resources.ts';
+import { agentResources, parseAttributes } from './agent-resources.ts';
+import { startFilesServer } from './files-server.ts';
+import { MasterConnection, type MasterEvent } from './master-connection.ts';
+import { loadAgentId, saveAgentId } from './recovery.ts';
+import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
+import { TaskManager } from './task-manager.ts';
+
+export interface AgentOptions {
+  masterUrl: string;
+  /** 0 picks a free port. */
+  port: number;
+  advertiseHost?: string;
+  workDir: string;
+  /** Mesos flag syntax (`cpus:4;mem:2048;ports:[31000-32000]`); overrides detection name by name. */
+  resources?: string;
+  /** `rack:r1;zone:a`; numeric values become SCALAR attributes. */
+  attributes?: string;
+  defaultPorts?: string;
+  killGracePeriodMs?: number;
+  logger?: Logger;
+  reconnectMaxDelayMs?: number;
+}
+
+export interface AgentHandle {
+  agentId(): string | undefined;
+  port: number;
+  url: string;
+  /** Stops talking to the master; tasks keep running (and are recovered later) unless killTasks. */
+  stop(opts?: { killTasks?: boolean }): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const logger = opts.logger ?? createLogger('spillway-agent');
+  const host = opts.advertiseHost ?? '127.0.0.1';
+  const workDir = opts.workDir;
+  await mkdir(workDir, { recursive: true });
+  const resources = await agentResources(workDir, opts.resources, opts.defaultPorts ?? '[31000-32000]');
+  const attributes = parseAttributes(opts.attributes);
+  let agentId = await loadAgentId(workDir);
+
+  const server = await startFilesServer(workDir, host, opts.port, logger);
+  const port = (server.address() as AddressInfo).port;
+
+  // The journal needs the connection (to send) and the tasks need the journal: built in that order,
+  // the connection is only *started* once recovery has produced its updates.
+  let tasks: TaskManager | undefined;
+  let savingAgentId: Promise<void> = Promise.resolve();
+  const connection: MasterConnection = new MasterConnection({
+    masterUrl: opts.masterUrl,
+    logger,
+    reconnectMaxDelayMs: opts.reconnectMaxDelayMs ?? 5000,
+    subscribeCall: () => ({
+      type: 'SUBSCRIBE',
+      subscribe: {
+        agent_info: {
+          ...(agentId ? { id: { value: agentId } } : {}),
+          hostname: host, port, resources: toMesos(resources), attributes,
+        },
+        tasks: tasks?.subscribeTasks() ?? [],
+        version: VERSION,
+      },
+    }),
+    onSubscribed: (id) => {
+      if (id === agentId) return;
+      if (agentId) logger.warn({ previous: agentId, assigned: id }, 'master assigned a new agent id');
+      agentId = id;
+      savingAgentId = savingAgentId.then(() => saveAgentId(workDir, id))
+        .catch((err: Error) => logger.error({ err }, 'failed to checkpoint agent id'));
+    },
+    onEvent: (ev) => handleEvent(ev),
+  });
+
+  const sendUpdate = async (u: JournaledUpdate): Promise<boolean> => {
+    await connection.whenSubscribed();
+    const id = connection.agentId!;
+    const status = u.status.agent_id ? u.status : { ...u.status, agent_id: { value: id } };
+    const code = await connection.call({ type: 'UPDATE', agent_id: { value: id }, update: { framework_id: { value: u.framework_id }, status } });
+    if (code !== 202) logger.warn({ code, taskId: u.status.task_id.value, state: u.status.state }, 'UPDATE not accepted; will retry');
+    return code === 202;
+  };
+  const journal = await StatusJournal.open(workDir, sendUpdate, { logger, maxBackoffMs: opts.reconnectMaxDelayMs ?? 5000 })
+    .catch(async (err: unknown) => {
+      await closeServer(server);
+      throw err;
+    });
+  tasks = new TaskManager({
+    workDir, host, logger, journal, defaultGraceMs: opts.killGracePeriodMs ?? 3000, agentId: () => agentId,
+  });
+  const manager = tasks;
+
+  function handleEvent(ev: MasterEvent): void {
+    switch (ev.type) {
+      case 'LAUNCH': {
+        const launch = ev.launch as { framework_id?: { value?: string }; task?: unknown } | undefined;
+        const fw = launch?.framework_id?.value;
+        if (!fw || !launch?.task) return void logger.warn('LAUNCH without framework_id or task');
+        return manager.launch(fw, launch.task);
+      }
+      case 'KILL': {
+        const kill = ev.kill as {
+          framework_id?: { value?: string }; task_id?: { value?: string }; grace_period_seconds?: number;
+          kill_policy?: { grace_period?: { nanoseconds?: number } };
+        } | undefined;
+        const fw = kill?.framework_id?.value;
+        const taskId = kill?.task_id?.value;
+        if (!fw || !taskId) return void logger.warn('KILL without framework_id or task_id');
+        const ns = kill?.kill_policy?.grace_period?.nanoseconds;
+        const graceMs = kill?.grace_period_seconds !== undefined ? kill.grace_period_seconds * 1000 : ns !== undefined ? ns / 1e6 : undefined;
+        return manager.kill(fw, taskId, graceMs);
+      }
+      case 'MESSAGE':
+        return void logger.debug('MESSAGE for the command executor ignored');
+      default:
+        logger.warn({ type: ev.type }, 'unknown master event ignored');
+    }
+  }
+
+  try {
+    await manager.recover();
+  } catch (err) {
+    await manager.stop(false);
+    await journal.close();
+    await closeServer(server);
+    throw err;
+  }
+  connection.start();
+  logger.info({ port, host, master: redactUrl(opts.masterUrl), workDir, agentId }, 'agent started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    agentId: () => agentId,
+    port,
+    url: `http://${host}:${port}`,
+    stop: (stopOpts) => (stopping ??= (async () => {
+      await connection.stop(); // no new LAUNCH/KILL from here on
+      await manager.stop(stopOpts?.killTasks ?? false);
+      await journal.close();
+      await savingAgentId;
+      await closeServer(server);
+      logger.info({ killTasks: stopOpts?.killTasks ?? false }, 'agent stopped');
+    })()),
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,223 @@
+// The agent's side of `POST /api/v1/agent`: one long-lived SUBSCRIBE stream (RecordIO events from
+// the master) plus short calls (PING, UPDATE) that carry the stream's Mesos-Stream-Id. When the
+// stream breaks the agent re-subscribes with exponential backoff; a 307 names the leading master.
+// node:http rather than fetch: we need the 307 itself, not a followed redirect, and fine control
+// over a chunked response that never ends.
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { redactUrl } from '../src/common/logger.ts';
+import { RecordIODecoder } from '../src/mesos/recordio.ts';
+
+export interface MasterEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+export interface ConnectionOptions {
+  masterUrl: string;
+  logger: Logger;
+  reconnectMaxDelayMs: number;
+  /** Built afresh for every attempt: it carries the current agent id and tasks. */
+  subscribeCall(): object;
+  onSubscribed(agentId: string): void;
+  onEvent(event: MasterEvent): void;
+}
+
+type Outcome = { redirect?: string; subscribed: boolean };
+
+const INITIAL_BACKOFF_MS = 100;
+const CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_PING_SECONDS = 15;
+
+export const agentEndpoint = (masterUrl: string): string => `${masterUrl.replace(/\/+$/, '')}/api/v1/agent`;
+
+export class MasterConnection {
+  private endpoint: string;
+  private readonly configuredEndpoint: string;
+  private streamId: string | undefined;
+  /** True between SUBSCRIBED and the end of that stream. */
+  private ready = false;
+  private currentAgentId: string | undefined;
+  private request: http.ClientRequest | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private wakeSleep: (() => void) | undefined;
+  private readonly callAgent = new http.Agent({ keepAlive: true });
+
+  constructor(private readonly opts: ConnectionOptions) {
+    this.configuredEndpoint = agentEndpoint(opts.masterUrl);
+    this.endpoint = this.configuredEndpoint;
+  }
+
+  get agentId(): string | undefined {
+    return this.currentAgentId;
+  }
+
+  get subscribed(): boolean {
+    return this.ready;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Resolves once subscribed (at once if already); rejects when the connection is stopped. */
+  whenSubscribed(): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error('master connection stopped'));
+    if (this.subscribed) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** POSTs a call on the current stream; resolves with the HTTP status (202 means accepted). */
+  call(body: object): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.streamId) headers['mesos-stream-id'] = this.streamId;
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.endpoint, { method: 'POST', headers, agent: this.callAgent, timeout: CALL_TIMEOUT_MS }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('call timed out')));
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  }
+
+  /** Drops the current stream; the loop re-subscribes (used on ERROR events and stale stream ids). */
+  reconnect(): void {
+    this.request?.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.request?.destroy();
+    this.wakeSleep?.();
+    for (const w of this.waiters.splice(0)) w.reject(new Error('master connection stopped'));
+    await this.loop;
+    this.callAgent.destroy();
+  }
+
+  private async run(): Promise<void> {
+    let delay = INITIAL_BACKOFF_MS;
+    let redirects = 0;
+    while (!this.stopped) {
+      const outcome = await this.subscribeOnce();
+      this.endSession();
+      if (this.stopped) break;
+      if (outcome.redirect) {
+        this.opts.logger.info({ leader: redactUrl(outcome.redirect) }, 'following redirect to the leading master');
+        this.endpoint = outcome.redirect;
+        if (++redirects <= 3) continue; // follow at once, but never loop between two masters
+      } else if (!outcome.subscribed) {
+        this.endpoint = this.configuredEndpoint; // the leader we followed may be gone: ask again
+      }
+      if (outcome.subscribed) delay = INITIAL_BACKOFF_MS; // a healthy session ended: retry quickly
+      redirects = 0;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, this.opts.reconnectMaxDelayMs);
+    }
+  }
+
+  /** One SUBSCRIBE attempt; resolves when the stream ends for whatever reason. */
+  private subscribeOnce(): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const outcome: Outcome = { subscribed: false };
+      let settled = false;
+      const done = (): void => { if (!settled) { settled = true; resolve(outcome); } };
+      const req = http.request(this.endpoint, {
+        method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json' },
+      }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          outcome.redirect = new URL(res.headers.location, this.endpoint).toString();
+          res.resume();
+          res.on('end', done);
+          res.on('close', done);
+          return;
+        }
+        if (status !== 200) {
+          this.opts.logger.warn({ status }, 'SUBSCRIBE refused');
+          res.resume();
+          res.on('end', done);
+          res.on('close', done);
+          return;
+        }
+        this.streamId = String(res.headers['mesos-stream-id'] ?? '') || undefined;
+        const decoder = new RecordIODecoder();
+        res.on('data', (chunk: Buffer) => {
+          try {
+            for (const ev of decoder.push(chunk)) outcome.subscribed = this.handle(ev as MasterEvent) || outcome.subscribed;
+          } catch (err) {
+            this.opts.logger.warn({ err: (err as Error).message }, 'bad event stream; reconnecting');
+            req.destroy();
+          }
+        });
+        res.on('end', done);
+        res.on('close', done);
+        res.on('error', done);
+      });
+      req.on('socket', (s) => s.setKeepAlive(true, 10_000));
+      req.on('error', (err) => {
+        this.opts.logger.debug({ err: err.message, endpoint: redactUrl(this.endpoint) }, 'SUBSCRIBE failed');
+        done();
+      });
+      req.on('close', done);
+      this.request = req;
+      req.end(JSON.stringify(this.opts.subscribeCall()));
+    });
+  }
+
+  /** Returns true for SUBSCRIBED. */
+  private handle(ev: MasterEvent): boolean {
+    if (ev.type === 'SUBSCRIBED') {
+      const sub = ev.subscribed as { agent_id?: { value?: string }; ping_interval_seconds?: number } | undefined;
+      const id = sub?.agent_id?.value;
+      if (!id) throw new Error('SUBSCRIBED without agent_id');
+      this.currentAgentId = id;
+      this.ready = true;
+      this.opts.onSubscribed(id);
+      this.startPinging(sub?.ping_interval_seconds ?? DEFAULT_PING_SECONDS);
+      for (const w of this.waiters.splice(0)) w.resolve();
+      this.opts.logger.info({ agentId: id, endpoint: redactUrl(this.endpoint) }, 'subscribed to master');
+      return true;
+    }
+    if (ev.type === 'ERROR') {
+      const message = (ev.error as { message?: string } | undefined)?.message ?? ev.message;
+      this.opts.logger.error({ message }, 'master sent ERROR; re-subscribing');
+      this.request?.destroy();
+      return false;
+    }
+    if (ev.type !== 'HEARTBEAT') this.opts.onEvent(ev);
+    return false;
+  }
+
+  private startPinging(intervalSeconds: number): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      if (!this.currentAgentId) return;
+      this.call({ type: 'PING', agent_id: { value: this.currentAgentId } }).then((status) => {
+        // 400/403: the master does not know this stream (it restarted or dropped us): subscribe again.
+        if (status === 400 || status === 403) this.reconnect();
+      }, (err: Error) => this.opts.logger.debug({ err: err.message }, 'PING failed'));
+    }, Math.max(0.05, intervalSeconds) * 1000);
+    this.pingTimer.unref();
+  }
+
+  private endSession(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+    this.streamId = undefined;
+    this.ready = false;
+    this.request = undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.wakeSleep = undefined; resolve(); }, ms);
+      this.wakeSleep = () => { clearTimeout(timer); this.wakeSleep = undefined; resolve(); };
+    });
+  }
+}

@@ -1,0 +1,24 @@
+// Listing output: a readable table for people, --json for scripts.
+import Table from 'cli-table3';
+
+export function printTable(headers: string[], rows: (string | number)[][]): void {
+  const table = new Table({ head: headers, style: { head: [], border: [] } });
+  for (const r of rows) table.push(r.map(String));
+  process.stdout.write(`${table.toString()}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Progress lines for long operations, on stderr so stdout stays clean for pipes. */
+export function step(message: string): () => void {
+  const started = Date.now();
+  process.stderr.write(`• ${message} …`);
+  return () => process.stderr.write(` done (${Date.now() - started} ms)\n`);
+}
+
+export function fail(message: string, code = 1): never {
+  process.stderr.write(`spillway: ${message}\n`);
+  process.exit(code);
+}

@@ -1,0 +1,65 @@
+// The master's HTTP server: Koa with thin routes that validate and call the master.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Logger } from '../common/logger.ts';
+import type { Master } from '../master/master.ts';
+import { requireJson } from './content-type.ts';
+import { errorResponder, isClientHangup } from './errors.ts';
+import { schedulerRoute } from './scheduler-route.ts';
+import { agentRoute } from './agent-route.ts';
+import { legacyStateRoute, operatorRoute } from './operator-route.ts';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** Largest accepted JSON body. */
+  bodyLimit?: string;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
+  const app = new Koa();
+  const router = new Router();
+  let url = '';
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: opts.bodyLimit ?? '1mb' });
+  app.use(errorResponder(log));
+  router.post('/api/v1/scheduler', requireJson, json, schedulerRoute(master));
+  router.post('/api/v1/agent', requireJson, json, agentRoute(master));
+  router.post('/api/v1', requireJson, json, operatorRoute(master));
+  router.get('/master/state', legacyStateRoute(master, () => url));
+  router.get('/state', legacyStateRoute(master, () => url));
+  router.get('/health', (ctx) => { ctx.body = 'OK'; });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = master.metrics.registry.contentType;
+    ctx.body = await master.metrics.registry.metrics();
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.on('error', (e: unknown) => {
+    if (!isClientHangup(e)) log.error({ err: e }, 'http error');
+  });
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 75_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${addr.port}`;
+  return {
+    server,
+    url,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

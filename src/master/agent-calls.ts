@@ -1,0 +1,159 @@
+// Handlers for Spillway's agent protocol (docs/AGENT-PROTOCOL.md): SUBSCRIBE with task
+// reconciliation, PING, UPDATE (the 202 is the durable acknowledgement) and MESSAGE.
+import * as z from 'zod';
+import { badRequest, forbidden } from '../common/errors.ts';
+import { ValueId } from '../mesos/scheduler-call.ts';
+import { isTerminal, type TaskStatus } from '../mesos/task-status.ts';
+import { MesosResourceSchema, fromMesos } from '../resources/mesos-resources.ts';
+import type { WriteOp } from '../store/store.ts';
+import type { Master } from './master.ts';
+import { taskKey, type AgentLive, type EventSink, type MesosAttribute, type TaskRecord } from './records.ts';
+
+const Attribute = z.looseObject({
+  name: z.string().min(1),
+  type: z.enum(['TEXT', 'SCALAR', 'RANGES', 'SET']),
+  text: z.object({ value: z.string() }).optional(),
+  scalar: z.object({ value: z.number() }).optional(),
+});
+
+const TaskStatusSchema = z.looseObject({
+  task_id: ValueId,
+  state: z.enum(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_FINISHED', 'TASK_FAILED',
+    'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED', 'TASK_UNREACHABLE', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNKNOWN']),
+  uuid: z.string().min(1),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  source: z.enum(['SOURCE_MASTER', 'SOURCE_AGENT', 'SOURCE_EXECUTOR']).optional(),
+  timestamp: z.number().optional(),
+  healthy: z.boolean().optional(),
+});
+
+export const AgentCallSchema = z.looseObject({
+  type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE']),
+  agent_id: ValueId.optional(),
+  subscribe: z.looseObject({
+    agent_info: z.looseObject({
+      id: ValueId.optional(),
+      hostname: z.string().min(1),
+      port: z.number().int().min(0).max(65535),
+      resources: z.array(MesosResourceSchema),
+      attributes: z.array(Attribute).default([]),
+    }),
+    tasks: z.array(z.looseObject({ framework_id: ValueId, task_id: ValueId, state: z.string() })).default([]),
+    version: z.string().default('unknown'),
+  }).optional(),
+  update: z.looseObject({ framework_id: ValueId, status: TaskStatusSchema }).optional(),
+  message: z.looseObject({ framework_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
+});
+export type AgentCall = z.infer<typeof AgentCallSchema>;
+
+export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink): Promise<string> {
+  const sub = call.subscribe;
+  if (!sub) throw badRequest("Expecting 'subscribe' to be present");
+  const parsed = fromMesos(sub.agent_info.resources);
+  if (!parsed.ok) throw badRequest(`agent_info.resources: ${parsed.error}`);
+  const now = m.clock.now();
+  const id = sub.agent_info.id?.value ?? m.newAgentId();
+  let a = m.state.agents.get(id);
+  const fields = {
+    hostname: sub.agent_info.hostname, port: sub.agent_info.port, resources: parsed.value,
+    attributes: sub.agent_info.attributes as MesosAttribute[], version: sub.version,
+  };
+  if (a) {
+    if (a.stream && a.stream !== sink) a.stream.close();
+    Object.assign(a.record, fields, { reregisteredAt: now });
+  } else {
+    a = { record: { id, ...fields, registeredAt: now }, lastPingAt: now };
+    m.state.agents.set(id, a);
+  }
+  const wasUnreachable = a.record.unreachableSince !== undefined;
+  a.record.unreachableSince = undefined;
+  a.lastPingAt = now;
+  a.stream = sink;
+
+  const ops: WriteOp[] = [{ op: 'put', hash: 'agents', id, value: a.record }];
+  const notify: TaskRecord[] = [];
+  const reported = new Map(sub.tasks.map((t) => [taskKey(t.framework_id.value, t.task_id.value), t.state]));
+  const toKill: { framework_id: { value: string }; task_id: { value: string } }[] = [];
+  for (const t of m.state.tasksOfAgent(id)) {
+    const key = taskKey(t.frameworkId, t.info.task_id.value);
+    if (isTerminal(t.state)) continue;
+    if (!reported.has(key)) {
+      ops.push(...m.applyStatus(t, m.masterStatus(t, 'TASK_LOST', 'Task was not found on the agent when it re-registered', 'REASON_AGENT_RESTARTED')));
+      notify.push(t);
+    } else if (t.state === 'TASK_UNREACHABLE') {
+      // A partition-aware framework's task is back: report its real state again.
+      const state = reported.get(key) === 'TASK_STAGING' || reported.get(key) === 'TASK_STARTING' ? 'TASK_STARTING' : 'TASK_RUNNING';
+      ops.push(...m.applyStatus(t, m.masterStatus(t, state, 'Agent re-registered', 'REASON_AGENT_REREGISTERED')));
+      notify.push(t);
+    }
+  }
+  for (const t of sub.tasks) {
+    const known = m.state.task(t.framework_id.value, t.task_id.value);
+    if (!known || known.agentId !== id || isTerminal(known.state)) toKill.push({ framework_id: t.framework_id, task_id: t.task_id });
+  }
+  // The allocator learns about the agent (again) with its running tasks charged to their frameworks.
+  if (!m.allocator.hasAgent(id) || wasUnreachable) {
+    m.allocator.addAgent(id, parsed.value);
+    for (const t of m.state.tasksOfAgent(id)) if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') m.allocator.allocate(t.frameworkId, id, t.resources);
+  }
+  m.allocator.setAgentActive(id, true);
+  await m.persist(ops);
+  sink.send({ type: 'SUBSCRIBED', subscribed: { agent_id: { value: id }, ping_interval_seconds: m.config.agentPingIntervalSeconds } });
+  for (const k of toKill) sink.send({ type: 'KILL', kill: k });
+  for (const t of m.state.tasksOfAgent(id)) if (t.killRequested && !isTerminal(t.state)) { t.killRequested = false; m.killOnAgent(t); }
+  for (const t of notify) if (t.pending.length === 1) m.deliverHead(t);
+  m.log.info({ agentId: id, hostname: fields.hostname, reregistered: Boolean(a.record.reregisteredAt), killed: toKill.length }, 'agent subscribed');
+  m.scheduleAllocation();
+  return id;
+}
+
+function authorizeAgent(m: Master, call: AgentCall, streamId: string | undefined): AgentLive {
+  if (!call.agent_id) throw badRequest("Expecting 'agent_id' to be present");
+  const a = m.state.agents.get(call.agent_id.value);
+  if (!a?.stream) throw forbidden(`Agent ${call.agent_id.value} is not subscribed`);
+  if (streamId === undefined) throw badRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+  if (streamId !== a.stream.id) throw badRequest(`The stream ID '${streamId}' does not match the current subscription of agent ${a.record.id}`);
+  return a;
+}
+
+export async function handleAgentCall(m: Master, call: AgentCall, streamId: string | undefined): Promise<void> {
+  const a = authorizeAgent(m, call, streamId);
+  a.lastPingAt = m.clock.now();
+  switch (call.type) {
+    case 'PING':
+      return;
+    case 'UPDATE': {
+      if (!call.update) throw badRequest("Expecting 'update' to be present");
+      return statusUpdate(m, a, call.update.framework_id.value, call.update.status as TaskStatus);
+    }
+    case 'MESSAGE': {
+      if (!call.message) throw badRequest("Expecting 'message' to be present");
+      const msg = call.message;
+      m.state.frameworks.get(msg.framework_id.value)?.stream?.send({
+        type: 'MESSAGE', message: { agent_id: { value: a.record.id }, executor_id: msg.executor_id, data: msg.data },
+      });
+      return;
+    }
+    case 'SUBSCRIBE':
+      throw badRequest('SUBSCRIBE opens the event stream and cannot be sent as a call');
+  }
+}
+
+/** A status update from an agent: recorded durably, then forwarded in order to the framework. */
+async function statusUpdate(m: Master, a: AgentLive, frameworkId: string, status: TaskStatus): Promise<void> {
+  const t = m.state.task(frameworkId, status.task_id.value);
+  if (!t || t.agentId !== a.record.id) {
+    // A task the master does not track (its framework was removed): make sure it stops.
+    if (!isTerminal(status.state)) a.stream?.send({ type: 'KILL', kill: { framework_id: { value: frameworkId }, task_id: status.task_id } });
+    return;
+  }
+  if (t.statuses.some((s) => s.uuid === status.uuid)) return; // a retry of one already recorded
+  if (isTerminal(t.state)) return; // nothing follows a terminal state
+  const full: TaskStatus = {
+    ...status, agent_id: { value: a.record.id }, source: status.source ?? 'SOURCE_EXECUTOR', timestamp: status.timestamp ?? m.clock.now() / 1000,
+  };
+  const ops = m.applyStatus(t, full);
+  await m.persist(ops);
+  if (t.pending.length === 1) m.deliverHead(t);
+}

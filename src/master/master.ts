@@ -1,0 +1,463 @@
+// The Spillway master: owns the in-memory mirror, the allocator and the subscriber streams, and
+// writes every change through the Store before acknowledging it. Scheduler and agent calls live in
+// scheduler-calls.ts and agent-calls.ts; this file holds lifecycle, recovery, timers and the
+// operations both sides share (status updates, offers, removal of agents and frameworks).
+import { randomUUID } from 'node:crypto';
+import { Allocator } from '../allocator/allocator.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
+import { silentLogger, type Logger } from '../common/logger.ts';
+import { FencedError, type Store, type WriteOp } from '../store/store.ts';
+import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../mesos/task-status.ts';
+import { EMPTY, add, type Resources } from '../resources/resources.ts';
+import { MasterState } from './master-state.ts';
+import { MasterMetrics } from './metrics.ts';
+import { offerJson, taskJson } from './mesos-json.ts';
+import {
+  frameworkRole, hasCapability, taskKey,
+  type AgentLive, type AgentRecord, type EventSink, type FrameworkLive, type FrameworkRecord, type Offer, type TaskRecord,
+} from './records.ts';
+
+export interface MasterConfig {
+  /** Cluster name; namespaces the Redis keys. */
+  cluster: string;
+  heartbeatIntervalSeconds: number;
+  agentPingIntervalSeconds: number;
+  maxAgentPingTimeouts: number;
+  allocationIntervalMs: number;
+  /** Offers outstanding longer than this are rescinded; 0 = never (Mesos' default). */
+  offerTimeoutSeconds: number;
+  statusUpdateRetrySeconds: number;
+  /** After a master restart, recovered frameworks get at least this long to re-subscribe. */
+  frameworkRecoverySeconds: number;
+  defaultRefuseSeconds: number;
+  maxCompletedTasks: number;
+  fairnessExcluded: string[];
+}
+
+export const DEFAULT_MASTER_CONFIG: MasterConfig = {
+  cluster: 'default',
+  heartbeatIntervalSeconds: 15,
+  agentPingIntervalSeconds: 15,
+  maxAgentPingTimeouts: 5,
+  allocationIntervalMs: 1000,
+  offerTimeoutSeconds: 0,
+  statusUpdateRetrySeconds: 10,
+  frameworkRecoverySeconds: 120,
+  defaultRefuseSeconds: 5,
+  maxCompletedTasks: 10_000,
+  fairnessExcluded: [],
+};
+
+export interface MasterDeps {
+  store: Store;
+  clock?: Clock;
+  log?: Logger;
+  config?: Partial<MasterConfig>;
+  /** Called when the master can no longer act as leader (fenced, Redis lost for good). */
+  onFatal?: (e: Error) => void;
+}
+
+const MAX_STATUSES_KEPT = 20;
+
+export class Master {
+  readonly state = new MasterState();
+  readonly allocator: Allocator;
+  readonly config: MasterConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly metrics = new MasterMetrics();
+  readonly id = randomUUID();
+  readonly removedFrameworks = new Set<string>();
+  startedAt = 0;
+  private epoch = 0;
+  private nextFrameworkSeq = 0;
+  private nextAgentSeq = 0;
+  private nextOfferSeq = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private allocationPending = false;
+  private readonly lastSentAt = new Map<string, number>();
+  private readonly onFatal: (e: Error) => void;
+  private stopped = false;
+
+  constructor(deps: MasterDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? silentLogger;
+    this.config = { ...DEFAULT_MASTER_CONFIG, ...deps.config };
+    this.allocator = new Allocator({ fairnessExcluded: this.config.fairnessExcluded });
+    this.onFatal = deps.onFatal ?? ((e) => { this.log.fatal({ err: e }, 'master cannot continue'); process.exit(1); });
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.epoch = await this.store.claimEpoch();
+    this.startedAt = this.clock.now();
+    await this.recover();
+    const every = (ms: number, fn: () => void): void => { this.timers.push(setInterval(fn, ms).unref()); };
+    every(this.config.allocationIntervalMs, () => this.allocate());
+    every(Math.min(1000, this.config.agentPingIntervalSeconds * 1000), () => this.checkHealth());
+    every(this.config.heartbeatIntervalSeconds * 1000, () => this.heartbeat());
+    every(Math.max(100, this.config.statusUpdateRetrySeconds * 500), () => this.retryStatusUpdates());
+    this.log.info({ epoch: this.epoch, masterId: this.id, agents: this.state.agents.size, frameworks: this.state.frameworks.size, tasks: this.state.tasks.size }, 'master started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const f of this.state.frameworks.values()) f.stream?.close();
+    for (const a of this.state.agents.values()) a.stream?.close();
+  }
+
+  get fencingEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Rebuilds the mirror and the allocator from Redis after a (re)start. */
+  private async recover(): Promise<void> {
+    const snap = await this.store.load();
+    const now = this.clock.now();
+    for (const v of snap.agents.values()) {
+      const record = v as AgentRecord;
+      // Recovered agents get a full ping window to re-register before they are declared lost.
+      this.state.agents.set(record.id, { record, lastPingAt: now });
+      if (!record.unreachableSince) {
+        this.allocator.addAgent(record.id, record.resources);
+        this.allocator.setAgentActive(record.id, false);
+      }
+    }
+    for (const v of snap.frameworks.values()) {
+      const record = v as FrameworkRecord;
+      this.state.frameworks.set(record.id, { record, recovered: true });
+      this.allocator.addFramework(record.id, frameworkRole(record.info));
+      this.allocator.setFrameworkActive(record.id, false);
+    }
+    for (const v of snap.tasks.values()) {
+      const t = v as TaskRecord;
+      this.state.putTask(t);
+      if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.agentId, t.resources);
+    }
+    for (const f of await this.store.readList('removed_frameworks', 10_000)) this.removedFrameworks.add((f as { id: string }).id);
+  }
+
+  // ---- persistence -----------------------------------------------------------------------------
+
+  /** Writes through the Store; a fenced master stops at once rather than act on stale state. */
+  async persist(ops: WriteOp[]): Promise<void> {
+    try {
+      await this.store.write(ops);
+    } catch (e) {
+      if (e instanceof FencedError && !this.stopped) {
+        this.stopped = true;
+        this.onFatal(e);
+      }
+      throw e;
+    }
+  }
+
+  putTaskOp(t: TaskRecord): WriteOp {
+    return { op: 'put', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value), value: t };
+  }
+
+  // ---- ids -------------------------------------------------------------------------------------
+
+  newFrameworkId(): string {
+    return `${this.id}-${String(this.nextFrameworkSeq++).padStart(4, '0')}`;
+  }
+
+  newAgentId(): string {
+    return `${this.id}-S${this.nextAgentSeq++}`;
+  }
+
+  // ---- status updates --------------------------------------------------------------------------
+
+  /**
+   * Records a new status for a task and queues it for reliable delivery to the framework. Returns
+   * the write ops; the caller persists them and then calls `deliverHead` for tasks that need it.
+   */
+  applyStatus(t: TaskRecord, status: TaskStatus): WriteOp[] {
+    const wasTerminal = isTerminal(t.state);
+    t.state = status.state;
+    t.statuses.push(status);
+    if (t.statuses.length > MAX_STATUSES_KEPT) t.statuses.splice(0, t.statuses.length - MAX_STATUSES_KEPT);
+    t.pending.push(status);
+    this.metrics.taskStates.inc({ state: status.state });
+    if (!wasTerminal && (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE')) {
+      this.allocator.recover(t.frameworkId, t.agentId, t.resources);
+      this.scheduleAllocation();
+    }
+    return [this.putTaskOp(t)];
+  }
+
+  masterStatus(t: TaskRecord, state: TaskState, message: string, reason?: string): TaskStatus {
+    return {
+      task_id: t.info.task_id, state, message, source: 'SOURCE_MASTER', agent_id: { value: t.agentId },
+      timestamp: this.clock.now() / 1000, uuid: newStatusUuid(), ...(reason ? { reason } : {}),
+    };
+  }
+
+  /** Sends the oldest unacknowledged update of a task, if its framework is connected. */
+  deliverHead(t: TaskRecord): void {
+    const head = t.pending[0];
+    if (!head) return;
+    const fw = this.state.frameworks.get(t.frameworkId);
+    if (!fw?.stream) return;
+    fw.stream.send({ type: 'UPDATE', update: { status: head } });
+    this.lastSentAt.set(taskKey(t.frameworkId, t.info.task_id.value), this.clock.now());
+  }
+
+  /** The framework acknowledged `uuid`; drops it and completes the task if nothing is left. */
+  async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<void> {
+    const t = this.state.task(frameworkId, taskId);
+    if (!t) return;
+    const idx = t.pending.findIndex((s) => s.uuid === uuid);
+    if (idx < 0) return;
+    t.pending.splice(idx, 1);
+    const ops: WriteOp[] = [];
+    if (isTerminal(t.state) && t.pending.length === 0) {
+      ops.push(...this.completeTask(t));
+    } else {
+      ops.push(this.putTaskOp(t));
+    }
+    await this.persist(ops);
+    if (idx === 0) this.deliverHead(t);
+  }
+
+  /** Moves a finished task out of the active set into the capped completed list. */
+  completeTask(t: TaskRecord): WriteOp[] {
+    this.state.deleteTask(t);
+    this.lastSentAt.delete(taskKey(t.frameworkId, t.info.task_id.value));
+    return [
+      { op: 'delete', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value) },
+      { op: 'append', list: 'completed_tasks', value: { ...t, pending: [] }, max: this.config.maxCompletedTasks },
+    ];
+  }
+
+  private retryStatusUpdates(): void {
+    const now = this.clock.now();
+    const due = this.config.statusUpdateRetrySeconds * 1000;
+    for (const t of this.state.tasks.values()) {
+      if (t.pending.length === 0) continue;
+      const last = this.lastSentAt.get(taskKey(t.frameworkId, t.info.task_id.value)) ?? 0;
+      if (now - last >= due) this.deliverHead(t);
+    }
+  }
+
+  // ---- offers ----------------------------------------------------------------------------------
+
+  scheduleAllocation(): void {
+    if (this.allocationPending || this.stopped) return;
+    this.allocationPending = true;
+    setImmediate(() => this.allocate());
+  }
+
+  /** Runs one allocation round and turns its proposals into OFFERS events. */
+  allocate(): void {
+    this.allocationPending = false;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    this.expireOffers(now);
+    const end = this.metrics.allocationRound.startTimer();
+    const order = shuffle([...this.state.agents.keys()]);
+    const proposals = this.allocator.allocateRound(now, order);
+    end();
+    const byFramework = new Map<string, object[]>();
+    for (const p of proposals) {
+      const fw = this.state.frameworks.get(p.frameworkId);
+      const agent = this.state.agents.get(p.agentId);
+      if (!fw?.stream || !agent) {
+        this.allocator.recover(p.frameworkId, p.agentId, p.resources);
+        continue;
+      }
+      const offer: Offer = { id: `${this.id}-O${this.nextOfferSeq++}`, frameworkId: p.frameworkId, agentId: p.agentId, role: p.role, resources: p.resources, createdAt: now };
+      this.state.putOffer(offer);
+      let list = byFramework.get(p.frameworkId);
+      if (!list) byFramework.set(p.frameworkId, (list = []));
+      list.push(offerJson(offer, agent.record));
+    }
+    for (const [fid, offers] of byFramework) {
+      this.state.frameworks.get(fid)!.stream!.send({ type: 'OFFERS', offers: { offers } });
+      this.metrics.offersSent.inc(offers.length);
+    }
+  }
+
+  /** Withdraws an offer: tells the framework (unless it is gone) and returns the resources. */
+  rescind(o: Offer, notify = true): void {
+    this.state.deleteOffer(o);
+    this.allocator.recover(o.frameworkId, o.agentId, o.resources);
+    this.metrics.offersRescinded.inc();
+    if (notify) this.state.frameworks.get(o.frameworkId)?.stream?.send({ type: 'RESCIND', rescind: { offer_id: { value: o.id } } });
+    this.scheduleAllocation();
+  }
+
+  private expireOffers(now: number): void {
+    const timeout = this.config.offerTimeoutSeconds * 1000;
+    if (timeout <= 0) return;
+    for (const o of this.state.offers.values()) if (now - o.createdAt >= timeout) this.rescind(o);
+  }
+
+  // ---- agents ----------------------------------------------------------------------------------
+
+  private checkHealth(): void {
+    const now = this.clock.now();
+    const limit = this.config.agentPingIntervalSeconds * 1000 * this.config.maxAgentPingTimeouts;
+    for (const a of this.state.agents.values()) {
+      if (!a.record.unreachableSince && now - a.lastPingAt > limit) {
+        this.markUnreachable(a, `Agent ${a.record.id} (${a.record.hostname}) missed ${this.config.maxAgentPingTimeouts} pings`)
+          .catch((e) => this.log.error({ err: e }, 'failed to remove agent'));
+      }
+    }
+    this.expireFrameworks(now);
+    this.updateGauges();
+  }
+
+  /**
+   * Declares an agent lost: rescinds its offers, reports its tasks TASK_LOST (TASK_UNREACHABLE to
+   * PARTITION_AWARE frameworks) and sends FAILURE to every connected framework.
+   */
+  async markUnreachable(a: AgentLive, why: string): Promise<void> {
+    const now = this.clock.now();
+    this.log.warn({ agentId: a.record.id }, why);
+    this.metrics.agentsRemoved.inc();
+    for (const o of this.state.offersOfAgent(a.record.id)) this.rescind(o);
+    a.record.unreachableSince = now;
+    const ops: WriteOp[] = [{ op: 'put', hash: 'agents', id: a.record.id, value: a.record }];
+    const touched: TaskRecord[] = [];
+    for (const t of this.state.tasksOfAgent(a.record.id)) {
+      if (isTerminal(t.state) || t.state === 'TASK_UNREACHABLE') continue;
+      const fw = this.state.frameworks.get(t.frameworkId);
+      const partitionAware = fw ? hasCapability(fw.record.info, 'PARTITION_AWARE') : false;
+      const state: TaskState = partitionAware ? 'TASK_UNREACHABLE' : 'TASK_LOST';
+      ops.push(...this.applyStatus(t, this.masterStatus(t, state, why, 'REASON_AGENT_REMOVED')));
+      touched.push(t);
+    }
+    this.allocator.removeAgent(a.record.id);
+    a.stream?.send({ type: 'ERROR', message: `removed: ${why}` });
+    a.stream?.close();
+    a.stream = undefined;
+    await this.persist(ops);
+    for (const t of touched) if (t.pending.length === 1) this.deliverHead(t);
+    for (const f of this.state.frameworks.values()) f.stream?.send({ type: 'FAILURE', failure: { agent_id: { value: a.record.id } } });
+  }
+
+  agentDisconnected(agentId: string, sink: EventSink): void {
+    const a = this.state.agents.get(agentId);
+    if (!a || a.stream !== sink) return;
+    a.stream = undefined;
+    this.allocator.setAgentActive(agentId, false);
+    for (const o of this.state.offersOfAgent(agentId)) this.rescind(o);
+    this.log.info({ agentId }, 'agent disconnected; it has until its ping timeout to come back');
+  }
+
+  /** Sends KILL to the agent running a task, or remembers it for when the agent reconnects. */
+  killOnAgent(t: TaskRecord, gracePeriodSeconds?: number): boolean {
+    const a = this.state.agents.get(t.agentId);
+    if (!a?.stream) {
+      t.killRequested = true;
+      return false;
+    }
+    a.stream.send({
+      type: 'KILL',
+      kill: { framework_id: { value: t.frameworkId }, task_id: t.info.task_id, ...(gracePeriodSeconds !== undefined ? { grace_period_seconds: gracePeriodSeconds } : {}) },
+    });
+    return true;
+  }
+
+  // ---- frameworks ------------------------------------------------------------------------------
+
+  frameworkDisconnected(frameworkId: string, sink: EventSink): void {
+    const f = this.state.frameworks.get(frameworkId);
+    if (!f || f.stream !== sink) return;
+    f.stream = undefined;
+    f.record.disconnectedAt = this.clock.now();
+    this.allocator.setFrameworkActive(frameworkId, false);
+    for (const o of this.state.offersOfFramework(frameworkId)) this.rescind(o, false);
+    this.log.info({ frameworkId, failoverTimeout: f.record.info.failover_timeout ?? 0 }, 'framework disconnected');
+    this.persist([{ op: 'put', hash: 'frameworks', id: frameworkId, value: f.record }])
+      .then(() => this.expireFrameworks(this.clock.now()))
+      .catch((e) => this.log.error({ err: e }, 'failed to record framework disconnect'));
+  }
+
+  private expireFrameworks(now: number): void {
+    for (const f of this.state.frameworks.values()) {
+      if (f.stream) continue;
+      const since = f.record.disconnectedAt ?? this.startedAt;
+      let deadline = since + (f.record.info.failover_timeout ?? 0) * 1000;
+      if (f.recovered) deadline = Math.max(deadline, this.startedAt + this.config.frameworkRecoverySeconds * 1000);
+      if (now >= deadline) {
+        this.removeFramework(f, 'failover timeout elapsed').catch((e) => this.log.error({ err: e }, 'failed to remove framework'));
+      }
+    }
+  }
+
+  /** TEARDOWN or failover timeout: kills its tasks, drops its offers and forgets it. */
+  async removeFramework(f: FrameworkLive, why: string): Promise<void> {
+    const id = f.record.id;
+    if (!this.state.frameworks.has(id)) return;
+    this.log.info({ frameworkId: id }, `removing framework: ${why}`);
+    this.state.frameworks.delete(id);
+    this.removedFrameworks.add(id);
+    for (const o of this.state.offersOfFramework(id)) this.rescind(o, false);
+    const ops: WriteOp[] = [];
+    for (const t of this.state.tasksOfFramework(id)) {
+      if (!isTerminal(t.state)) {
+        this.killOnAgent(t);
+        if (t.state !== 'TASK_UNREACHABLE') this.allocator.recover(id, t.agentId, t.resources);
+        t.state = 'TASK_KILLED';
+        t.statuses.push({ ...this.masterStatus(t, 'TASK_KILLED', `Framework removed: ${why}`, 'REASON_FRAMEWORK_REMOVED'), uuid: undefined });
+      }
+      ops.push(...this.completeTask(t));
+    }
+    this.allocator.removeFramework(id);
+    ops.push({ op: 'delete', hash: 'frameworks', id });
+    ops.push({ op: 'append', list: 'removed_frameworks', value: { id, info: f.record.info, removedAt: this.clock.now() }, max: 10_000 });
+    f.stream?.close();
+    f.stream = undefined;
+    await this.persist(ops);
+    this.scheduleAllocation();
+  }
+
+  private heartbeat(): void {
+    for (const f of this.state.frameworks.values()) f.stream?.send({ type: 'HEARTBEAT' });
+    for (const a of this.state.agents.values()) a.stream?.send({ type: 'HEARTBEAT' });
+  }
+
+  // ---- views -----------------------------------------------------------------------------------
+
+  usedOn(agentId: string): Resources {
+    let r = EMPTY;
+    for (const t of this.state.tasksOfAgent(agentId)) if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') r = add(r, t.resources);
+    return r;
+  }
+
+  offeredOn(agentId: string): Resources {
+    return this.state.offersOfAgent(agentId).reduce((r, o) => add(r, o.resources), EMPTY);
+  }
+
+  tasksJson(): object[] {
+    return [...this.state.tasks.values()].map(taskJson);
+  }
+
+  private updateGauges(): void {
+    let active = 0;
+    let unreachable = 0;
+    for (const a of this.state.agents.values()) (a.record.unreachableSince ? unreachable++ : active++);
+    this.metrics.agents.set({ state: 'registered' }, active);
+    this.metrics.agents.set({ state: 'unreachable' }, unreachable);
+    let connected = 0;
+    for (const f of this.state.frameworks.values()) if (f.stream) connected++;
+    this.metrics.frameworks.set({ state: 'connected' }, connected);
+    this.metrics.frameworks.set({ state: 'disconnected' }, this.state.frameworks.size - connected);
+    this.metrics.tasks.set(this.state.tasks.size);
+  }
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}

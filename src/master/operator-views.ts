@@ -1,0 +1,139 @@
+// Read-only views of the master for the v1 operator API (master.proto Response shapes) and the
+// legacy /master/state JSON that Mesos tools read.
+import { toMesos } from '../resources/mesos-resources.ts';
+import { isTerminal } from '../mesos/task-status.ts';
+import { add, EMPTY } from '../resources/resources.ts';
+import { VERSION } from '../common/version.ts';
+import type { Master } from './master.ts';
+import { agentInfoJson, legacyAttributes, legacyResources, nanos, offerJson, taskJson } from './mesos-json.ts';
+import type { TaskRecord } from './records.ts';
+
+export function getAgents(m: Master): object {
+  const agents = [];
+  for (const a of m.state.agents.values()) {
+    if (a.record.unreachableSince) continue;
+    agents.push({
+      agent_info: agentInfoJson(a.record),
+      active: Boolean(a.stream),
+      deactivated: !a.stream,
+      version: a.record.version,
+      pid: `slave(1)@${a.record.hostname}:${a.record.port}`,
+      registered_time: nanos(a.record.registeredAt),
+      ...(a.record.reregisteredAt ? { reregistered_time: nanos(a.record.reregisteredAt) } : {}),
+      total_resources: toMesos(a.record.resources),
+      allocated_resources: toMesos(m.usedOn(a.record.id)),
+      offered_resources: toMesos(m.offeredOn(a.record.id)),
+      capabilities: [],
+    });
+  }
+  const unreachable = [...m.state.agents.values()].filter((a) => a.record.unreachableSince).map((a) => agentInfoJson(a.record));
+  return { agents, recovered_agents: [], ...(unreachable.length ? { unreachable_agents: unreachable } : {}) };
+}
+
+export function getFrameworks(m: Master, completed: object[] = []): object {
+  const frameworks = [];
+  for (const f of m.state.frameworks.values()) {
+    const offers = m.state.offersOfFramework(f.record.id);
+    const agentsById = (id: string) => m.state.agents.get(id)!.record;
+    frameworks.push({
+      framework_info: f.record.info,
+      active: Boolean(f.stream),
+      connected: Boolean(f.stream),
+      recovered: f.recovered,
+      registered_time: nanos(f.record.registeredAt),
+      ...(f.record.reregisteredAt ? { reregistered_time: nanos(f.record.reregisteredAt) } : {}),
+      ...(f.record.disconnectedAt ? { unregistered_time: nanos(f.record.disconnectedAt) } : {}),
+      offers: offers.map((o) => offerJson(o, agentsById(o.agentId))),
+      inverse_offers: [],
+      allocated_resources: toMesos(m.allocator.allocationOf(f.record.id)),
+      offered_resources: toMesos(offers.reduce((r, o) => add(r, o.resources), EMPTY)),
+    });
+  }
+  return { frameworks, completed_frameworks: completed, recovered_frameworks: [] };
+}
+
+export function getTasks(m: Master, completed: TaskRecord[] = []): object {
+  const tasks: object[] = [];
+  const unreachable: object[] = [];
+  const done: object[] = completed.map(taskJson);
+  for (const t of m.state.tasks.values()) {
+    if (t.state === 'TASK_UNREACHABLE') unreachable.push(taskJson(t));
+    else if (isTerminal(t.state)) done.push(taskJson(t));
+    else tasks.push(taskJson(t));
+  }
+  return { pending_tasks: [], tasks, unreachable_tasks: unreachable, completed_tasks: done, orphan_tasks: [] };
+}
+
+export function getVersion(): object {
+  return { version_info: { version: VERSION, build_user: 'spillway' } };
+}
+
+/** GET /master/state: the legacy JSON (snake_case, flat resources) read by Mesos-era tools. */
+export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[]): object {
+  const tasksOf = (fid: string) => m.state.tasksOfFramework(fid);
+  const legacyTask = (t: TaskRecord) => ({
+    id: t.info.task_id.value,
+    name: t.info.name,
+    framework_id: t.frameworkId,
+    executor_id: '',
+    slave_id: t.agentId,
+    state: t.state,
+    role: t.role,
+    resources: legacyResources(t.resources),
+    statuses: t.statuses.map((s) => ({ state: s.state, timestamp: s.timestamp })),
+  });
+  const agents = [...m.state.agents.values()].filter((a) => !a.record.unreachableSince);
+  const host = new URL(selfUrl);
+  return {
+    version: VERSION,
+    id: m.id,
+    pid: `master@${host.host}`,
+    hostname: host.hostname,
+    start_time: m.startedAt / 1000,
+    elected_time: m.startedAt / 1000,
+    leader: `master@${host.host}`,
+    activated_slaves: agents.filter((a) => a.stream).length,
+    deactivated_slaves: agents.filter((a) => !a.stream).length,
+    unreachable_slaves: m.state.agents.size - agents.length,
+    slaves: agents.map((a) => ({
+      id: a.record.id,
+      pid: `slave(1)@${a.record.hostname}:${a.record.port}`,
+      hostname: a.record.hostname,
+      port: a.record.port,
+      registered_time: a.record.registeredAt / 1000,
+      resources: legacyResources(a.record.resources),
+      used_resources: legacyResources(m.usedOn(a.record.id)),
+      offered_resources: legacyResources(m.offeredOn(a.record.id)),
+      reserved_resources: {},
+      unreserved_resources: legacyResources(a.record.resources),
+      attributes: legacyAttributes(a.record.attributes),
+      active: Boolean(a.stream),
+      version: a.record.version,
+    })),
+    frameworks: [...m.state.frameworks.values()].map((f) => {
+      const tasks = tasksOf(f.record.id);
+      return {
+        id: f.record.id,
+        name: f.record.info.name,
+        user: f.record.info.user,
+        hostname: f.record.info.hostname ?? '',
+        role: f.record.info.roles?.[0] ?? f.record.info.role ?? '*',
+        roles: f.record.info.roles ?? [f.record.info.role ?? '*'],
+        principal: f.record.info.principal,
+        active: Boolean(f.stream),
+        connected: Boolean(f.stream),
+        recovered: f.recovered,
+        failover_timeout: f.record.info.failover_timeout ?? 0,
+        capabilities: (f.record.info.capabilities ?? []).map((c) => c.type),
+        registered_time: f.record.registeredAt / 1000,
+        used_resources: legacyResources(m.allocator.allocationOf(f.record.id)),
+        offered_resources: legacyResources(m.state.offersOfFramework(f.record.id).reduce((r, o) => add(r, o.resources), EMPTY)),
+        tasks: tasks.filter((t) => !isTerminal(t.state)).map(legacyTask),
+        completed_tasks: [...tasks.filter((t) => isTerminal(t.state)), ...completed.filter((t) => t.frameworkId === f.record.id)].map(legacyTask),
+        offers: m.state.offersOfFramework(f.record.id).map((o) => ({ id: o.id, slave_id: o.agentId, resources: legacyResources(o.resources) })),
+      };
+    }),
+    completed_frameworks: [],
+    unregistered_frameworks: [],
+  };
+}

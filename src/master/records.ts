@@ -1,0 +1,89 @@
+// What the master persists (one JSON record per agent, framework and task) and the live state it
+// keeps beside each record in memory. Records are plain JSON so Redis holds them as they are.
+import type { Resources } from '../resources/resources.ts';
+import type { FrameworkInfo, TaskInfo } from '../mesos/scheduler-call.ts';
+import type { TaskState, TaskStatus } from '../mesos/task-status.ts';
+
+export interface MesosAttribute {
+  name: string;
+  type: 'TEXT' | 'SCALAR' | 'RANGES' | 'SET';
+  text?: { value: string };
+  scalar?: { value: number };
+}
+
+export interface AgentRecord {
+  id: string;
+  hostname: string;
+  port: number;
+  resources: Resources;
+  attributes: MesosAttribute[];
+  version: string;
+  registeredAt: number;
+  reregisteredAt?: number;
+  /** Set while the agent is unreachable (missed pings); its tasks were reported lost/unreachable. */
+  unreachableSince?: number;
+}
+
+export interface FrameworkRecord {
+  id: string;
+  info: FrameworkInfo;
+  registeredAt: number;
+  reregisteredAt?: number;
+  /** When its subscription stream last broke; the failover timeout counts from here. */
+  disconnectedAt?: number;
+}
+
+export interface TaskRecord {
+  frameworkId: string;
+  agentId: string;
+  role: string;
+  info: TaskInfo;
+  resources: Resources;
+  state: TaskState;
+  /** Every status the task went through, oldest first (capped). */
+  statuses: TaskStatus[];
+  /** Updates not yet acknowledged by the framework, in order; only the head is in flight. */
+  pending: TaskStatus[];
+  /** A KILL the agent has not been told about yet (it was disconnected). */
+  killRequested?: boolean;
+}
+
+/** A subscriber stream (framework or agent) as the master sees it. */
+export interface EventSink {
+  readonly id: string;
+  readonly closed: boolean;
+  send(event: object): void;
+  close(): void;
+}
+
+export interface AgentLive {
+  record: AgentRecord;
+  stream?: EventSink;
+  lastPingAt: number;
+}
+
+export interface FrameworkLive {
+  record: FrameworkRecord;
+  stream?: EventSink;
+  /** Recovered from Redis after a master restart and not yet re-subscribed. */
+  recovered: boolean;
+}
+
+export interface Offer {
+  id: string;
+  frameworkId: string;
+  agentId: string;
+  role: string;
+  resources: Resources;
+  createdAt: number;
+}
+
+export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`;
+
+export function frameworkRole(info: FrameworkInfo): string {
+  return info.roles?.[0] ?? info.role ?? '*';
+}
+
+export function hasCapability(info: FrameworkInfo, type: string): boolean {
+  return (info.capabilities ?? []).some((c) => c.type === type);
+}

@@ -1,0 +1,118 @@
+// zod schemas for the Mesos v1 scheduler `Call` (include/mesos/v1/scheduler/scheduler.proto) in its
+// JSON encoding. Objects are loose so fields Spillway does not use yet pass through unharmed, as a
+// protobuf parser would keep them; enums are strict, so an unknown call type is a 400 like Mesos.
+import * as z from 'zod';
+import { MesosResourceSchema } from '../resources/mesos-resources.ts';
+
+export const ValueId = z.object({ value: z.string().min(1) });
+
+export const CALL_TYPES = [
+  'SUBSCRIBE', 'TEARDOWN', 'ACCEPT', 'DECLINE', 'ACCEPT_INVERSE_OFFERS', 'DECLINE_INVERSE_OFFERS',
+  'REVIVE', 'KILL', 'SHUTDOWN', 'ACKNOWLEDGE', 'ACKNOWLEDGE_OPERATION_STATUS', 'RECONCILE',
+  'RECONCILE_OPERATIONS', 'MESSAGE', 'REQUEST', 'SUPPRESS', 'UPDATE_FRAMEWORK',
+] as const;
+
+export const Label = z.object({ key: z.string(), value: z.string().optional() });
+export const Labels = z.object({ labels: z.array(Label).default([]) });
+
+export const FrameworkInfoSchema = z.looseObject({
+  user: z.string(),
+  name: z.string(),
+  id: ValueId.optional(),
+  failover_timeout: z.number().nonnegative().optional(),
+  checkpoint: z.boolean().optional(),
+  role: z.string().optional(),
+  roles: z.array(z.string()).optional(),
+  hostname: z.string().optional(),
+  principal: z.string().optional(),
+  webui_url: z.string().optional(),
+  capabilities: z.array(z.looseObject({ type: z.string() })).optional(),
+  labels: Labels.optional(),
+});
+export type FrameworkInfo = z.infer<typeof FrameworkInfoSchema>;
+
+const Environment = z.object({
+  variables: z.array(z.looseObject({ name: z.string(), value: z.string().optional(), type: z.string().optional() })).default([]),
+});
+
+export const CommandInfoSchema = z.looseObject({
+  value: z.string().optional(),
+  shell: z.boolean().optional(),
+  arguments: z.array(z.string()).optional(),
+  environment: Environment.optional(),
+  uris: z.array(z.looseObject({ value: z.string() })).optional(),
+  user: z.string().optional(),
+});
+
+const Duration = z.object({ nanoseconds: z.number() });
+
+export const TaskInfoSchema = z.looseObject({
+  name: z.string(),
+  task_id: ValueId,
+  agent_id: ValueId,
+  resources: z.array(MesosResourceSchema).default([]),
+  command: CommandInfoSchema.optional(),
+  executor: z.looseObject({}).optional(),
+  container: z.looseObject({}).optional(),
+  health_check: z.looseObject({}).optional(),
+  kill_policy: z.looseObject({ grace_period: Duration.optional() }).optional(),
+  labels: Labels.optional(),
+  data: z.string().optional(),
+});
+export type TaskInfo = z.infer<typeof TaskInfoSchema>;
+
+export const OperationSchema = z.looseObject({
+  type: z.enum(['UNKNOWN', 'LAUNCH', 'LAUNCH_GROUP', 'RESERVE', 'UNRESERVE', 'CREATE', 'DESTROY',
+    'GROW_VOLUME', 'SHRINK_VOLUME', 'CREATE_DISK', 'DESTROY_DISK']),
+  id: ValueId.optional(),
+  launch: z.object({ task_infos: z.array(TaskInfoSchema).default([]) }).optional(),
+});
+export type Operation = z.infer<typeof OperationSchema>;
+
+export const FiltersSchema = z.looseObject({ refuse_seconds: z.number().optional() });
+
+export const CallSchema = z.looseObject({
+  type: z.enum(CALL_TYPES),
+  framework_id: ValueId.optional(),
+  subscribe: z.looseObject({
+    framework_info: FrameworkInfoSchema,
+    force: z.boolean().optional(),
+    suppressed_roles: z.array(z.string()).optional(),
+  }).optional(),
+  accept: z.looseObject({
+    offer_ids: z.array(ValueId).default([]),
+    operations: z.array(OperationSchema).default([]),
+    filters: FiltersSchema.optional(),
+  }).optional(),
+  decline: z.looseObject({ offer_ids: z.array(ValueId).default([]), filters: FiltersSchema.optional() }).optional(),
+  accept_inverse_offers: z.looseObject({ inverse_offer_ids: z.array(ValueId).default([]), filters: FiltersSchema.optional() }).optional(),
+  decline_inverse_offers: z.looseObject({ inverse_offer_ids: z.array(ValueId).default([]), filters: FiltersSchema.optional() }).optional(),
+  revive: z.looseObject({ roles: z.array(z.string()).optional() }).optional(),
+  suppress: z.looseObject({ roles: z.array(z.string()).optional() }).optional(),
+  kill: z.looseObject({ task_id: ValueId, agent_id: ValueId.optional(), kill_policy: z.looseObject({}).optional() }).optional(),
+  shutdown: z.looseObject({ executor_id: ValueId, agent_id: ValueId }).optional(),
+  acknowledge: z.looseObject({ agent_id: ValueId, task_id: ValueId, uuid: z.string() }).optional(),
+  reconcile: z.looseObject({
+    tasks: z.array(z.looseObject({ task_id: ValueId, agent_id: ValueId.optional() })).default([]),
+  }).optional(),
+  message: z.looseObject({ agent_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
+  request: z.looseObject({
+    requests: z.array(z.looseObject({ agent_id: ValueId.optional(), resources: z.array(MesosResourceSchema).default([]) })).default([]),
+  }).optional(),
+  update_framework: z.looseObject({ framework_info: FrameworkInfoSchema, suppressed_roles: z.array(z.string()).optional() }).optional(),
+});
+export type Call = z.infer<typeof CallSchema>;
+export type CallType = (typeof CALL_TYPES)[number];
+
+/** The sub-message field each call type must carry, as Mesos' validation requires. */
+export const REQUIRED_FIELD: Partial<Record<CallType, keyof Call>> = {
+  SUBSCRIBE: 'subscribe', ACCEPT: 'accept', DECLINE: 'decline', KILL: 'kill', SHUTDOWN: 'shutdown',
+  ACKNOWLEDGE: 'acknowledge', MESSAGE: 'message', REQUEST: 'request', UPDATE_FRAMEWORK: 'update_framework',
+  ACCEPT_INVERSE_OFFERS: 'accept_inverse_offers', DECLINE_INVERSE_OFFERS: 'decline_inverse_offers',
+};
+
+/** Formats a zod error the way our 400 bodies read: "Failed to validate scheduler::Call: path: reason". */
+export function describeZodError(prefix: string, error: z.ZodError): string {
+  const first = error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  return `${prefix}: ${first.join('; ')}`;
+}

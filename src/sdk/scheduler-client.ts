@@ -1,0 +1,215 @@
+// A TypeScript client for the Mesos v1 scheduler HTTP API: subscribes, decodes the RecordIO event
+// stream, sends calls with the stream id, acknowledges updates and re-subscribes after a break
+// (with backoff, following 307 redirects to a new leader). Works against Spillway or Apache Mesos.
+import { EventEmitter } from 'node:events';
+import { RecordIODecoder } from '../mesos/recordio.ts';
+import type { FrameworkInfo, Operation, TaskInfo } from '../mesos/scheduler-call.ts';
+import type { TaskStatus } from '../mesos/task-status.ts';
+
+export interface Offer {
+  id: { value: string };
+  framework_id: { value: string };
+  agent_id: { value: string };
+  hostname: string;
+  url?: { scheme: string; address: { hostname: string; ip?: string; port: number } };
+  resources: { name: string; type: string; scalar?: { value: number }; ranges?: { range: { begin: number; end: number }[] } }[];
+  attributes: { name: string; type: string; text?: { value: string }; scalar?: { value: number } }[];
+}
+
+export interface SchedulerEvents {
+  subscribed: [{ framework_id: { value: string }; heartbeat_interval_seconds: number }];
+  offers: [Offer[]];
+  rescind: [string];
+  update: [TaskStatus];
+  message: [{ agent_id: { value: string }; executor_id: { value: string }; data: string }];
+  failure: [{ agent_id?: { value: string }; executor_id?: { value: string }; status?: number }];
+  error: [string];
+  heartbeat: [];
+  disconnected: [Error | undefined];
+}
+
+export interface SchedulerClientOptions {
+  master: string;
+  framework: Omit<FrameworkInfo, 'id'> & { id?: { value: string } };
+  /** Acknowledge every update carrying a uuid after the 'update' listeners ran (default true). */
+  autoAcknowledge?: boolean;
+  /** Re-subscribe when the stream breaks (default true). */
+  reconnect?: boolean;
+  maxBackoffMs?: number;
+}
+
+export class SchedulerClient extends EventEmitter<SchedulerEvents> {
+  frameworkId: string | undefined;
+  private streamId: string | undefined;
+  private masterUrl: string;
+  private abort: AbortController | undefined;
+  private closed = false;
+  private subscribedOnce: Promise<void> | undefined;
+
+  constructor(private readonly opts: SchedulerClientOptions) {
+    super();
+    this.masterUrl = opts.master;
+    this.frameworkId = opts.framework.id?.value;
+  }
+
+  /** Opens the subscription; resolves once SUBSCRIBED arrives. */
+  subscribe(): Promise<void> {
+    this.subscribedOnce ??= new Promise<void>((resolve, reject) => {
+      this.once('subscribed', () => resolve());
+      this.connect(0).catch(reject);
+    });
+    return this.subscribedOnce;
+  }
+
+  private async connect(attempt: number): Promise<void> {
+    if (this.closed) return;
+    this.abort = new AbortController();
+    const info = { ...this.opts.framework, ...(this.frameworkId ? { id: { value: this.frameworkId } } : {}) };
+    const body = { type: 'SUBSCRIBE', ...(this.frameworkId ? { framework_id: { value: this.frameworkId } } : {}), subscribe: { framework_info: info } };
+    let res: Response;
+    try {
+      res = await fetch(new URL('/api/v1/scheduler', this.masterUrl), {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(body), signal: this.abort.signal, redirect: 'follow',
+      });
+    } catch (e) {
+      return this.retry(attempt, e as Error);
+    }
+    if (res.status !== 200 || !res.body) {
+      const text = await res.text().catch(() => '');
+      const err = new Error(`SUBSCRIBE failed: ${res.status} ${text}`);
+      if (attempt === 0 && !this.frameworkId) throw err;
+      if (res.status >= 400 && res.status < 500) { this.emit('error', err.message); return; }
+      return this.retry(attempt, err);
+    }
+    if (res.redirected) this.masterUrl = new URL(res.url).origin;
+    this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
+    const decoder = new RecordIODecoder();
+    let broke: Error | undefined;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for (const ev of decoder.push(Buffer.from(chunk))) this.dispatch(ev as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+      }
+    } catch (e) {
+      broke = e as Error;
+    }
+    this.streamId = undefined;
+    if (this.closed) return;
+    this.emit('disconnected', broke);
+    return this.retry(0, broke ?? new Error('stream ended'));
+  }
+
+  private async retry(attempt: number, why: Error): Promise<void> {
+    if (this.closed || this.opts.reconnect === false) {
+      if (!this.closed) this.emit('disconnected', why);
+      return;
+    }
+    const delay = Math.min(this.opts.maxBackoffMs ?? 15_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    await new Promise((r) => setTimeout(r, delay));
+    return this.connect(attempt + 1);
+  }
+
+  private dispatch(ev: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    switch (ev.type) {
+      case 'SUBSCRIBED':
+        this.frameworkId = ev.subscribed.framework_id.value;
+        this.emit('subscribed', ev.subscribed);
+        break;
+      case 'OFFERS':
+        this.emit('offers', ev.offers?.offers ?? []);
+        break;
+      case 'RESCIND':
+        this.emit('rescind', ev.rescind.offer_id.value);
+        break;
+      case 'UPDATE': {
+        const status = ev.update.status as TaskStatus;
+        this.emit('update', status);
+        if (status.uuid && this.opts.autoAcknowledge !== false) {
+          this.acknowledge(status).catch(() => { /* re-sent by the master until acknowledged */ });
+        }
+        break;
+      }
+      case 'MESSAGE':
+        this.emit('message', ev.message);
+        break;
+      case 'FAILURE':
+        this.emit('failure', ev.failure);
+        break;
+      case 'ERROR':
+        this.emit('error', ev.message);
+        break;
+      case 'HEARTBEAT':
+        this.emit('heartbeat');
+        break;
+    }
+  }
+
+  /** Sends a call; resolves on 202, rejects with the master's message otherwise. */
+  async call(type: string, payload: Record<string, unknown> = {}): Promise<void> {
+    if (!this.frameworkId || !this.streamId) throw new Error('not subscribed');
+    const res = await fetch(new URL('/api/v1/scheduler', this.masterUrl), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId },
+      body: JSON.stringify({ framework_id: { value: this.frameworkId }, type, ...payload }),
+    });
+    if (res.status !== 202) throw new Error(`${type} failed: ${res.status} ${await res.text()}`);
+  }
+
+  accept(offerIds: string[], operations: Operation[], refuseSeconds?: number): Promise<void> {
+    return this.call('ACCEPT', { accept: { offer_ids: offerIds.map((value) => ({ value })), operations, ...(refuseSeconds !== undefined ? { filters: { refuse_seconds: refuseSeconds } } : {}) } });
+  }
+
+  launch(offerId: string, tasks: TaskInfo[], refuseSeconds?: number): Promise<void> {
+    return this.accept([offerId], [{ type: 'LAUNCH', launch: { task_infos: tasks } }], refuseSeconds);
+  }
+
+  decline(offerIds: string[], refuseSeconds?: number): Promise<void> {
+    return this.call('DECLINE', { decline: { offer_ids: offerIds.map((value) => ({ value })), ...(refuseSeconds !== undefined ? { filters: { refuse_seconds: refuseSeconds } } : {}) } });
+  }
+
+  acknowledge(status: TaskStatus): Promise<void> {
+    return this.call('ACKNOWLEDGE', { acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+  }
+
+  kill(taskId: string, agentId?: string): Promise<void> {
+    return this.call('KILL', { kill: { task_id: { value: taskId }, ...(agentId ? { agent_id: { value: agentId } } : {}) } });
+  }
+
+  reconcile(tasks: { taskId: string; agentId?: string }[] = []): Promise<void> {
+    return this.call('RECONCILE', { reconcile: { tasks: tasks.map((t) => ({ task_id: { value: t.taskId }, ...(t.agentId ? { agent_id: { value: t.agentId } } : {}) })) } });
+  }
+
+  revive(): Promise<void> {
+    return this.call('REVIVE');
+  }
+
+  suppress(): Promise<void> {
+    return this.call('SUPPRESS');
+  }
+
+  async teardown(): Promise<void> {
+    await this.call('TEARDOWN');
+    this.close();
+  }
+
+  /** Closes the subscription stream without tearing the framework down. */
+  close(): void {
+    this.closed = true;
+    this.abort?.abort();
+  }
+}
+
+/** Sums a scalar resource of an offer. */
+export function offerScalar(offer: Offer, name: string): number {
+  return offer.resources.filter((r) => r.name === name).reduce((s, r) => s + (r.scalar?.value ?? 0), 0);
+}
+
+/** Builds the Resource list of a task in Mesos JSON. */
+export function taskResources(cpus: number, mem: number, disk = 0): TaskInfo['resources'] {
+  const list: TaskInfo['resources'] = [
+    { name: 'cpus', type: 'SCALAR', scalar: { value: cpus } },
+    { name: 'mem', type: 'SCALAR', scalar: { value: mem } },
+  ];
+  if (disk > 0) list.push({ name: 'disk', type: 'SCALAR', scalar: { value: disk } });
+  return list;
+}

@@ -1,0 +1,122 @@
+// An in-process agent that speaks the real agent protocol over HTTP but runs nothing: each launched
+// task reports TASK_RUNNING and then a terminal state at once (or when told). For the master-only
+// benchmark, for tests of the master, and for simulations of large clusters.
+import { RecordIODecoder } from '../mesos/recordio.ts';
+import { newStatusUuid, type TaskState } from '../mesos/task-status.ts';
+import { toMesos } from '../resources/mesos-resources.ts';
+import { resources, type Resources } from '../resources/resources.ts';
+
+export interface SimulatedAgentOptions {
+  master: string;
+  hostname?: string;
+  resources?: Resources;
+  attributes?: { name: string; type: 'TEXT'; text: { value: string } }[];
+  /** What a launched task does: finish at once (default), or stay running until `finish()`. */
+  behaviour?: 'finish' | 'run';
+  agentId?: string;
+}
+
+interface LaunchedTask { frameworkId: string; taskId: string }
+
+export class SimulatedAgent {
+  agentId: string | undefined;
+  private streamId: string | undefined;
+  private abort = new AbortController();
+  private pinger: NodeJS.Timeout | undefined;
+  readonly running = new Map<string, LaunchedTask>();
+  readonly launched: LaunchedTask[] = [];
+  private subscribed!: () => void;
+
+  constructor(private readonly opts: SimulatedAgentOptions) {
+    this.agentId = opts.agentId;
+  }
+
+  async start(): Promise<void> {
+    const ready = new Promise<void>((r) => { this.subscribed = r; });
+    const res = await fetch(`${this.opts.master}/api/v1/agent`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      signal: this.abort.signal,
+      body: JSON.stringify({
+        type: 'SUBSCRIBE',
+        subscribe: {
+          agent_info: {
+            ...(this.agentId ? { id: { value: this.agentId } } : {}),
+            hostname: this.opts.hostname ?? '127.0.0.1', port: 1,
+            resources: toMesos(this.opts.resources ?? resources({ cpus: 4, mem: 8192, disk: 10000 }, [[31000, 32000]])),
+            attributes: this.opts.attributes ?? [],
+          },
+          tasks: [...this.running.values()].map((t) => ({ framework_id: { value: t.frameworkId }, task_id: { value: t.taskId }, state: 'TASK_RUNNING' })),
+          version: 'simulated',
+        },
+      }),
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`agent SUBSCRIBE failed: ${res.status} ${await res.text()}`);
+    this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
+    void this.consume(res.body as unknown as AsyncIterable<Uint8Array>);
+    await ready;
+  }
+
+  private async consume(body: AsyncIterable<Uint8Array>): Promise<void> {
+    const decoder = new RecordIODecoder();
+    try {
+      for await (const chunk of body) {
+        for (const ev of decoder.push(Buffer.from(chunk)) as Record<string, any>[]) { // eslint-disable-line @typescript-eslint/no-explicit-any
+          if (ev.type === 'SUBSCRIBED') {
+            this.agentId = ev.subscribed.agent_id.value;
+            this.pinger = setInterval(() => { this.call({ type: 'PING' }).catch(() => {}); }, ev.subscribed.ping_interval_seconds * 1000 / 2);
+            this.subscribed();
+          } else if (ev.type === 'LAUNCH') {
+            const t = { frameworkId: ev.launch.framework_id.value, taskId: ev.launch.task.task_id.value };
+            this.launched.push(t);
+            this.running.set(`${t.frameworkId}/${t.taskId}`, t);
+            void this.onLaunch(t);
+          } else if (ev.type === 'KILL') {
+            void this.finish(ev.kill.framework_id.value, ev.kill.task_id.value, 'TASK_KILLED');
+          }
+        }
+      }
+    } catch {
+      // aborted or the master went away
+    }
+  }
+
+  private async onLaunch(t: LaunchedTask): Promise<void> {
+    await this.update(t, 'TASK_RUNNING');
+    if ((this.opts.behaviour ?? 'finish') === 'finish') await this.finish(t.frameworkId, t.taskId, 'TASK_FINISHED');
+  }
+
+  /** Ends a running task with the given state. */
+  async finish(frameworkId: string, taskId: string, state: TaskState = 'TASK_FINISHED'): Promise<void> {
+    const key = `${frameworkId}/${taskId}`;
+    const t = this.running.get(key) ?? { frameworkId, taskId };
+    this.running.delete(key);
+    await this.update(t, state);
+  }
+
+  private async update(t: LaunchedTask, state: TaskState): Promise<void> {
+    await this.call({
+      type: 'UPDATE',
+      update: {
+        framework_id: { value: t.frameworkId },
+        status: { task_id: { value: t.taskId }, state, uuid: newStatusUuid(), source: 'SOURCE_EXECUTOR', message: state === 'TASK_FINISHED' ? 'Command exited with status 0' : undefined },
+      },
+    });
+  }
+
+  async call(body: Record<string, unknown>): Promise<void> {
+    const res = await fetch(`${this.opts.master}/api/v1/agent`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId ?? '' },
+      body: JSON.stringify({ agent_id: { value: this.agentId }, ...body }),
+    });
+    if (res.status !== 202) throw new Error(`agent ${String(body.type)} failed: ${res.status} ${await res.text()}`);
+  }
+
+  /** Drops the connection like a crashed agent (tasks are remembered for a later re-subscribe). */
+  stop(): void {
+    clearInterval(this.pinger);
+    this.abort.abort();
+    this.abort = new AbortController();
+  }
+}

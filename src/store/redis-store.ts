@@ -1,0 +1,140 @@
+// Redis implementation of the Store. Writes issued in the same tick are coalesced into one fenced
+// Lua call (src/store/lua/fenced-batch.lua): one round trip for a burst of launches, atomic, and a
+// no-op for a master that lost its epoch. Every key carries the `{spillway:<cluster>}` hash tag.
+import { readFileSync } from 'node:fs';
+import { Redis, type Result } from 'ioredis';
+import { FencedError, type HashName, type ListName, type Snapshot, type Store, type WriteOp } from './store.ts';
+
+const FENCED_BATCH = readFileSync(new URL('./lua/fenced-batch.lua', import.meta.url), 'utf8');
+const MAX_OPS_PER_CALL = 2000;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    fencedBatch(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+interface Pending {
+  readonly ops: readonly WriteOp[];
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+export function keyPrefix(cluster: string): string {
+  return `{spillway:${cluster}}:`;
+}
+
+export class RedisStore implements Store {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private epoch: number | undefined;
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+
+  constructor(redis: Redis, cluster = 'default') {
+    this.redis = redis;
+    this.prefix = keyPrefix(cluster);
+    this.redis.defineCommand('fencedBatch', { lua: FENCED_BATCH });
+  }
+
+  static connect(url: string, cluster = 'default'): RedisStore {
+    return new RedisStore(new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null }), cluster);
+  }
+
+  key(name: string): string {
+    return this.prefix + name;
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  async claimEpoch(): Promise<number> {
+    this.epoch = await this.redis.incr(this.key('epoch'));
+    return this.epoch;
+  }
+
+  write(ops: readonly WriteOp[]): Promise<void> {
+    if (ops.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    // Group whole requests into calls of bounded size; a request is never split across calls.
+    let batch: Pending[] = [];
+    let count = 0;
+    for (const p of queue) {
+      if (count + p.ops.length > MAX_OPS_PER_CALL && batch.length) {
+        this.send(batch);
+        batch = [];
+        count = 0;
+      }
+      batch.push(p);
+      count += p.ops.length;
+    }
+    if (batch.length) this.send(batch);
+  }
+
+  private send(batch: Pending[]): void {
+    if (this.epoch === undefined) {
+      for (const p of batch) p.reject(new Error('RedisStore.write before claimEpoch'));
+      return;
+    }
+    const keys: string[] = [this.key('epoch')];
+    const keyIndex = new Map<string, number>();
+    const indexOf = (name: string): number => {
+      let i = keyIndex.get(name);
+      if (i === undefined) {
+        keys.push(this.key(name));
+        i = keys.length;
+        keyIndex.set(name, i);
+      }
+      return i;
+    };
+    const args: string[] = [String(this.epoch)];
+    for (const p of batch) {
+      for (const op of p.ops) {
+        if (op.op === 'put') args.push('HSET', String(indexOf(op.hash)), op.id, JSON.stringify(op.value));
+        else if (op.op === 'delete') args.push('HDEL', String(indexOf(op.hash)), op.id, '');
+        else args.push('LPUSHTRIM', String(indexOf(op.list)), JSON.stringify(op.value), String(op.max));
+      }
+    }
+    this.redis.fencedBatch(keys.length, ...keys, ...args).then(
+      () => { for (const p of batch) p.resolve(); },
+      (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        const err = msg.startsWith('FENCED') ? new FencedError(msg.slice(7) || null) : e;
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  async load(): Promise<Snapshot> {
+    const read = async (h: HashName): Promise<Map<string, unknown>> => {
+      const raw = await this.redis.hgetall(this.key(h));
+      return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
+    };
+    const [agents, frameworks, tasks, meta] = await Promise.all([read('agents'), read('frameworks'), read('tasks'), read('meta')]);
+    return { agents, frameworks, tasks, meta };
+  }
+
+  async readList(list: ListName, limit: number): Promise<unknown[]> {
+    const raw = await this.redis.lrange(this.key(list), 0, limit - 1);
+    return raw.map((v) => JSON.parse(v));
+  }
+
+  async close(): Promise<void> {
+    // Let queued writes go out before the connection closes.
+    if (this.queue.length) await new Promise((r) => setImmediate(r));
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,36 @@
+// The durable-state seam. The master keeps an in-memory mirror and writes every mutation through a
+// Store before it acknowledges the client. RedisStore (beside this file) is the real one.
+
+/** Hashes of records, keyed by id. */
+export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta';
+/** Capped lists, newest first. */
+export type ListName = 'completed_tasks' | 'removed_frameworks';
+
+export type WriteOp =
+  | { readonly op: 'put'; readonly hash: HashName; readonly id: string; readonly value: unknown }
+  | { readonly op: 'delete'; readonly hash: HashName; readonly id: string }
+  | { readonly op: 'append'; readonly list: ListName; readonly value: unknown; readonly max: number };
+
+export interface Snapshot {
+  readonly agents: Map<string, unknown>;
+  readonly frameworks: Map<string, unknown>;
+  readonly tasks: Map<string, unknown>;
+  readonly meta: Map<string, unknown>;
+}
+
+export interface Store {
+  /** Becomes the writer: bumps the fencing epoch; writes of any older holder fail from now on. */
+  claimEpoch(): Promise<number>;
+  /** Writes a batch atomically, guarded by the epoch. Rejects with FencedError when deposed. */
+  write(ops: readonly WriteOp[]): Promise<void>;
+  load(): Promise<Snapshot>;
+  readList(list: ListName, limit: number): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+export class FencedError extends Error {
+  constructor(readonly currentEpoch: string | null) {
+    super(`this master was deposed: the fencing epoch is now ${currentEpoch}`);
+    this.name = 'FencedError';
+  }
+}

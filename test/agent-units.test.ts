@@ -1,0 +1,74 @@
+// Pure pieces of the agent: exit status decoding, attributes, resource overrides, task env.
+import test from 'ava';
+import { agentResources, parseAttributes } from '../agents/agent-resources.ts';
+import { readProcStat, systemPageSize } from '../agents/executor/process-group.ts';
+import { taskEnvironment, taskMemMb, taskPorts } from '../agents/executor/task-environment.ts';
+import { describeExit, fromShellStatus, fromWrapperExit, wrapperArgv } from '../agents/executor/wrapper.ts';
+import { TaskInfoSchema } from '../src/mesos/scheduler-call.ts';
+import { tempWorkDir } from './helpers/agent-test-utils.ts';
+
+test('shell statuses: 0..128 are exits, 128+N are signal deaths', (t) => {
+  t.deepEqual(fromShellStatus(0), { kind: 'exited', status: 0 });
+  t.deepEqual(fromShellStatus(3), { kind: 'exited', status: 3 });
+  t.deepEqual(fromShellStatus(143), { kind: 'signaled', signal: 'SIGTERM' });
+  t.deepEqual(fromWrapperExit(null, 'SIGKILL'), { kind: 'signaled', signal: 'SIGKILL' });
+  t.is(describeExit(fromShellStatus(137)), 'Command terminated by signal SIGKILL');
+  t.is(describeExit(fromShellStatus(3)), 'Command exited with status 3');
+});
+
+test('wrapper argv: shell commands go through sh -c, others run value with arguments[1..]', (t) => {
+  t.deepEqual(wrapperArgv({ value: 'echo hi' }, '/s').slice(2), ['spillway-wrapper', '/s/.exit_status', '/bin/sh', '-c', 'echo hi']);
+  t.deepEqual(wrapperArgv({ value: '/bin/echo', shell: false, arguments: ['echo', 'x'] }, '/s').slice(4), ['/bin/echo', 'x']);
+});
+
+test('attributes: TEXT and SCALAR, malformed input rejected', (t) => {
+  t.deepEqual(parseAttributes('rack:r1; cores:8'), [
+    { name: 'rack', type: 'TEXT', text: { value: 'r1' } },
+    { name: 'cores', type: 'SCALAR', scalar: { value: 8 } },
+  ]);
+  t.deepEqual(parseAttributes(undefined), []);
+  t.throws(() => parseAttributes('novalue'));
+});
+
+test('resources: the flag replaces detected values name by name; bad flags throw', async (t) => {
+  const { dir, cleanup } = await tempWorkDir();
+  t.teardown(cleanup);
+  const r = await agentResources(dir, 'mem:100;ports:[5000-5001]', '[31000-32000]');
+  t.is(r.scalars.mem, 100);
+  t.true(r.scalars.cpus >= 1);
+  t.true(r.scalars.disk > 0);
+  t.deepEqual(r.ports, [[5000, 5001]]);
+  t.deepEqual((await agentResources(dir, undefined, '[31000-31002]')).ports, [[31000, 31002]]);
+  await t.throwsAsync(agentResources(dir, 'cpus:lots', '[31000-32000]'));
+});
+
+test('task environment: ports in given order, task variables win, secret-looking agent variables dropped', (t) => {
+  const task = TaskInfoSchema.parse({
+    name: 'x', task_id: { value: 'x' }, agent_id: { value: 'a' },
+    resources: [
+      { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 9000, end: 9001 }, { begin: 8000, end: 8000 }] } },
+      { name: 'mem', type: 'SCALAR', scalar: { value: 32 } },
+    ],
+    command: { value: 'true', environment: { variables: [{ name: 'HOST', value: 'override' }] } },
+  });
+  t.deepEqual(taskPorts(task), [9000, 9001, 8000]);
+  t.is(taskMemMb(task), 32);
+  process.env.SPILLWAY_TEST_API_TOKEN = 'hush';
+  t.teardown(() => { delete process.env.SPILLWAY_TEST_API_TOKEN; });
+  const env = taskEnvironment({ task, frameworkId: 'f', agentId: 'a', sandbox: '/s', host: 'h' });
+  t.is(env.PORT0, '9000');
+  t.is(env.PORT2, '8000');
+  t.is(env.PORT, '9000');
+  t.is(env.HOST, 'override');
+  t.is(env.MESOS_SANDBOX, '/s');
+  t.false('SPILLWAY_TEST_API_TOKEN' in env);
+  t.is(env.PATH, process.env.PATH ?? '');
+});
+
+test('/proc parsing finds this process and a sane page size', (t) => {
+  const self = readProcStat(process.pid);
+  t.truthy(self);
+  t.true(self!.rssPages > 0);
+  t.true(self!.startTime > 0);
+  t.true(systemPageSize() >= 4096);
+});

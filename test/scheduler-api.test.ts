@@ -1,0 +1,242 @@
+// The Mesos v1 scheduler API as a framework written for Mesos sees it: status codes, events,
+// offers, launches, acknowledgements, reconciliation — against a real master on a real Redis,
+// with simulated agents speaking the agent protocol.
+import test from 'ava';
+import { RawFramework, rawPost, scalarRes, type Event } from './helpers/raw-framework.ts';
+import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
+import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
+import { resources } from '../src/resources/resources.ts';
+
+let m: InProcessMaster;
+let agent: SimulatedAgent;
+
+test.before(async () => {
+  m = await inProcessMaster({}, '64kb');
+  agent = new SimulatedAgent({ master: m.url, behaviour: 'run', resources: resources({ cpus: 4, mem: 4096, disk: 1000 }, [[31000, 31009]]), attributes: [{ name: 'rack', type: 'TEXT', text: { value: 'r1' } }] });
+  await agent.start();
+});
+
+test.after.always(async () => {
+  agent?.stop();
+  await m?.shutdown();
+});
+
+const INFO = { user: 'test', name: 'raw-framework', failover_timeout: 60 };
+const offersEvent = (e: Event) => e.type === 'OFFERS' && e.offers.offers.length > 0;
+
+async function subscribed(info: object = INFO, autoAck = true): Promise<RawFramework> {
+  const fw = new RawFramework(m.url, autoAck);
+  const status = await fw.subscribe(info);
+  if (status !== 200) throw new Error(`subscribe: ${status}`);
+  return fw;
+}
+
+function launch(fw: RawFramework, offer: Event, tasks: object[]) {
+  return fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: tasks } }], filters: { refuse_seconds: 0 } } });
+}
+
+const task = (id: string, offer: Event, res: object[] = [scalarRes('cpus', 0.5), scalarRes('mem', 64)]) => ({
+  name: id, task_id: { value: id }, agent_id: offer.agent_id, resources: res, command: { value: 'true' },
+});
+
+test.serial('SUBSCRIBE streams SUBSCRIBED then OFFERS with the agent resources, ports, hostname and attributes', async (t) => {
+  const fw = await subscribed();
+  t.truthy(fw.streamId, 'Mesos-Stream-Id header');
+  const sub = fw.events[0];
+  t.is(sub.type, 'SUBSCRIBED');
+  t.regex(sub.subscribed.framework_id.value, /-\d{4}$/);
+  t.is(sub.subscribed.heartbeat_interval_seconds, 1);
+  const offers = await fw.next(offersEvent);
+  const offer = offers.offers.offers[0];
+  t.is(offer.hostname, '127.0.0.1');
+  t.deepEqual(offer.attributes, [{ name: 'rack', type: 'TEXT', text: { value: 'r1' } }]);
+  const byName = Object.fromEntries(offer.resources.map((r: Event) => [r.name, r]));
+  t.is(byName.cpus.scalar.value, 4);
+  t.is(byName.mem.scalar.value, 4096);
+  t.is(byName.disk.scalar.value, 1000);
+  t.deepEqual(byName.ports.ranges.range, [{ begin: 31000, end: 31009 }]);
+  t.deepEqual(byName.cpus.allocation_info, { role: '*' });
+  await fw.nextNew((e) => e.type === 'HEARTBEAT', 5000);
+  t.is((await fw.call({ type: 'TEARDOWN' })).status, 202);
+  fw.close();
+});
+
+test.serial('a launched task goes STAGING → RUNNING → FINISHED, updates carry uuids and stop after ACKNOWLEDGE', async (t) => {
+  const fw = await subscribed(INFO, false);
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  t.is((await launch(fw, offer, [task('t1', offer)])).status, 202);
+  const running = await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING');
+  const status = running.update.status;
+  t.is(status.task_id.value, 't1');
+  t.is(Buffer.from(status.uuid, 'base64').length, 16);
+  t.is(status.agent_id.value, agent.agentId);
+  // Not acknowledged: the master re-sends it (statusUpdateRetrySeconds = 1).
+  const again = await fw.nextNew((e) => e.type === 'UPDATE' && e.update.status.uuid === status.uuid, 5000);
+  t.is(again.update.status.state, 'TASK_RUNNING');
+  t.is((await fw.call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } })).status, 202);
+  await agent.finish(fw.frameworkId, 't1', 'TASK_FINISHED');
+  const fin = (await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_FINISHED')).update.status;
+  t.is((await fw.call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: fin.agent_id, task_id: fin.task_id, uuid: fin.uuid } })).status, 202);
+  const r = await m.master.store.readList('completed_tasks', 10);
+  t.true(r.some((x) => (x as Event).info.task_id.value === 't1' && (x as Event).state === 'TASK_FINISHED'));
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+test.serial('RECONCILE answers explicit and implicit queries from the master state; KILL reaches the agent', async (t) => {
+  const fw = await subscribed({ ...INFO, capabilities: [{ type: 'PARTITION_AWARE' }] });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await launch(fw, offer, [task('r1', offer)]);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING');
+  const from = fw.events.length;
+  t.is((await fw.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'r1' } }, { task_id: { value: 'nope' } }] } })).status, 202);
+  const known = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'r1' && e.update.status.reason === 'REASON_RECONCILIATION', 5000, from);
+  t.is(known.update.status.state, 'TASK_RUNNING');
+  t.is(known.update.status.uuid, undefined);
+  const unknown = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'nope', 5000, from);
+  t.is(unknown.update.status.state, 'TASK_UNKNOWN');
+  const from2 = fw.events.length;
+  await fw.call({ type: 'RECONCILE', reconcile: { tasks: [] } });
+  const implicit = await fw.next((e) => e.type === 'UPDATE' && e.update.status.reason === 'REASON_RECONCILIATION', 5000, from2);
+  t.is(implicit.update.status.task_id.value, 'r1');
+  t.is((await fw.call({ type: 'KILL', kill: { task_id: { value: 'r1' }, agent_id: offer.agent_id } })).status, 202);
+  const killed = await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_KILLED');
+  t.is(killed.update.status.task_id.value, 'r1');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+test.serial('bad requests get the status codes the Mesos docs give and change nothing', async (t) => {
+  const post = (body: string, headers: Record<string, string> = { 'Content-Type': 'application/json' }) => rawPost(m.url, '/api/v1/scheduler', body, headers);
+  const malformed = await post('{"type": "SUBSCRIBE",');
+  t.is(malformed.status, 400);
+  t.regex(malformed.body, /JSON/);
+  const unknown = await post(JSON.stringify({ type: 'LAUNCH_ROCKETS' }));
+  t.is(unknown.status, 400);
+  t.regex(unknown.body, /type/);
+  const proto = await post('\x08\x01', { 'Content-Type': 'application/x-protobuf' });
+  t.is(proto.status, 415);
+  const noType = await post('{}', {});
+  t.is(noType.status, 400);
+  const huge = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y'.repeat(100_000) } } }));
+  t.is(huge.status, 413);
+  const notSubscribed = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'no-such-framework' } }), { 'Content-Type': 'application/json', 'Mesos-Stream-Id': 'x' });
+  t.is(notSubscribed.status, 403);
+  const missingSub = await post(JSON.stringify({ type: 'SUBSCRIBE' }));
+  t.is(missingSub.status, 400);
+  t.regex(missingSub.body, /subscribe/);
+  const badRole = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y', roles: ['/bad'] } } }));
+  t.is(badRole.status, 400);
+
+  const fw = await subscribed();
+  const missing = await fw.call({ type: 'REVIVE' }, { 'Mesos-Stream-Id': '' });
+  t.is(missing.status, 400);
+  t.regex(missing.body, /Mesos-Stream-Id/);
+  const wrong = await fw.call({ type: 'REVIVE' }, { 'Mesos-Stream-Id': 'not-my-stream' });
+  t.is(wrong.status, 400);
+  t.regex(wrong.body, /didn't match/);
+  const badAck = await fw.call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: { value: 'a' }, task_id: { value: 't' }, uuid: 'short' } });
+  t.is(badAck.status, 400);
+  const nonNumeric = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [{ value: 'x' }], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ name: 'n', task_id: { value: 'n' }, agent_id: { value: 'a' }, resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 'lots' } }], command: { value: 'true' } }] } }] } });
+  t.is(nonNumeric.status, 400);
+  t.regex(nonNumeric.body, /scalar\.value/);
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+test.serial('invalid ACCEPTs: unknown, used, rescinded and foreign offers; over-sized, negative and duplicate tasks — nothing leaks', async (t) => {
+  const a = await subscribed({ ...INFO, name: 'a' });
+  const offer = (await a.next(offersEvent)).offers.offers[0];
+  const err = (id: string) => a.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === id, 5000);
+
+  await a.call({ type: 'ACCEPT', accept: { offer_ids: [{ value: 'no-such-offer' }], operations: [{ type: 'LAUNCH', launch: { task_infos: [task('u1', offer)] } }] } });
+  const u1 = (await err('u1')).update.status;
+  t.is(u1.state, 'TASK_LOST');
+  t.is(u1.reason, 'REASON_INVALID_OFFERS');
+
+  // Over the offer, negative, no command, then a valid one and its duplicate, all in one ACCEPT.
+  const r = await launch(a, offer, [
+    task('big', offer, [scalarRes('cpus', 64), scalarRes('mem', 64)]),
+    task('neg', offer, [scalarRes('cpus', -1), scalarRes('mem', 64)]),
+    task('ok', offer),
+    task('ok', offer),
+    { name: 'nocmd', task_id: { value: 'nocmd' }, agent_id: offer.agent_id, resources: [scalarRes('cpus', 0.1)] },
+  ]);
+  t.is(r.status, 202);
+  t.regex((await err('big')).update.status.message, /more resources/);
+  t.is((await err('big')).update.status.state, 'TASK_ERROR');
+  t.regex((await err('neg')).update.status.message, /negative/);
+  t.regex((await err('nocmd')).update.status.message, /CommandInfo/);
+  const dup = await a.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'ok' && e.update.status.state === 'TASK_ERROR', 5000);
+  t.regex(dup.update.status.message, /duplicate ID/);
+  await a.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'ok' && e.update.status.state === 'TASK_RUNNING');
+
+  // The same offer again: already used.
+  await launch(a, offer, [task('again', offer)]);
+  t.regex((await err('again')).update.status.message, /no longer valid/);
+
+  // Another framework's offer.
+  const b = await subscribed({ ...INFO, name: 'b', capabilities: [{ type: 'PARTITION_AWARE' }] });
+  // The rest of the agent went back to `a` as a new offer after its ACCEPT (refuse_seconds 0).
+  const offerA = (await a.next((e) => offersEvent(e) && e.offers.offers[0].id.value !== offer.id.value)).offers.offers[0];
+  await b.call({ type: 'ACCEPT', accept: { offer_ids: [offerA.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [task('steal', offerA)] } }] } });
+  const steal = (await b.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'steal', 5000)).update.status;
+  t.is(steal.state, 'TASK_DROPPED');
+  t.regex(steal.message, /another framework/);
+
+  // Nothing leaked: the agent's resources are exactly the running task's plus free/offered.
+  await a.call({ type: 'DECLINE', decline: { offer_ids: [offerA.id], filters: { refuse_seconds: 0 } } });
+  await a.call({ type: 'KILL', kill: { task_id: { value: 'ok' } } });
+  await a.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'ok' && e.update.status.state === 'TASK_KILLED');
+  await a.call({ type: 'TEARDOWN' });
+  await b.call({ type: 'TEARDOWN' });
+  a.close();
+  b.close();
+  const c = await subscribed({ ...INFO, name: 'c' });
+  const full = (await c.next(offersEvent)).offers.offers[0];
+  const cpus = full.resources.find((x: Event) => x.name === 'cpus').scalar.value;
+  t.is(cpus, 4, 'all 4 cpus are offered again once everything ended');
+  const agents = await (await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' })).json() as Event;
+  t.deepEqual(agents.get_agents.agents[0].allocated_resources, []);
+  await c.call({ type: 'TEARDOWN' });
+  c.close();
+});
+
+test.serial('DECLINE filters the agent for refuse_seconds; REVIVE clears it; SUPPRESS stops offers', async (t) => {
+  const fw = await subscribed();
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await fw.call({ type: 'DECLINE', decline: { offer_ids: [offer.id], filters: { refuse_seconds: 3600 } } });
+  await new Promise((r) => setTimeout(r, 400));
+  const before = fw.events.filter(offersEvent).length;
+  await new Promise((r) => setTimeout(r, 400));
+  t.is(fw.events.filter(offersEvent).length, before, 'no new offers while filtered');
+  await fw.call({ type: 'REVIVE' });
+  await fw.nextNew(offersEvent, 3000);
+  await fw.call({ type: 'SUPPRESS' });
+  const now = fw.events.filter(offersEvent).length;
+  const o2 = fw.events.filter(offersEvent).at(-1)!.offers.offers[0];
+  await fw.call({ type: 'DECLINE', decline: { offer_ids: [o2.id], filters: { refuse_seconds: 0 } } });
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(fw.events.filter(offersEvent).length, now, 'suppressed: no offers');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+test.serial('a framework that re-subscribes with its id within failover_timeout keeps its tasks; offers of a disconnected one are rescinded', async (t) => {
+  const fw = await subscribed();
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await launch(fw, offer, [task('keep', offer)]);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING');
+  const id = fw.frameworkId;
+  fw.close();
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(m.master.state.offersOfFramework(id).length, 0, 'offers of the disconnected framework are gone');
+  const again = new RawFramework(m.url);
+  t.is(await again.subscribe({ ...INFO, id: { value: id } }, { framework_id: { value: id } }), 200);
+  t.is(again.frameworkId, id);
+  await again.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'keep' } }] } });
+  const st = await again.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'keep' && e.update.status.reason === 'REASON_RECONCILIATION');
+  t.is(st.update.status.state, 'TASK_RUNNING');
+  await again.call({ type: 'TEARDOWN' });
+  again.close();
+});
