@@ -240,3 +240,74 @@ test.serial('a framework that re-subscribes with its id within failover_timeout 
   await again.call({ type: 'TEARDOWN' });
   again.close();
 });
+
+test.serial('an agent that stops pinging is removed: TASK_UNREACHABLE to PARTITION_AWARE frameworks, TASK_LOST to others', async (t) => {
+  const lonely = new SimulatedAgent({ master: m.url, behaviour: 'run', hostname: '127.0.0.2', resources: resources({ cpus: 1, mem: 256 }) });
+  await lonely.start();
+  const aware = await subscribed({ ...INFO, name: 'aware', capabilities: [{ type: 'PARTITION_AWARE' }] });
+  const plain = await subscribed({ ...INFO, name: 'plain' });
+  const onLonely = async (fw: RawFramework, id: string) => {
+    for (let seen = 0; ;) {
+      const ev = await fw.next(offersEvent, 5000, seen);
+      seen = fw.events.indexOf(ev) + 1;
+      const o = ev.offers.offers.find((x: Event) => x.agent_id.value === lonely.agentId);
+      for (const other of ev.offers.offers.filter((x: Event) => x !== o)) await fw.call({ type: 'DECLINE', decline: { offer_ids: [other.id], filters: { refuse_seconds: 3600 } } });
+      if (o) { await launch(fw, o, [task(id, o, [scalarRes('cpus', 0.5), scalarRes('mem', 64)])]); return; }
+    }
+  };
+  await Promise.all([onLonely(aware, 'pa'), onLonely(plain, 'np')]);
+  await aware.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'pa' && e.update.status.state === 'TASK_RUNNING');
+  await plain.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'np' && e.update.status.state === 'TASK_RUNNING');
+  lonely.stop(); // no more pings: removed after 0.5 s × 4
+  const pa = await aware.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'pa' && e.update.status.state !== 'TASK_RUNNING', 10_000);
+  const np = await plain.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'np' && e.update.status.state !== 'TASK_RUNNING', 10_000);
+  t.is(pa.update.status.state, 'TASK_UNREACHABLE');
+  t.is(np.update.status.state, 'TASK_LOST');
+  t.is(np.update.status.reason, 'REASON_AGENT_REMOVED');
+  await aware.next((e) => e.type === 'FAILURE' && e.failure.agent_id.value === lonely.agentId);
+  const state = await (await fetch(`${m.url}/master/state`)).json() as Event;
+  t.false(state.slaves.some((s: Event) => s.id === lonely.agentId));
+  t.is(state.unreachable_slaves, 1);
+  await aware.call({ type: 'TEARDOWN' });
+  await plain.call({ type: 'TEARDOWN' });
+  aware.close();
+  plain.close();
+});
+
+test.serial('operator API and /master/state describe agents, frameworks and tasks in Mesos shapes; /metrics is Prometheus', async (t) => {
+  const fw = await subscribed({ ...INFO, name: 'shapes', roles: ['*'] });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await launch(fw, offer, [task('shape-1', offer)]);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'shape-1' && e.update.status.state === 'TASK_RUNNING');
+  const op = async (type: string) => (await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type }) })).json() as Promise<Event>;
+  const health = await op('GET_HEALTH');
+  t.deepEqual(health, { type: 'GET_HEALTH', get_health: { healthy: true } });
+  t.truthy((await op('GET_VERSION')).get_version.version_info.version);
+  const st = (await op('GET_STATE')).get_state;
+  const tk = st.get_tasks.tasks.find((x: Event) => x.task_id.value === 'shape-1');
+  t.is(tk.state, 'TASK_RUNNING');
+  t.is(tk.framework_id.value, fw.frameworkId);
+  t.truthy(tk.agent_id.value);
+  t.true(tk.statuses.some((s: Event) => s.state === 'TASK_RUNNING'));
+  const f = st.get_frameworks.frameworks.find((x: Event) => x.framework_info.id.value === fw.frameworkId);
+  t.is(f.framework_info.name, 'shapes');
+  t.true(f.connected);
+  t.truthy(f.registered_time.nanoseconds);
+  const ag = st.get_agents.agents[0];
+  t.truthy(ag.agent_info.hostname);
+  t.true(Array.isArray(ag.total_resources));
+  const legacy = await (await fetch(`${m.url}/master/state`)).json() as Event;
+  const lf = legacy.frameworks.find((x: Event) => x.id === fw.frameworkId);
+  t.is(lf.tasks[0].id, 'shape-1');
+  t.is(lf.tasks[0].state, 'TASK_RUNNING');
+  t.is(typeof lf.tasks[0].resources.cpus, 'number');
+  t.true(legacy.slaves.length >= 1);
+  t.regex(legacy.slaves[0].resources.ports ?? '[]', /^\[/);
+  const metrics = await (await fetch(`${m.url}/metrics`)).text();
+  t.regex(metrics, /spillway_tasks_launched_total \d+/);
+  t.regex(metrics, /spillway_offers_sent_total \d+/);
+  const unknownOp = await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"DESTROY_EVERYTHING"}' });
+  t.is(unknownOp.status, 400);
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});

@@ -3,11 +3,18 @@
 
 export class SandboxReader {
   private offset = 0;
+  private inFlight: Promise<string> = Promise.resolve('');
 
   constructor(private readonly agentAddress: string, private readonly path: string) {}
 
   /** Returns what was appended since the last call ('' when nothing new or not there yet). */
-  async readNew(maxBytes = 1 << 20): Promise<string> {
+  readNew(maxBytes = 1 << 20): Promise<string> {
+    // Reads are chained so two callers never fetch the same bytes twice.
+    this.inFlight = this.inFlight.then(() => this.fetchFrom(maxBytes), () => this.fetchFrom(maxBytes));
+    return this.inFlight;
+  }
+
+  private async fetchFrom(maxBytes: number): Promise<string> {
     const url = `http://${this.agentAddress}/files/read?path=${encodeURIComponent(this.path)}&offset=${this.offset}&length=${maxBytes}`;
     const res = await fetch(url).catch(() => undefined);
     if (!res || res.status !== 200) return '';

@@ -1,0 +1,44 @@
+// Everything a benchmark starts registers its stop function here; `runCleanups` stops them in
+// reverse order (also on SIGINT/SIGTERM and on errors), each at most once.
+type Cleanup = { what: string; fn: () => Promise<void> | void };
+
+const stack: Cleanup[] = [];
+
+export function onCleanup(what: string, fn: () => Promise<void> | void): () => Promise<void> {
+  const entry = { what, fn };
+  stack.push(entry);
+  return async () => {
+    const i = stack.indexOf(entry);
+    if (i < 0) return;
+    stack.splice(i, 1);
+    await entry.fn();
+  };
+}
+
+export async function runCleanups(log: (s: string) => void): Promise<void> {
+  while (stack.length) {
+    const c = stack.pop()!;
+    try {
+      await c.fn();
+    } catch (e) {
+      log(`cleanup of ${c.what} failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+let installed = false;
+
+/** On SIGINT/SIGTERM: stop everything we started, then exit. */
+export function installSignalHandlers(log: (s: string) => void): void {
+  if (installed) return;
+  installed = true;
+  let stopping = false;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping everything the benchmark started`);
+    void runCleanups(log).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}

@@ -1,0 +1,112 @@
+// `spillway up` (the README's main command) and the listing commands, as a person runs them.
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, waitFor } from './helpers/cluster.ts';
+import { tempDir, testRedis } from './helpers/redis.ts';
+import { freePort } from '../src/up/redis-process.ts';
+
+interface Up { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+
+function startUp(args: string[], env: NodeJS.ProcessEnv = process.env): Up {
+  const child = spawn(process.execPath, [BIN, 'up', ...args], { env });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Processes whose command line mentions `needle` (our children are found by their data dir). */
+function processesMentioning(needle: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) out.push(`${pid}: ${cmd}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+test.serial('spillway up starts Redis, a master and agents, shows progress, and Ctrl-C stops everything', async (t) => {
+  const dataDir = tempDir('spillway-up-');
+  const port = await freePort();
+  const env = { ...process.env };
+  delete env.REDIS_URL;
+  const up = startUp(['--agents', '2', '--port', String(port), '--data-dir', dataDir], env);
+  try {
+    await waitFor(() => up.stdout().includes('Spillway is up'), 60_000, 'spillway up');
+    const master = `http://127.0.0.1:${port}`;
+    t.regex(up.stderr(), /starting redis-server .* done/);
+    t.regex(up.stderr(), /starting 2 local agent\(s\) … done/);
+    t.regex(up.stdout(), new RegExp(`spillway run --master ${master}`));
+
+    const agents = cli(['agents', '--json', '--master', master]);
+    t.is(agents.code, 0, agents.stderr);
+    t.is(JSON.parse(agents.stdout).length, 2);
+    const table = cli(['agents', '--master', master]);
+    t.regex(table.stdout, /hostname/);
+    t.regex(table.stdout, /127\.0\.0\.1/);
+    const status = JSON.parse(cli(['status', '--json', '--master', master]).stdout);
+    t.is(status.healthy, true);
+    t.is(status.agents, 2);
+    t.deepEqual(JSON.parse(cli(['frameworks', '--json', '--master', master]).stdout), []);
+    t.deepEqual(JSON.parse(cli(['tasks', '--json', '--master', master]).stdout), []);
+    t.true(existsSync(join(dataDir, 'redis', 'appendonlydir')) || readdirSync(join(dataDir, 'redis')).some((f) => f.includes('appendonly')), 'AOF is on');
+    t.true(processesMentioning(dataDir).length >= 3, 'redis and agents run under the data dir');
+  } finally {
+    up.child.kill('SIGINT');
+  }
+  t.is(await up.exited, 0);
+  t.regex(up.stderr(), /stopped/);
+  await waitFor(() => processesMentioning(dataDir).length === 0, 10_000, 'no orphan process');
+  t.deepEqual(processesMentioning(dataDir), []);
+});
+
+test.serial('spillway up uses REDIS_URL when it is set', async (t) => {
+  const redis = await testRedis();
+  const dataDir = tempDir('spillway-up-');
+  const port = await freePort();
+  const up = startUp(['--agents', '0', '--port', String(port), '--data-dir', dataDir], { ...process.env, REDIS_URL: redis.url });
+  try {
+    await waitFor(() => up.stdout().includes('Spillway is up'), 30_000, 'spillway up');
+    t.regex(up.stderr(), /using Redis at redis:\/\/127\.0\.0\.1/);
+    t.false(existsSync(join(dataDir, 'redis')), 'no private redis-server was started');
+  } finally {
+    up.child.kill('SIGTERM');
+    await up.exited;
+    await redis.stop();
+  }
+});
+
+test.serial('without redis-server or REDIS_URL, spillway up exits non-zero and says how to fix it', async (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
+  delete env.REDIS_URL;
+  const up = startUp(['--agents', '0', '--data-dir', tempDir()], env);
+  t.not(await up.exited, 0);
+  t.regex(up.stderr(), /install redis-server/);
+  t.regex(up.stderr(), /REDIS_URL/);
+});
+
+test('client commands say clearly when the master cannot be reached', (t) => {
+  const r = cli(['agents', '--master', 'http://127.0.0.1:1']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /cannot reach the master at http:\/\/127\.0\.0\.1:1/);
+});
+
+test('every command has useful --help', (t) => {
+  for (const cmd of ['up', 'master', 'agent', 'status', 'agents', 'frameworks', 'tasks', 'run']) {
+    const r = cli([cmd, '--help']);
+    t.is(r.code, 0, cmd);
+    t.regex(r.stdout, /Usage: spillway/, cmd);
+  }
+  t.regex(cli(['agents', '--help']).stdout, /--json/);
+});

@@ -1,0 +1,54 @@
+// The TypeScript SDK's batch example and `spillway run` against real master and agent processes.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BIN, startCluster, operator, type Cluster } from './helpers/cluster.ts';
+
+const EXAMPLE = fileURLToPath(new URL('../examples/batch.ts', import.meta.url));
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+let c: Cluster;
+test.before(async () => { c = await startCluster({ agents: 2 }); });
+test.after.always(async () => { await c?.stop(); });
+
+test.serial('examples/batch.ts runs its tasks to completion and exits 0', async (t) => {
+  const r = await run(['--import=tsx', EXAMPLE, '6'], { SPILLWAY_MASTER: c.masterUrl });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /6 of 6 tasks finished/);
+  t.regex(r.stdout, /square-5: TASK_FINISHED/);
+  const fws = (await operator(c.masterUrl, 'GET_FRAMEWORKS')).get_frameworks.frameworks;
+  t.is(fws.length, 0, 'the example tore itself down');
+});
+
+test.serial('spillway run streams every task\'s output and exits 0 when all finish', async (t) => {
+  const r = await run([BIN, 'run', '--master', c.masterUrl, '--count', '3', '--', 'echo out-$MESOS_TASK_ID; echo err-line >&2']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  t.is(lines.length, 3, 'each line exactly once');
+  for (const l of lines) t.regex(l, /^\[\d\] out-spillway-run-/);
+  t.is(r.stderr.split('\n').filter((l) => l.endsWith('err-line')).length, 3);
+  t.regex(r.stderr, /3\/3 task\(s\) finished/);
+});
+
+test.serial('spillway run exits non-zero and says why when a task fails', async (t) => {
+  const r = await run([BIN, 'run', '--master', c.masterUrl, '--', 'exit 7']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /TASK_FAILED: Command exited with status 7/);
+});
+
+test.serial('spillway run rejects bad flags before touching the cluster', async (t) => {
+  const r = await run([BIN, 'run', '--master', c.masterUrl, '--count', '0', '--', 'true']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /--count must be a whole number/);
+});
