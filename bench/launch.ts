@@ -22,6 +22,7 @@ import { resources } from '../src/resources/resources.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
 import { startRedis } from '../src/up/redis-process.ts';
 import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts';
+import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
 
@@ -44,6 +45,8 @@ const log = (s: string): void => { process.stderr.write(`[bench:launch] ${s}\n`)
 interface Settings {
   tasks: number; agents: number; taskCpus: number; taskMem: number; agentCpus: number; agentMem: number;
   allocationIntervalMs: number; timeoutMs: number;
+  /** master mode: connections per origin for the simulated agents' fetch; 0 = Node's default (unbounded). */
+  simConnections: number;
 }
 
 function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean; settings: (m: Mode) => Settings } {
@@ -57,6 +60,7 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
       'agent-cpus': { type: 'string' },
       'agent-mem': { type: 'string' },
       'allocation-interval': { type: 'string', default: '50' },
+      'sim-connections': { type: 'string' },
       repeat: { type: 'string', default: '1' },
       timeout: { type: 'string', default: '300' },
       check: { type: 'boolean', default: false },
@@ -86,6 +90,7 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
   const agentCpus = num('agent-cpus', values['agent-cpus'], 0.001);
   const agentMem = num('agent-mem', values['agent-mem'], 1);
   const allocationIntervalMs = num('allocation-interval', values['allocation-interval'], 1)!;
+  const simConnections = num('sim-connections', values['sim-connections'], 0, true);
   const timeoutMs = num('timeout', values.timeout, 1)! * 1000;
   return {
     modes,
@@ -101,6 +106,8 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
       agentMem: agentMem ?? DEFAULTS[m].agentMem,
       allocationIntervalMs,
       timeoutMs,
+      // One long-lived SUBSCRIBE stream per agent, plus a small pool for their calls.
+      simConnections: simConnections ?? (agents ?? DEFAULTS[m].agents) + 16,
     }),
   };
 }
@@ -177,6 +184,13 @@ async function e2e(dir: string, s: Settings): Promise<LoadResult> {
 
 async function masterOnly(dir: string, s: Settings): Promise<LoadResult> {
   const m = await startMaster(dir, s);
+  const health = await fetch(`${m.url}/health`); // also makes fetch create its global dispatcher
+  await health.text();
+  if (s.simConnections > 0) {
+    const restore = boundFetchConnections(s.simConnections);
+    if (restore) onCleanup('fetch connection pool', restore);
+    else log('could not bound fetch connections (no global dispatcher found); simulated agents use Node defaults');
+  }
   for (let i = 0; i < s.agents; i++) {
     const a = new SimulatedAgent({
       master: m.url, hostname: `sim-${i}`, behaviour: 'finish',
@@ -223,6 +237,7 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
       task_resources: { cpus: s.taskCpus, mem: s.taskMem },
       agent_resources: { cpus: s.agentCpus, mem: s.agentMem },
       allocation_interval_ms: s.allocationIntervalMs,
+      ...(mode === 'master' ? { sim_fetch_connections: s.simConnections || 'unbounded' } : {}),
       master: 'in-process',
       target,
       target_met: met && r.finished === r.tasks && r.callErrors === 0,

@@ -311,3 +311,21 @@ test.serial('operator API and /master/state describe agents, frameworks and task
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
 });
+
+test.serial('an offer outstanding past --offer-timeout is RESCINDed, and accepting it afterwards is refused', async (t) => {
+  const fw = await subscribed({ ...INFO, name: 'slow' });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  m.master.config.offerTimeoutSeconds = 0.2;
+  try {
+    const rescind = await fw.next((e) => e.type === 'RESCIND', 5000);
+    t.deepEqual(rescind.rescind.offer_id, offer.id);
+  } finally {
+    m.master.config.offerTimeoutSeconds = 0;
+  }
+  await launch(fw, offer, [task('late', offer)]);
+  const late = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'late', 5000);
+  t.is(late.update.status.state, 'TASK_LOST');
+  t.is(late.update.status.reason, 'REASON_INVALID_OFFERS');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});

@@ -41,4 +41,15 @@ export function installSignalHandlers(log: (s: string) => void): void {
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
+  // A simulated agent whose update call fails rejects a promise nobody awaits; by default that
+  // kills the process without cleanup. The task's update is lost then, so the run is void: stop.
+  const fatal = (what: string) => (e: unknown): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${what}: ${(e as Error)?.stack ?? String(e)}`);
+    log('stopping everything the benchmark started');
+    void runCleanups(log).finally(() => process.exit(1));
+  };
+  process.on('unhandledRejection', fatal('unhandled rejection'));
+  process.on('uncaughtException', fatal('uncaught exception'));
 }

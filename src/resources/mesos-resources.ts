@@ -67,7 +67,8 @@ export function parseResourceFlag(text: string): Parsed<Resources> {
     if (role !== undefined && role !== '*') return { ok: false, error: `'${part}': static reservations (role '${role}') are not supported yet` };
     if (value.startsWith('[')) {
       if (name !== 'ports') return { ok: false, error: `'${name}': only ports may be a range` };
-      const body = value.replace(/^\[|\]$/g, '');
+      if (!value.endsWith(']')) return { ok: false, error: `'${part}': a ports list must end with ']'` };
+      const body = value.slice(1, -1);
       for (const piece of body.split(',').map((s) => s.trim()).filter(Boolean)) {
         const rm = /^(\d+)(?:-(\d+))?$/.exec(piece);
         if (!rm) return { ok: false, error: `'ports': cannot parse range '${piece}'` };
