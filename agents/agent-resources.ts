@@ -1,9 +1,11 @@
-// What the agent offers: detected host resources, overridden name by name by the `resources` flag,
-// and the `attributes` flag (`rack:r1;zone:a`, numbers become SCALAR like Mesos).
+// What the agent offers: detected host resources, overridden name by name by the `resources` flag
+// (which may also reserve resources statically for a role, Mesos style: `cpus(ads):8`), and the
+// `attributes` flag (`rack:r1;zone:a`, numbers become SCALAR like Mesos).
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type { MesosAttribute } from '../src/master/records.ts';
-import { parseResourceFlag } from '../src/resources/mesos-resources.ts';
+import { parseResourceFlag, parseResourceFlagSet } from '../src/resources/mesos-resources.ts';
+import { bucket, setOf, type ResourceSet } from '../src/resources/resource-set.ts';
 import { resources, type Resources } from '../src/resources/resources.ts';
 
 const MB = 1024 * 1024;
@@ -26,13 +28,19 @@ export async function detectResources(workDir: string, defaultPorts: string): Pr
   }, [...ports]);
 }
 
-/** Detected resources with the flag's values replacing them name by name (ports as a whole). */
-export async function agentResources(workDir: string, flag: string | undefined, defaultPorts: string): Promise<Resources> {
+/**
+ * Detected resources with the flag's values replacing them: as in Mesos, a name given in the flag
+ * (reserved or not) is not detected at all, so `cpus:4;cpus(ads):8` means 12 cpus, 8 for `ads`.
+ */
+export async function agentResources(workDir: string, flag: string | undefined, defaultPorts: string): Promise<ResourceSet> {
   const detected = await detectResources(workDir, defaultPorts);
-  if (!flag) return detected;
-  const given = parseFlag(flag, 'resources');
-  const ports = given.ports.length > 0 ? given.ports : detected.ports;
-  return resources({ ...detected.scalars, ...given.scalars }, [...ports]);
+  if (!flag) return setOf([bucket(detected)]);
+  const parsed = parseResourceFlagSet(flag);
+  if (!parsed.ok) throw new Error(`resources: ${parsed.error}`);
+  const { set, names } = parsed.value;
+  const scalars = Object.fromEntries(Object.entries(detected.scalars).filter(([k]) => !names.has(k)));
+  const kept = resources(scalars, names.has('ports') ? [] : [...detected.ports]);
+  return setOf([bucket(kept), ...set]);
 }
 
 export function parseAttributes(text: string | undefined): MesosAttribute[] {

@@ -8,10 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createLogger, redactUrl } from '../src/common/logger.ts';
 import { VERSION } from '../src/common/version.ts';
-import { toMesos } from '../src/resources/mesos-resources.ts';
+import { toMesosSet } from '../src/resources/mesos-resources.ts';
 import { agentResources, parseAttributes } from './agent-resources.ts';
 import { startFilesServer } from './files-server.ts';
 import { MasterConnection, type MasterEvent } from './master-connection.ts';
+import { OversubscriptionMonitor, resolveOversubscription, type OversubscriptionOptions } from './oversubscription/monitor.ts';
+import type { SlackEstimate } from './oversubscription/slack-estimator.ts';
 import { loadAgentId, saveAgentId } from './recovery.ts';
 import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
@@ -30,12 +32,31 @@ export interface AgentOptions {
   killGracePeriodMs?: number;
   logger?: Logger;
   reconnectMaxDelayMs?: number;
+  /**
+   * Mesos-style oversubscription: estimate the slack of non-revocable tasks, report it to the
+   * master as revocable resources (UPDATE_OVERSUBSCRIBED) and preempt revocable tasks when the host
+   * is loaded or the slack shrinks. Off unless `enabled`.
+   */
+  oversubscription?: OversubscriptionOptions;
+}
+
+export type { OversubscriptionOptions } from './oversubscription/monitor.ts';
+export type { UsageSampler, SampledTask, TaskUsage } from './oversubscription/usage-sampler.ts';
+export type { LoadProbe, HostLoad } from './oversubscription/load-probe.ts';
+
+export interface OversubscriptionHandle {
+  /** Runs one estimate/report/QoS round now (after any round in progress); resolves when done. */
+  tick(): Promise<void>;
+  /** The latest slack estimate, undefined before the first round. */
+  estimate(): SlackEstimate | undefined;
 }
 
 export interface AgentHandle {
   agentId(): string | undefined;
   port: number;
   url: string;
+  /** Present when oversubscription is enabled. */
+  oversubscription?: OversubscriptionHandle;
   /** Stops talking to the master; tasks keep running (and are recovered later) unless killTasks. */
   stop(opts?: { killTasks?: boolean }): Promise<void>;
 }
@@ -44,6 +65,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const logger = opts.logger ?? createLogger('spillway-agent');
   const host = opts.advertiseHost ?? '127.0.0.1';
   const workDir = opts.workDir;
+  const oversubscription = opts.oversubscription?.enabled ? resolveOversubscription(opts.oversubscription) : undefined;
   await mkdir(workDir, { recursive: true });
   const resources = await agentResources(workDir, opts.resources, opts.defaultPorts ?? '[31000-32000]');
   const attributes = parseAttributes(opts.attributes);
@@ -56,6 +78,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   // the connection is only *started* once recovery has produced its updates.
   let tasks: TaskManager | undefined;
   let savingAgentId: Promise<void> = Promise.resolve();
+  let monitor: OversubscriptionMonitor | undefined;
   const connection: MasterConnection = new MasterConnection({
     masterUrl: opts.masterUrl,
     logger,
@@ -65,13 +88,14 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       subscribe: {
         agent_info: {
           ...(agentId ? { id: { value: agentId } } : {}),
-          hostname: host, port, resources: toMesos(resources), attributes,
+          hostname: host, port, resources: toMesosSet(resources), attributes,
         },
         tasks: tasks?.subscribeTasks() ?? [],
         version: VERSION,
       },
     }),
     onSubscribed: (id) => {
+      monitor?.onSubscribed();
       if (id === agentId) return;
       if (agentId) logger.warn({ previous: agentId, assigned: id }, 'master assigned a new agent id');
       agentId = id;
@@ -134,15 +158,33 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     await closeServer(server);
     throw err;
   }
+  if (oversubscription) {
+    monitor = new OversubscriptionMonitor(oversubscription, {
+      tasks: manager,
+      logger: logger.child({ component: 'oversubscription' }),
+      subscribed: () => connection.subscribed,
+      send: async (resources) => {
+        const id = connection.agentId;
+        if (!id) return false;
+        // A stale stream is PING's to notice (a 400 here may as well be a master without oversubscription).
+        const code = await connection.call({ type: 'UPDATE_OVERSUBSCRIBED', agent_id: { value: id }, oversubscribed: { resources } });
+        return code === 202;
+      },
+    });
+    monitor.start();
+  }
+  const overHandle = monitor;
   connection.start();
-  logger.info({ port, host, master: redactUrl(opts.masterUrl), workDir, agentId }, 'agent started');
+  logger.info({ port, host, master: redactUrl(opts.masterUrl), workDir, agentId, oversubscription: Boolean(monitor) }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   return {
     agentId: () => agentId,
     port,
     url: `http://${host}:${port}`,
+    ...(overHandle ? { oversubscription: { tick: () => overHandle.tick(), estimate: () => overHandle.estimate() } } : {}),
     stop: (stopOpts) => (stopping ??= (async () => {
+      await monitor?.stop(); // no QoS kill races the shutdown
       await connection.stop(); // no new LAUNCH/KILL from here on
       await manager.stop(stopOpts?.killTasks ?? false);
       await journal.close();

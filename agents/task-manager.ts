@@ -16,6 +16,20 @@ export interface TaskManagerOptions {
   agentId(): string | undefined;
 }
 
+/** A task whose command runs now (for the oversubscription monitor). */
+export interface RunningTask {
+  frameworkId: string;
+  taskId: string;
+  task: TaskInfo;
+  pgid: number;
+  /** The group leader's start time in clock ticks since boot, when /proc told us. */
+  startTicks?: number;
+  /** Grows with every task the manager tracks: breaks ties between equal start times. */
+  seq: number;
+  /** A kill is already under way (by the framework, the QoS controller or shutdown). */
+  killing: boolean;
+}
+
 export interface SubscribeTask {
   framework_id: { value: string };
   task_id: { value: string };
@@ -27,7 +41,8 @@ const key = (frameworkId: string, taskId: string): string => `${frameworkId}/${t
 const safeId = (id: string): boolean => id !== '.' && id !== '..' && !/[/\\\0]/.test(id) && id.length <= 255;
 
 export class TaskManager {
-  private readonly running = new Map<string, { frameworkId: string; taskId: string; executor: CommandExecutor }>();
+  private readonly running = new Map<string, { frameworkId: string; taskId: string; executor: CommandExecutor; seq: number }>();
+  private nextSeq = 0;
   /** Tasks that reached a terminal state, so a late KILL is ignored rather than answered TASK_LOST. */
   private readonly ended = new Map<string, { frameworkId: string; taskId: string; state: TaskState }>();
 
@@ -80,6 +95,28 @@ export class TaskManager {
     this.agentUpdate(frameworkId, taskId, 'TASK_LOST', 'Task unknown to the agent');
   }
 
+  /** Tasks in TASK_RUNNING with a known process group. */
+  runningTasks(): RunningTask[] {
+    const out: RunningTask[] = [];
+    for (const { frameworkId, taskId, executor, seq } of this.running.values()) {
+      const pgid = executor.processGroup;
+      if (executor.state !== 'TASK_RUNNING' || pgid === undefined) continue;
+      out.push({
+        frameworkId, taskId, task: executor.task, pgid, seq, killing: executor.killing,
+        ...(executor.startTicks !== undefined ? { startTicks: executor.startTicks } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** QoS kill of a (revocable) task; false when it is not running or already being killed. */
+  preempt(frameworkId: string, taskId: string, message: string): boolean {
+    const entry = this.running.get(key(frameworkId, taskId));
+    if (!entry) return false;
+    this.opts.logger.warn({ frameworkId, taskId, reason: message }, 'preempting revocable task');
+    return entry.executor.preempt(message);
+  }
+
   /** For SUBSCRIBE: live tasks, plus ended ones whose terminal update the master has not taken yet. */
   subscribeTasks(): SubscribeTask[] {
     const out: SubscribeTask[] = [];
@@ -110,7 +147,7 @@ export class TaskManager {
       onUpdate: (u) => this.record(frameworkId, taskId, u),
       onCheckpoint: (cp: TaskCheckpoint) => saveTaskCheckpoint(this.opts.workDir, cp),
     });
-    this.running.set(k, { frameworkId, taskId, executor });
+    this.running.set(k, { frameworkId, taskId, executor, seq: this.nextSeq++ });
     void executor.done.then(() => {
       if (!isTerminal(executor.state) || this.running.get(k)?.executor !== executor) return;
       this.running.delete(k);

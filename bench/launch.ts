@@ -1,32 +1,44 @@
 // `npm run bench:launch` — task launch throughput and offer→TASK_RUNNING latency.
 //
-//   e2e     a private redis-server, an in-process master and N real agent processes
-//           (`bin/spillway agent`), running the command `true`.
-//   master  a private redis-server, an in-process master and N in-process SimulatedAgents that
-//           report TASK_RUNNING and TASK_FINISHED at once: the master's own cost, every status
+//   e2e     a private redis-server, a master and N real agent processes (`bin/spillway agent`)
+//           running the command `true`.
+//   master  a private redis-server, a master and N in-process SimulatedAgents that report
+//           TASK_RUNNING and TASK_FINISHED at once: the master's own cost, with every status
 //           still persisted in Redis.
 //
+// In both modes the framework is bench/lib/load-framework.ts, in this process. The master is
+// spawned as `bin/spillway master` (default, `--master process`) so that it has an event loop and
+// a core of its own and its CPU is accounted separately; `--master in-process` runs it here
+// instead (runMaster), which is what `node --cpu-prof --import=tsx bench/launch.ts` profiles.
+//
 // One JSON line per mode on stdout (mode, tasks_per_s, p50_ms, p99_ms, …); progress on stderr.
-// Flags: --mode e2e|master (default both), --tasks, --agents, --task-cpus, --task-mem, --agent-cpus,
-// --agent-mem, --allocation-interval <ms>, --repeat <n>, --timeout <s>, --check (exit 1 when a
-// target is missed), --keep (leave the temp dir with redis.log and agent logs). Everything runs on 127.0.0.1 and every process started is stopped at the end.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
+// Flags: --mode e2e|master (default: both), --tasks, --agents, --task-cpus, --task-mem,
+// --agent-cpus, --agent-mem, --allocation-interval <ms> (50), --master process|in-process,
+// --master-cpu-prof <dir> (with --master process: profile the master), --agent-cpu-prof <dir>
+// (e2e: profile the agent processes), --sim-connections <n>,
+// --repeat <n>, --timeout <s> (300), --keep (leave the temp dir with redis.log and agent logs),
+// --check (exit 1 when a target is missed). Everything listens on 127.0.0.1 only, and every
+// process the benchmark starts is stopped when it ends, fails or is interrupted.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { silentLogger } from '../src/common/logger.ts';
-import { runMaster, type RunningMaster } from '../src/master/run-master.ts';
+import { runMaster } from '../src/master/run-master.ts';
 import { resources } from '../src/resources/resources.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
-import { startRedis } from '../src/up/redis-process.ts';
+import { freePort, startRedis, type RedisProcess } from '../src/up/redis-process.ts';
 import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts';
+import { machineBusyMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
 
 type Mode = 'e2e' | 'master';
+type Placement = 'in-process' | 'process';
 
 const BIN = fileURLToPath(new URL('../bin/spillway', import.meta.url));
 
@@ -37,19 +49,30 @@ const TARGETS: Record<Mode, { tasks_per_s: number; p99_ms?: number }> = {
 
 const DEFAULTS: Record<Mode, { tasks: number; agents: number; taskCpus: number; taskMem: number; agentCpus: number; agentMem: number }> = {
   e2e: { tasks: 2000, agents: 3, taskCpus: 0.1, taskMem: 32, agentCpus: 8, agentMem: 8192 },
-  master: { tasks: 20000, agents: 20, taskCpus: 0.01, taskMem: 1, agentCpus: 1, agentMem: 1_000_000 },
+  // 0.1 cpus per agent = 10 tasks per offer, 200 in flight: the best throughput measured (see
+  // docs/BENCHMARKS.md); larger agents only add queueing (latency) without adding throughput.
+  master: { tasks: 20000, agents: 20, taskCpus: 0.01, taskMem: 1, agentCpus: 0.1, agentMem: 100_000 },
 };
+
+/** The checkout measured: `git describe --always --dirty`, or 'unknown' outside a git work tree. */
+function commitOf(): string {
+  const out = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' });
+  return out.status === 0 ? out.stdout.trim() : 'unknown';
+}
 
 const log = (s: string): void => { process.stderr.write(`[bench:launch] ${s}\n`); };
 
 interface Settings {
   tasks: number; agents: number; taskCpus: number; taskMem: number; agentCpus: number; agentMem: number;
-  allocationIntervalMs: number; timeoutMs: number;
+  allocationIntervalMs: number; timeoutMs: number; placement: Placement; masterCpuProf: string | undefined;
+  agentCpuProf: string | undefined;
   /** master mode: connections per origin for the simulated agents' fetch; 0 = Node's default (unbounded). */
   simConnections: number;
 }
 
-function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean; settings: (m: Mode) => Settings } {
+interface Options { modes: Mode[]; repeat: number; check: boolean; keep: boolean; settings: (m: Mode) => Settings }
+
+function parse(): Options {
   const { values } = parseArgs({
     options: {
       mode: { type: 'string' },
@@ -60,17 +83,21 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
       'agent-cpus': { type: 'string' },
       'agent-mem': { type: 'string' },
       'allocation-interval': { type: 'string', default: '50' },
+      master: { type: 'string', default: 'process' },
+      'master-cpu-prof': { type: 'string' },
+      'agent-cpu-prof': { type: 'string' },
       'sim-connections': { type: 'string' },
       repeat: { type: 'string', default: '1' },
       timeout: { type: 'string', default: '300' },
-      check: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    process.stderr.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
+    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+    process.stderr.write(text.filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
     process.exit(0);
   }
   const num = (flag: string, v: string | undefined, min: number, integer = false): number | undefined => {
@@ -83,6 +110,9 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
   if (values.mode === undefined || values.mode === 'all') modes = ['e2e', 'master'];
   else if (values.mode === 'e2e' || values.mode === 'master') modes = [values.mode];
   else throw new Error(`--mode: '${values.mode}' is not one of e2e, master`);
+  if (values.master !== 'in-process' && values.master !== 'process') throw new Error(`--master: '${values.master}' is not one of in-process, process`);
+  const placement: Placement = values.master;
+  if (values['master-cpu-prof'] !== undefined && placement !== 'process') throw new Error('--master-cpu-prof needs --master process (for in-process, run node --cpu-prof)');
   const tasks = num('tasks', values.tasks, 1, true);
   const agents = num('agents', values.agents, 1, true);
   const taskCpus = num('task-cpus', values['task-cpus'], 0.001);
@@ -106,86 +136,190 @@ function parse(): { modes: Mode[]; repeat: number; check: boolean; keep: boolean
       agentMem: agentMem ?? DEFAULTS[m].agentMem,
       allocationIntervalMs,
       timeoutMs,
+      placement,
+      masterCpuProf: values['master-cpu-prof'] === undefined ? undefined : resolve(values['master-cpu-prof']),
+      agentCpuProf: values['agent-cpu-prof'] === undefined ? undefined : resolve(values['agent-cpu-prof']),
       // One long-lived SUBSCRIBE stream per agent, plus a small pool for their calls.
       simConnections: simConnections ?? (agents ?? DEFAULTS[m].agents) + 16,
     }),
   };
 }
 
-/** A private redis-server and an in-process master on 127.0.0.1, both registered for cleanup. */
-async function startMaster(dir: string, s: Settings): Promise<RunningMaster> {
-  const redis = await startRedis({ dataDir: join(dir, 'redis') });
-  onCleanup('redis-server', () => redis.stop());
-  log(`redis-server pid ${redis.child.pid} on ${redis.url}`);
-  const m = await runMaster({
-    redisUrl: redis.url, host: '127.0.0.1', port: 0, log: silentLogger,
-    // Large ACCEPTs (hundreds of TaskInfos) must fit in one body.
-    bodyLimit: '64mb',
-    config: { allocationIntervalMs: s.allocationIntervalMs },
-  });
-  onCleanup('master', () => m.stop());
-  log(`in-process master on ${m.url} (allocation interval ${s.allocationIntervalMs} ms)`);
-  return m;
+// ---- processes ---------------------------------------------------------------------------------
+
+interface MasterHandle {
+  url: string;
+  /** pid when the master is a process of its own. */
+  pid: number | undefined;
+  redis: RedisProcess;
 }
 
-async function waitForAgents(m: RunningMaster, n: number, children: ChildProcess[] = []): Promise<void> {
-  const deadline = Date.now() + 30_000;
+const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SPILLWAY_LOG_LEVEL: process.env.SPILLWAY_LOG_LEVEL ?? 'warn' });
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => { clearTimeout(timer); done(); });
+    child.kill(signal);
+  });
+}
+
+function spawnLogged(args: string[], logFile: string, execArgv: string[] = []): ChildProcess {
+  const fd = openSync(logFile, 'a');
+  try {
+    return spawn(process.execPath, [...execArgv, BIN, ...args], { stdio: ['ignore', fd, fd], env: childEnv() });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, dead?: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let connected = 0;
-    for (const a of m.master.state.agents.values()) if (a.stream) connected++;
-    if (connected >= n) return;
-    const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
-    if (dead) throw new Error(`agent process ${dead.pid} exited (${dead.exitCode ?? dead.signalCode}) before registering`);
-    if (Date.now() > deadline) throw new Error(`only ${connected}/${n} agents registered within 30 s`);
+    if (await check()) return;
+    const why = dead?.();
+    if (why) throw new Error(`${why} while waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    child.kill('SIGTERM');
-  });
+/** Why a child is gone (with the end of its log), or undefined while it runs. */
+function exited(c: ChildProcess, name: string, logFile: string): string | undefined {
+  if (c.exitCode === null && c.signalCode === null) return undefined;
+  let tail = '';
+  try {
+    tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  } catch {
+    // no log
+  }
+  return `${name} (pid ${c.pid}) exited with ${c.exitCode ?? c.signalCode}${tail ? `; end of ${logFile}:\n${tail}\n` : ''}`;
 }
 
-async function runLoad(m: RunningMaster, s: Settings, mode: Mode, command: string): Promise<LoadResult> {
+/** A private redis-server and a master on 127.0.0.1, both registered for cleanup. */
+async function startMaster(dir: string, s: Settings): Promise<MasterHandle> {
+  const redis = await startRedis({ dataDir: join(dir, 'redis') });
+  onCleanup('redis-server', () => redis.stop());
+  log(`redis-server pid ${redis.child.pid} on ${redis.url} (data in ${join(dir, 'redis')})`);
+  if (s.placement === 'in-process') {
+    const m = await runMaster({
+      redisUrl: redis.url, host: '127.0.0.1', port: 0, log: silentLogger,
+      // Large ACCEPTs (hundreds of TaskInfos) must fit in one body.
+      bodyLimit: '64mb',
+      config: { allocationIntervalMs: s.allocationIntervalMs },
+    });
+    onCleanup('master', () => m.stop());
+    log(`in-process master on ${m.url} (allocation interval ${s.allocationIntervalMs} ms)`);
+    return { url: m.url, pid: undefined, redis };
+  }
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const execArgv = s.masterCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.masterCpuProf}`] : [];
+  const logFile = join(dir, 'master.log');
+  const child = spawnLogged(['master', '--redis', redis.url, '--host', '127.0.0.1', '--port', String(port),
+    '--allocation-interval', String(s.allocationIntervalMs), '--body-limit', '64mb'], logFile, execArgv);
+  // SIGINT: the master stops cleanly (and writes its CPU profile when asked for one).
+  onCleanup('master process', () => stopChild(child, 'SIGINT'));
+  await waitUntil('the master to listen', 30_000,
+    async () => (await fetch(`${url}/health`).then((r) => r.text().then(() => r.ok), () => false)),
+    () => exited(child, 'master', logFile));
+  log(`master process pid ${child.pid} on ${url} (allocation interval ${s.allocationIntervalMs} ms${s.masterCpuProf ? `, CPU profile to ${s.masterCpuProf}` : ''})`);
+  return { url, pid: child.pid, redis };
+}
+
+async function connectedAgents(url: string): Promise<number> {
+  const res = await fetch(`${url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'GET_AGENTS' }) });
+  if (!res.ok) return 0;
+  const body = (await res.json()) as { get_agents: { agents: { active: boolean }[] } };
+  return body.get_agents.agents.filter((a) => a.active).length;
+}
+
+// ---- the two modes ----------------------------------------------------------------------------
+
+interface Measured { result: LoadResult; cpu: Record<string, number>; redis: Record<string, number> }
+
+/** Runs the load and records the CPU each participant spent during it. */
+async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (number | undefined)[]): Promise<Measured> {
   const fw = new LoadFramework({
-    master: m.url, tasks: s.tasks, taskCpus: s.taskCpus, taskMem: s.taskMem, command,
+    master: m.url, tasks: s.tasks, taskCpus: s.taskCpus, taskMem: s.taskMem, command: 'true',
     name: `bench-launch-${mode}`, timeoutMs: s.timeoutMs, acceptRefuseSeconds: 1,
     progress: (line) => log(`${mode}: ${line}`),
   });
   onCleanup('framework', () => fw.close());
-  return fw.run();
+  const cpuNow = (): Record<string, number> => ({
+    machine_busy: machineBusyMs(),
+    bench_process: selfCpuMs(),
+    ...(m.pid !== undefined ? { master_process: processCpuMs(m.pid) } : {}),
+    redis: processCpuMs(m.redis.child.pid),
+    ...(agentPids.length ? {
+      agent_processes: agentPids.reduce((sum: number, pid) => sum + processCpu(pid).self, 0),
+      // The tasks' own processes (wrapper shell and command), reaped by the agents.
+      agent_task_processes: agentPids.reduce((sum: number, pid) => sum + processCpu(pid).children, 0),
+    } : {}),
+  });
+  const redisBefore = await redisCalls(m.redis.url);
+  const before = cpuNow();
+  const result = await fw.run();
+  const after = cpuNow();
+  const redisAfter = await redisCalls(m.redis.url);
+  const cpu: Record<string, number> = {};
+  let ours = 0;
+  for (const k of Object.keys(before)) {
+    if (k === 'machine_busy') continue;
+    cpu[k] = Math.round(after[k] - before[k]);
+    ours += cpu[k];
+  }
+  // Whatever else ran on the machine meanwhile (other users' builds and tests skew the numbers).
+  cpu.other_processes = Math.max(0, Math.round(after.machine_busy - before.machine_busy - ours));
+  const redis: Record<string, number> = {};
+  for (const [k, v] of Object.entries(redisAfter)) redis[k] = v - (redisBefore[k] ?? 0);
+  return { result, cpu, redis };
 }
 
-async function e2e(dir: string, s: Settings): Promise<LoadResult> {
+/** Commands redis-server executed so far, by name (INFO commandstats), plus bytes received. */
+async function redisCalls(url: string): Promise<Record<string, number>> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const out: Record<string, number> = {};
+    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+    const input = /^total_net_input_bytes:(\d+)/m.exec(await client.info('stats'));
+    if (input) out.net_input_bytes = Number(input[1]);
+    return out;
+  } catch {
+    return {};
+  } finally {
+    client.disconnect();
+  }
+}
+
+const agentLog = (dir: string, i: number): string => join(dir, `agent-${i}.log`);
+
+async function e2e(dir: string, s: Settings): Promise<Measured> {
   const m = await startMaster(dir, s);
   const children: ChildProcess[] = [];
   for (let i = 0; i < s.agents; i++) {
     const workDir = join(dir, `agent-${i}`);
-    const logFd = openSync(join(dir, `agent-${i}.log`), 'a');
     const ports = `[${31000 + i * 100}-${31099 + i * 100}]`;
-    const child = spawn(process.execPath, [
-      BIN, 'agent', '--master', m.url, '--port', '0', '--hostname', '127.0.0.1', '--work-dir', workDir,
+    const child = spawnLogged(['agent', '--master', m.url, '--port', '0', '--hostname', '127.0.0.1', '--work-dir', workDir,
       '--resources', `cpus:${s.agentCpus};mem:${s.agentMem};disk:1000;ports:${ports}`,
-      '--kill-tasks-on-exit', '--exit-with-parent',
-    ], { stdio: ['ignore', logFd, logFd], env: { ...process.env, SPILLWAY_LOG_LEVEL: process.env.SPILLWAY_LOG_LEVEL ?? 'warn' } });
-    closeSync(logFd);
+      '--kill-tasks-on-exit', '--exit-with-parent'], agentLog(dir, i),
+    s.agentCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.agentCpuProf}`] : []);
     children.push(child);
     onCleanup(`agent ${i}`, () => stopChild(child));
     log(`agent ${i}: pid ${child.pid}, work dir ${workDir}`);
   }
-  await waitForAgents(m, s.agents, children);
+  await waitUntil(`${s.agents} agents to register`, 60_000, async () => (await connectedAgents(m.url)) >= s.agents,
+    () => children.map((c, i) => exited(c, `agent ${i}`, agentLog(dir, i))).find(Boolean));
   log(`${s.agents} agents registered; launching ${s.tasks} tasks running 'true'`);
-  return runLoad(m, s, 'e2e', 'true');
+  return measure('e2e', m, s, children.map((c) => c.pid));
 }
 
-async function masterOnly(dir: string, s: Settings): Promise<LoadResult> {
+async function masterOnly(dir: string, s: Settings): Promise<Measured> {
   const m = await startMaster(dir, s);
-  const health = await fetch(`${m.url}/health`); // also makes fetch create its global dispatcher
-  await health.text();
+  await connectedAgents(m.url); // fetch has created its global dispatcher now
   if (s.simConnections > 0) {
     const restore = boundFetchConnections(s.simConnections);
     if (restore) onCleanup('fetch connection pool', restore);
@@ -199,27 +333,27 @@ async function masterOnly(dir: string, s: Settings): Promise<LoadResult> {
     await a.start();
     onCleanup(`simulated agent ${i}`, () => a.stop());
   }
-  await waitForAgents(m, s.agents);
+  await waitUntil(`${s.agents} simulated agents to register`, 30_000, async () => (await connectedAgents(m.url)) >= s.agents);
   log(`${s.agents} simulated agents registered; launching ${s.tasks} tasks`);
-  return runLoad(m, s, 'master', 'true');
+  return measure('master', m, s, []);
 }
 
 async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(os.tmpdir(), `spillway-bench-${mode}-`));
-  if (keep) log(`--keep: ${dir} (redis.log, agent logs) is left in place`);
+  if (keep) log(`--keep: ${dir} (redis.log, master and agent logs) is left in place`);
   else onCleanup('temp dir', () => rmSync(dir, { recursive: true, force: true }));
   log(`${mode}: ${JSON.stringify(s)} in ${dir}`);
   try {
-    const r = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
+    const { result: r, cpu, redis } = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
     const tasksPerS = r.tasks / (r.durationMs / 1000);
-    const p50 = percentile(r.latenciesMs, 50);
     const p99 = percentile(r.latenciesMs, 99);
     const target = TARGETS[mode];
-    const met = tasksPerS >= target.tasks_per_s && (target.p99_ms === undefined || p99 <= target.p99_ms);
+    const clean = r.finished === r.tasks && r.callErrors === 0;
+    const met = clean && tasksPerS >= target.tasks_per_s && (target.p99_ms === undefined || p99 <= target.p99_ms);
     return {
       mode,
       tasks_per_s: round1(tasksPerS),
-      p50_ms: round1(p50),
+      p50_ms: round1(percentile(r.latenciesMs, 50)),
       p99_ms: round1(p99),
       max_ms: round1(percentile(r.latenciesMs, 100)),
       tasks: r.tasks,
@@ -237,11 +371,19 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
       task_resources: { cpus: s.taskCpus, mem: s.taskMem },
       agent_resources: { cpus: s.agentCpus, mem: s.agentMem },
       allocation_interval_ms: s.allocationIntervalMs,
+      master: s.placement,
       ...(mode === 'master' ? { sim_fetch_connections: s.simConnections || 'unbounded' } : {}),
-      master: 'in-process',
+      cpu_ms: cpu,
+      cpu_ms_per_task: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round((v / r.tasks) * 1000) / 1000])),
+      // Write batches (EVALSHA of the fenced Lua script) and bytes the master sent to Redis, per task.
+      redis_per_task: {
+        evalsha: Math.round(((redis.evalsha ?? 0) / r.tasks) * 100) / 100,
+        bytes_in: Math.round((redis.net_input_bytes ?? 0) / r.tasks),
+      },
       target,
-      target_met: met && r.finished === r.tasks && r.callErrors === 0,
+      target_met: met,
       machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}` },
+      commit: commitOf(),
       date: new Date().toISOString(),
     };
   } finally {

@@ -1,5 +1,6 @@
 // Pure pieces of the agent: exit status decoding, attributes, resource overrides, task env.
 import test from 'ava';
+import { flatten, reservedByRole, unreservedPart } from '../src/resources/resource-set.ts';
 import { agentResources, parseAttributes } from '../agents/agent-resources.ts';
 import { readProcStat, systemPageSize } from '../agents/executor/process-group.ts';
 import { taskEnvironment, taskMemMb, taskPorts } from '../agents/executor/task-environment.ts';
@@ -33,13 +34,25 @@ test('attributes: TEXT and SCALAR, malformed input rejected', (t) => {
 test('resources: the flag replaces detected values name by name; bad flags throw', async (t) => {
   const { dir, cleanup } = await tempWorkDir();
   t.teardown(cleanup);
-  const r = await agentResources(dir, 'mem:100;ports:[5000-5001]', '[31000-32000]');
+  const r = flatten(await agentResources(dir, 'mem:100;ports:[5000-5001]', '[31000-32000]'));
   t.is(r.scalars.mem, 100);
   t.true(r.scalars.cpus >= 1);
   t.true(r.scalars.disk > 0);
   t.deepEqual(r.ports, [[5000, 5001]]);
-  t.deepEqual((await agentResources(dir, undefined, '[31000-31002]')).ports, [[31000, 31002]]);
+  t.deepEqual(flatten(await agentResources(dir, undefined, '[31000-31002]')).ports, [[31000, 31002]]);
   await t.throwsAsync(agentResources(dir, 'cpus:lots', '[31000-32000]'));
+});
+
+test('resources: static reservations in the flag, Mesos style; named resources are not detected', async (t) => {
+  const { dir, cleanup } = await tempWorkDir();
+  t.teardown(cleanup);
+  const set = await agentResources(dir, 'cpus(analytics):8;mem(analytics):4096;cpus:4', '[31000-32000]');
+  t.is(unreservedPart(set).scalars.cpus, 4);
+  t.false('mem' in unreservedPart(set).scalars, 'mem was named in the flag, so none is detected unreserved');
+  const reserved = reservedByRole(set).get('analytics')!;
+  t.deepEqual(reserved.scalars, { cpus: 8, mem: 4096 });
+  t.is(set.find((b) => b.reservation)?.reservation?.type, 'STATIC');
+  await t.throwsAsync(agentResources(dir, 'cpus(bad role):1', '[31000-32000]'), { message: /role/ });
 });
 
 test('task environment: ports in given order, task variables win, secret-looking agent variables dropped', (t) => {

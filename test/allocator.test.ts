@@ -6,6 +6,9 @@ import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import {
   add, contains, EMPTY, equals, format, isEmpty, portCount, resources, scalar, subtract, type Resources,
 } from '../src/resources/resources.ts';
+import {
+  flatten, formatSet, isEmptySet, subtractSets, unreservedSet, UNRESERVED_KEY, type ResourceSet,
+} from '../src/resources/resource-set.ts';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -34,7 +37,11 @@ function shuffle<T>(rand: () => number, xs: readonly T[]): T[] {
 const names = (s: DrfSorter): string[] => s.sorted().map((c) => c.name);
 const node = (cpus: number, mem: number, extra: Record<string, number> = {}, ports: [number, number][] = []): Resources =>
   resources({ cpus, mem, ...extra }, ports);
+/** The same quantities as `node`, as an all-unreserved ResourceSet (what the allocator takes). */
+const set = (cpus: number, mem: number, extra: Record<string, number> = {}, ports: [number, number][] = []): ResourceSet =>
+  unreservedSet(node(cpus, mem, extra, ports));
 const summary = (ps: readonly OfferProposal[]): string[] => ps.map((p) => `${p.agentId}->${p.frameworkId}`);
+const order = (...agentOrder: string[]) => ({ agentOrder });
 
 // ---- DRF sorter ------------------------------------------------------------------------------
 
@@ -197,44 +204,44 @@ test('DRF: incremental repositioning matches a brute-force full sort over 3000 r
 
 test('a round gives each agent’s whole free resources to the framework with the lowest share', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 4096, {}, [[31000, 31099]]));
-  a.addAgent('ag2', node(4, 4096, {}, [[31000, 31099]]));
-  a.addFramework('fw-a', 'r');
-  a.addFramework('fw-b', 'r');
-  a.allocate('fw-a', 'ag1', node(1, 128)); // a task restored on ag1: fw-a is ahead
+  a.addAgent('ag1', set(4, 4096, {}, [[31000, 31099]]));
+  a.addAgent('ag2', set(4, 4096, {}, [[31000, 31099]]));
+  a.addFramework('fw-a', ['r']);
+  a.addFramework('fw-b', ['r']);
+  a.allocate('fw-a', 'r', 'ag1', set(1, 128)); // a task restored on ag1: fw-a is ahead
 
   const freeAg1 = a.agentFree('ag1');
-  t.deepEqual(freeAg1, node(3, 3968, {}, [[31000, 31099]]));
-  const proposals = a.allocateRound(0, ['ag1', 'ag2']);
+  t.deepEqual(freeAg1, set(3, 3968, {}, [[31000, 31099]]));
+  const proposals = a.allocateRound(0, order('ag1', 'ag2'));
   t.deepEqual(proposals, [
     { frameworkId: 'fw-b', agentId: 'ag1', role: 'r', resources: freeAg1 },
     // fw-b now holds 3 of 8 cpus, fw-a 1 of 8: ag2 goes to fw-a.
-    { frameworkId: 'fw-a', agentId: 'ag2', role: 'r', resources: node(4, 4096, {}, [[31000, 31099]]) },
+    { frameworkId: 'fw-a', agentId: 'ag2', role: 'r', resources: set(4, 4096, {}, [[31000, 31099]]) },
   ]);
-  t.true(isEmpty(a.agentFree('ag1')));
-  t.true(isEmpty(a.agentFree('ag2')));
+  t.true(isEmptySet(a.agentFree('ag1')));
+  t.true(isEmptySet(a.agentFree('ag2')));
   t.deepEqual(a.allocationOf('fw-a').scalars, { cpus: 5, mem: 4224 });
   t.deepEqual(a.allocationOf('fw-b').scalars, { cpus: 3, mem: 3968 });
   // Nothing is free any more: the next round offers nothing (no double offers).
-  t.deepEqual(a.allocateRound(1, ['ag1', 'ag2']), []);
+  t.deepEqual(a.allocateRound(1, order('ag1', 'ag2')), []);
 });
 
 test('agents are visited in the caller’s order and unknown agent ids are skipped', (t) => {
   const a = new Allocator();
-  for (const id of ['ag1', 'ag2', 'ag3']) a.addAgent(id, node(2, 1024));
-  a.addFramework('fw-x', 'r');
-  a.addFramework('fw-y', 'r');
-  t.deepEqual(summary(a.allocateRound(0, ['ag3', 'nope', 'ag1', 'ag2', 'ag3'])), ['ag3->fw-x', 'ag1->fw-y', 'ag2->fw-x']);
+  for (const id of ['ag1', 'ag2', 'ag3']) a.addAgent(id, set(2, 1024));
+  a.addFramework('fw-x', ['r']);
+  a.addFramework('fw-y', ['r']);
+  t.deepEqual(summary(a.allocateRound(0, order('ag3', 'nope', 'ag1', 'ag2', 'ag3'))), ['ag3->fw-x', 'ag1->fw-y', 'ag2->fw-x']);
 });
 
 test('roles are balanced before frameworks: one framework in its own role gets as much as five sharing a role', (t) => {
   const a = new Allocator();
   const agents = Array.from({ length: 10 }, (_, i) => `ag${i}`);
-  for (const id of agents) a.addAgent(id, node(1, 1024));
-  for (let i = 1; i <= 5; i++) a.addFramework(`batch-${i}`, 'batch');
-  a.addFramework('web-1', 'web');
+  for (const id of agents) a.addAgent(id, set(1, 1024));
+  for (let i = 1; i <= 5; i++) a.addFramework(`batch-${i}`, ['batch']);
+  a.addFramework('web-1', ['web']);
 
-  const proposals = a.allocateRound(0, agents);
+  const proposals = a.allocateRound(0, { agentOrder: agents });
   t.is(proposals.length, 10);
   const per = new Map<string, number>();
   for (const p of proposals) per.set(p.frameworkId, (per.get(p.frameworkId) ?? 0) + 1);
@@ -248,49 +255,49 @@ test('roles are balanced before frameworks: one framework in its own role gets a
 test('fairnessExcluded: holding every gpu does not make a framework look rich', (t) => {
   for (const [excluded, winner] of [[['gpus'], 'gpu-fw'], [[], 'cpu-fw']] as const) {
     const a = new Allocator({ fairnessExcluded: excluded });
-    a.addAgent('gpu-host', node(2, 1024, { gpus: 4 }));
-    a.addAgent('cpu-host', node(8, 8192));
-    a.addFramework('gpu-fw', 'r');
-    a.addFramework('cpu-fw', 'r');
-    a.allocate('gpu-fw', 'gpu-host', node(0.5, 0, { gpus: 4 })); // cpus 0.05, gpus 1.0
-    a.allocate('cpu-fw', 'cpu-host', node(1, 0)); // cpus 0.1
-    const [p] = a.allocateRound(0, ['cpu-host']);
+    a.addAgent('gpu-host', set(2, 1024, { gpus: 4 }));
+    a.addAgent('cpu-host', set(8, 8192));
+    a.addFramework('gpu-fw', ['r']);
+    a.addFramework('cpu-fw', ['r']);
+    a.allocate('gpu-fw', 'r', 'gpu-host', set(0.5, 0, { gpus: 4 })); // cpus 0.05, gpus 1.0
+    a.allocate('cpu-fw', 'r', 'cpu-host', set(1, 0)); // cpus 0.1
+    const [p] = a.allocateRound(0, order('cpu-host'));
     t.is(p.frameworkId, winner, `excluded=${JSON.stringify(excluded)}`);
   }
 });
 
 test('an agent is offered only when its free resources reach the default minimum (cpus 0.01 or mem 32)', (t) => {
   const a = new Allocator();
-  a.addAgent('tiny', node(0.005, 16));
-  a.addAgent('mem-only', resources({ mem: 32 }));
-  a.addAgent('cpu-only', resources({ cpus: 0.01 }));
-  a.addAgent('ports-only', resources({}, [[31000, 32000]]));
-  a.addFramework('fw', 'r');
-  t.deepEqual(summary(a.allocateRound(0, ['tiny', 'mem-only', 'cpu-only', 'ports-only'])), ['mem-only->fw', 'cpu-only->fw']);
-  t.deepEqual(a.agentFree('tiny'), node(0.005, 16));
+  a.addAgent('tiny', set(0.005, 16));
+  a.addAgent('mem-only', unreservedSet(resources({ mem: 32 })));
+  a.addAgent('cpu-only', unreservedSet(resources({ cpus: 0.01 })));
+  a.addAgent('ports-only', unreservedSet(resources({}, [[31000, 32000]])));
+  a.addFramework('fw', ['r']);
+  t.deepEqual(summary(a.allocateRound(0, order('tiny', 'mem-only', 'cpu-only', 'ports-only'))), ['mem-only->fw', 'cpu-only->fw']);
+  t.deepEqual(a.agentFree('tiny'), set(0.005, 16));
 });
 
 test('a custom minAllocatable requires every quantity of at least one alternative', (t) => {
   const a = new Allocator({ minAllocatable: [{ cpus: 1, mem: 512 }, { gpus: 1 }] });
-  a.addAgent('small', node(2, 256));
-  a.addAgent('big', node(1, 512));
-  a.addAgent('gpu', node(0, 0, { gpus: 1 }));
-  a.addFramework('fw', 'r');
-  t.deepEqual(summary(a.allocateRound(0, ['small', 'big', 'gpu'])), ['big->fw', 'gpu->fw']);
+  a.addAgent('small', set(2, 256));
+  a.addAgent('big', set(1, 512));
+  a.addAgent('gpu', set(0, 0, { gpus: 1 }));
+  a.addFramework('fw', ['r']);
+  t.deepEqual(summary(a.allocateRound(0, order('small', 'big', 'gpu'))), ['big->fw', 'gpu->fw']);
   // Leftovers below the threshold after a partial accept are not offered either.
-  a.recover('fw', 'big', node(0.5, 512));
-  t.deepEqual(a.allocateRound(1, ['big']), []);
+  a.recover('fw', 'r', 'big', set(0.5, 512));
+  t.deepEqual(a.allocateRound(1, order('big')), []);
 });
 
 // ---- filters, suppress, revive ---------------------------------------------------------------
 
 test('a declined agent is not re-offered to that framework for refuse_seconds, then it is', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('fw', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('fw', ['r']);
   const [offer] = a.allocateRound(1_000);
-  a.recover('fw', 'ag1', offer.resources, { refuseSeconds: 5, now: 1_000 });
-  t.deepEqual(a.agentFree('ag1'), node(4, 1024));
+  a.recover('fw', 'r', 'ag1', offer.resources, { refuseSeconds: 5, now: 1_000 });
+  t.deepEqual(a.agentFree('ag1'), set(4, 1024));
   t.deepEqual(a.allocateRound(1_000), []);
   t.deepEqual(a.allocateRound(3_000), []);
   t.deepEqual(a.allocateRound(5_999), []);
@@ -299,79 +306,79 @@ test('a declined agent is not re-offered to that framework for refuse_seconds, t
 
 test('a decline with refuse_seconds 0 sets no filter: the agent comes straight back', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('fw', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('fw', ['r']);
   const [offer] = a.allocateRound(0);
-  a.recover('fw', 'ag1', offer.resources, { refuseSeconds: 0, now: 0 });
+  a.recover('fw', 'r', 'ag1', offer.resources, { refuseSeconds: 0, now: 0 });
   t.deepEqual(summary(a.allocateRound(0)), ['ag1->fw']);
 });
 
 test('a filter is per framework and per agent: others still get offers', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addAgent('ag2', node(4, 1024));
-  a.addFramework('fw-1', 'r');
-  a.addFramework('fw-2', 'r');
-  const first = a.allocateRound(0, ['ag1', 'ag2']);
+  a.addAgent('ag1', set(4, 1024));
+  a.addAgent('ag2', set(4, 1024));
+  a.addFramework('fw-1', ['r']);
+  a.addFramework('fw-2', ['r']);
+  const first = a.allocateRound(0, order('ag1', 'ag2'));
   t.deepEqual(summary(first), ['ag1->fw-1', 'ag2->fw-2']);
-  a.recover('fw-1', 'ag1', first[0].resources, { refuseSeconds: 60, now: 0 });
-  a.recover('fw-2', 'ag2', first[1].resources); // fw-2 returns ag2 without a filter
+  a.recover('fw-1', 'r', 'ag1', first[0].resources, { refuseSeconds: 60, now: 0 });
+  a.recover('fw-2', 'r', 'ag2', first[1].resources); // fw-2 returns ag2 without a filter
   // ag1 is filtered for fw-1, so it goes to fw-2 even though fw-2 is not behind; ag2 goes to fw-1.
-  const second = a.allocateRound(10, ['ag1', 'ag2']);
+  const second = a.allocateRound(10, order('ag1', 'ag2'));
   t.deepEqual(summary(second), ['ag1->fw-2', 'ag2->fw-1']);
 });
 
 test('a filtered agent is re-offered before expiry once its free resources grow beyond what was declined', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024, {}, [[31000, 31009]]));
-  a.addFramework('fw', 'r');
+  a.addAgent('ag1', set(4, 1024, {}, [[31000, 31009]]));
+  a.addFramework('fw', ['r']);
   const [offer] = a.allocateRound(0);
   // Accept a task with part of the offer and decline the rest for 60 s.
-  const task = node(1, 256, {}, [[31000, 31000]]);
-  a.recover('fw', 'ag1', subtract(offer.resources, task), { refuseSeconds: 60, now: 0 });
+  const task = set(1, 256, {}, [[31000, 31000]]);
+  a.recover('fw', 'r', 'ag1', subtractSets(offer.resources, task), { refuseSeconds: 60, now: 0 });
   t.deepEqual(a.allocateRound(1_000), [], 'the declined remainder is filtered');
   // The task finishes: the agent now has more than the framework declined.
-  a.recover('fw', 'ag1', task);
+  a.recover('fw', 'r', 'ag1', task);
   const again = a.allocateRound(2_000);
   t.deepEqual(summary(again), ['ag1->fw']);
-  t.deepEqual(again[0].resources, node(4, 1024, {}, [[31000, 31009]]));
+  t.deepEqual(again[0].resources, set(4, 1024, {}, [[31000, 31009]]));
 });
 
 test('a filter still applies when the agent has less than what was declined', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('fw', 'r');
-  a.addFramework('other', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('fw', ['r']);
+  a.addFramework('other', ['r']);
   a.setFrameworkActive('other', false);
   const [offer] = a.allocateRound(0);
   t.is(offer.frameworkId, 'fw');
-  a.recover('fw', 'ag1', offer.resources, { refuseSeconds: 60, now: 0 });
-  a.allocate('other', 'ag1', node(1, 0)); // e.g. a restored task of another framework
+  a.recover('fw', 'r', 'ag1', offer.resources, { refuseSeconds: 60, now: 0 });
+  a.allocate('other', 'r', 'ag1', set(1, 0)); // e.g. a restored task of another framework
   t.deepEqual(a.allocateRound(1_000), []);
 });
 
 test('revive clears the framework’s filters so declined agents are offered at once', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addAgent('ag2', node(2, 512));
-  a.addFramework('fw', 'r');
-  for (const o of a.allocateRound(0)) a.recover('fw', o.agentId, o.resources, { refuseSeconds: 3600, now: 0 });
+  a.addAgent('ag1', set(4, 1024));
+  a.addAgent('ag2', set(2, 512));
+  a.addFramework('fw', ['r']);
+  for (const o of a.allocateRound(0)) a.recover('fw', o.role, o.agentId, o.resources, { refuseSeconds: 3600, now: 0 });
   t.deepEqual(a.allocateRound(10), []);
   a.revive('fw');
-  t.deepEqual(summary(a.allocateRound(20, ['ag1', 'ag2'])), ['ag1->fw', 'ag2->fw']);
+  t.deepEqual(summary(a.allocateRound(20, order('ag1', 'ag2'))), ['ag1->fw', 'ag2->fw']);
 });
 
 test('a suppressed framework gets no offers until it revives; others still do', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('quiet', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('quiet', ['r']);
   a.suppress('quiet');
   t.deepEqual(a.allocateRound(0), []);
-  t.deepEqual(a.agentFree('ag1'), node(4, 1024));
-  a.addFramework('loud', 'r');
+  t.deepEqual(a.agentFree('ag1'), set(4, 1024));
+  a.addFramework('loud', ['r']);
   t.deepEqual(summary(a.allocateRound(1)), ['ag1->loud']);
   const held = a.allocationOf('loud');
-  a.recover('loud', 'ag1', held, { refuseSeconds: 60, now: 1 });
+  a.recover('loud', 'r', 'ag1', unreservedSet(held), { refuseSeconds: 60, now: 1 });
   t.deepEqual(a.allocateRound(2), []);
   a.revive('quiet');
   t.deepEqual(summary(a.allocateRound(3)), ['ag1->quiet']);
@@ -379,14 +386,14 @@ test('a suppressed framework gets no offers until it revives; others still do', 
 
 test('inactive frameworks and inactive agents get nothing until reactivated', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('fw', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('fw', ['r']);
   a.setFrameworkActive('fw', false);
   t.deepEqual(a.allocateRound(0), []);
   a.setFrameworkActive('fw', true);
   a.setAgentActive('ag1', false);
   t.deepEqual(a.allocateRound(1), []);
-  t.deepEqual(a.agentFree('ag1'), node(4, 1024), 'an inactive agent keeps its free resources');
+  t.deepEqual(a.agentFree('ag1'), set(4, 1024), 'an inactive agent keeps its free resources');
   a.setAgentActive('ag1', true);
   t.deepEqual(summary(a.allocateRound(2)), ['ag1->fw']);
 });
@@ -395,86 +402,90 @@ test('inactive frameworks and inactive agents get nothing until reactivated', (t
 
 test('recover never makes an agent’s free resources exceed its total', (t) => {
   const a = new Allocator();
-  const total = node(4, 1024, {}, [[31000, 31009]]);
+  const total = set(4, 1024, {}, [[31000, 31009]]);
   a.addAgent('ag1', total);
-  a.addFramework('fw', 'r');
+  a.addFramework('fw', ['r']);
   const [offer] = a.allocateRound(0);
-  a.recover('fw', 'ag1', offer.resources);
-  a.recover('fw', 'ag1', offer.resources); // recovered twice by mistake
+  a.recover('fw', 'r', 'ag1', offer.resources);
+  a.recover('fw', 'r', 'ag1', offer.resources); // recovered twice by mistake
   t.deepEqual(a.agentFree('ag1'), total);
   // Resources the agent never had (more cpus, a gpu, foreign ports) are clamped away too.
-  a.recover('fw', 'ag1', node(2, 0, { gpus: 1 }, [[31005, 31020], [40000, 40000]]));
+  a.recover('fw', 'r', 'ag1', set(2, 0, { gpus: 1 }, [[31005, 31020], [40000, 40000]]));
   t.deepEqual(a.agentFree('ag1'), total);
   t.true(isEmpty(a.allocationOf('fw')));
 });
 
 test('an agent registered with resources in use offers only the rest', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024, {}, [[31000, 31009]]), node(1, 256, {}, [[31002, 31003]]));
-  t.deepEqual(a.agentFree('ag1'), node(3, 768, {}, [[31000, 31001], [31004, 31009]]));
+  a.addAgent('ag1', set(4, 1024, {}, [[31000, 31009]]), set(1, 256, {}, [[31002, 31003]]));
+  t.deepEqual(a.agentFree('ag1'), set(3, 768, {}, [[31000, 31001], [31004, 31009]]));
   t.deepEqual(a.clusterTotal().scalars, { cpus: 4, mem: 1024 });
 });
 
 test('removeAgent drops the agent, its share of the cluster total and every filter on it', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addAgent('ag2', node(4, 1024));
+  a.addAgent('ag1', set(4, 1024));
+  a.addAgent('ag2', set(4, 1024));
   t.deepEqual(a.clusterTotal().scalars, { cpus: 8, mem: 2048 });
-  a.addFramework('fw', 'r');
-  for (const o of a.allocateRound(0)) a.recover('fw', o.agentId, o.resources, { refuseSeconds: 3600, now: 0 });
+  a.addFramework('fw', ['r']);
+  for (const o of a.allocateRound(0)) a.recover('fw', o.role, o.agentId, o.resources, { refuseSeconds: 3600, now: 0 });
   a.removeAgent('ag1');
   t.false(a.hasAgent('ag1'));
-  t.true(isEmpty(a.agentFree('ag1')));
+  t.true(isEmptySet(a.agentFree('ag1')));
   t.deepEqual(a.clusterTotal().scalars, { cpus: 4, mem: 1024 });
-  t.deepEqual(a.allocateRound(1, ['ag1', 'ag2']), [], 'ag2 is still filtered, ag1 is gone');
+  t.deepEqual(a.allocateRound(1, order('ag1', 'ag2')), [], 'ag2 is still filtered, ag1 is gone');
   // The agent comes back (re-registers): the old filter is gone with it.
-  a.addAgent('ag1', node(4, 1024));
-  t.deepEqual(summary(a.allocateRound(2, ['ag1', 'ag2'])), ['ag1->fw']);
+  a.addAgent('ag1', set(4, 1024));
+  t.deepEqual(summary(a.allocateRound(2, order('ag1', 'ag2'))), ['ag1->fw']);
   a.removeAgent('nope'); // unknown ids are ignored
   t.is(scalar(a.clusterTotal(), 'cpus'), 8);
 });
 
 test('re-adding an agent under the same id replaces it instead of counting it twice', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addAgent('ag1', node(8, 2048));
+  a.addAgent('ag1', set(4, 1024));
+  a.addAgent('ag1', set(8, 2048));
   t.deepEqual(a.clusterTotal().scalars, { cpus: 8, mem: 2048 });
-  t.deepEqual(a.agentFree('ag1'), node(8, 2048));
+  t.deepEqual(a.agentFree('ag1'), set(8, 2048));
 });
 
 test('removeFramework forgets the framework; removing a role’s last framework resets the role’s share', (t) => {
   const a = new Allocator();
-  for (const id of ['ag1', 'ag2', 'ag3']) a.addAgent(id, node(4, 1024));
-  a.addFramework('a1', 'alpha');
-  a.addFramework('b1', 'beta');
-  a.allocate('a1', 'ag1', node(4, 1024)); // alpha holds a third of the cluster
-  a.allocate('b1', 'ag2', node(1, 0)); // beta a twelfth
-  t.is(a.roleOf('a1'), 'alpha');
-  t.true(a.shareOf('a1') > a.shareOf('b1'));
+  for (const id of ['ag1', 'ag2', 'ag3']) a.addAgent(id, set(4, 1024));
+  a.addFramework('a1', ['alpha']);
+  a.addFramework('b1', ['beta']);
+  a.allocate('a1', 'alpha', 'ag1', set(4, 1024)); // alpha holds a third of the cluster
+  a.allocate('b1', 'beta', 'ag2', set(1, 0)); // beta a twelfth
+  t.deepEqual(a.rolesOf('a1'), ['alpha']);
+  const roleAllocated = (role: string): Resources => a.roles().find((r) => r.role === role)?.allocated ?? EMPTY;
+  t.true(scalar(roleAllocated('alpha'), 'cpus') > scalar(roleAllocated('beta'), 'cpus'));
+  t.true(scalar(a.allocationOf('a1'), 'cpus') > scalar(a.allocationOf('b1'), 'cpus'));
 
   // The master recovers a framework's resources first, then removes it.
-  a.recover('a1', 'ag1', node(4, 1024));
+  a.recover('a1', 'alpha', 'ag1', set(4, 1024));
   a.removeFramework('a1');
-  t.is(a.roleOf('a1'), undefined);
+  t.false(a.hasFramework('a1'));
+  t.deepEqual(a.rolesOf('a1'), []);
   t.true(isEmpty(a.allocationOf('a1')));
-  t.is(a.shareOf('a1'), 0);
-  t.deepEqual(a.agentFree('ag1'), node(4, 1024));
+  t.true(isEmpty(roleAllocated('alpha')));
+  t.false(a.roles().some((r) => r.role === 'alpha'), 'a role with no framework, allocation or config is forgotten');
+  t.deepEqual(a.agentFree('ag1'), set(4, 1024));
 
   // A new framework in the same role starts from zero, so it is ahead of beta.
-  a.addFramework('a2', 'alpha');
-  t.deepEqual(summary(a.allocateRound(0, ['ag1'])), ['ag1->a2']);
+  a.addFramework('a2', ['alpha']);
+  t.deepEqual(summary(a.allocateRound(0, order('ag1'))), ['ag1->a2']);
   a.removeFramework('nope'); // unknown ids are ignored
 });
 
 test('resources recovered after their framework was removed still return to the agent', (t) => {
   const a = new Allocator();
-  a.addAgent('ag1', node(4, 1024));
-  a.addFramework('gone', 'r');
+  a.addAgent('ag1', set(4, 1024));
+  a.addFramework('gone', ['r']);
   const [offer] = a.allocateRound(0);
   a.removeFramework('gone');
-  a.recover('gone', 'ag1', offer.resources, { refuseSeconds: 60, now: 0 });
-  t.deepEqual(a.agentFree('ag1'), node(4, 1024));
-  a.addFramework('next', 'r');
+  a.recover('gone', 'r', 'ag1', offer.resources, { refuseSeconds: 60, now: 0 });
+  t.deepEqual(a.agentFree('ag1'), set(4, 1024));
+  a.addFramework('next', ['r']);
   t.deepEqual(summary(a.allocateRound(1)), ['ag1->next']);
 });
 
@@ -499,12 +510,13 @@ test('randomized rounds: free plus held never exceeds an agent’s total and not
       );
       totals.set(id, total);
       agentActive.set(id, true);
-      a.addAgent(id, total);
+      a.addAgent(id, unreservedSet(total));
     }
     const fws = [['f-a1', 'a'], ['f-a2', 'a'], ['f-a3', 'a'], ['f-b1', 'b'], ['f-c1', 'c']] as const;
+    const roleOf = new Map<string, string>(fws);
     const fwState = new Map<string, { active: boolean; suppressed: boolean; filters: Map<string, ModelFilter> }>();
     for (const [id, role] of fws) {
-      a.addFramework(id, role);
+      a.addFramework(id, [role]);
       fwState.set(id, { active: true, suppressed: false, filters: new Map() });
     }
     let held: Holding[] = [];
@@ -523,9 +535,10 @@ test('randomized rounds: free plus held never exceeds an agent’s total and not
       return s.active && !s.suppressed && !filteredFor(fw, agent, free);
     };
     const recover = (h: Holding, refuseSeconds?: number, res: Resources = h.res): void => {
-      if (refuseSeconds === undefined) a.recover(h.fw, h.agent, res);
+      const role = roleOf.get(h.fw)!;
+      if (refuseSeconds === undefined) a.recover(h.fw, role, h.agent, unreservedSet(res));
       else {
-        a.recover(h.fw, h.agent, res, { refuseSeconds, now });
+        a.recover(h.fw, role, h.agent, unreservedSet(res), { refuseSeconds, now });
         if (refuseSeconds > 0 && !isEmpty(res)) fwState.get(h.fw)!.filters.set(h.agent, { res, expiresAt: now + refuseSeconds * 1000 });
       }
     };
@@ -547,7 +560,7 @@ test('randomized rounds: free plus held never exceeds an agent’s total and not
         const id = pick(rand, [...totals.keys()]);
         if (removed.has(id)) {
           removed.delete(id);
-          a.addAgent(id, totals.get(id)!);
+          a.addAgent(id, unreservedSet(totals.get(id)!));
           agentActive.set(id, true);
         } else {
           // As the master does: rescind offers and lose tasks (recovering them), then remove.
@@ -561,20 +574,23 @@ test('randomized rounds: free plus held never exceeds an agent’s total and not
 
       const live = [...totals.keys()].filter((id) => !removed.has(id));
       const freeBefore = new Map(live.map((id) => [id, modelFree(id)]));
-      const proposals = a.allocateRound(now, shuffle(rand, [...totals.keys()]));
+      const proposals = a.allocateRound(now, { agentOrder: shuffle(rand, [...totals.keys()]) });
       const offeredThisRound = new Set<string>();
       for (const p of proposals) {
         if (removed.has(p.agentId)) return fail(round, `offered removed agent ${p.agentId}`);
         if (offeredThisRound.has(p.agentId)) return fail(round, `agent ${p.agentId} offered twice in one round`);
         offeredThisRound.add(p.agentId);
         if (!agentActive.get(p.agentId)) return fail(round, `offered inactive agent ${p.agentId}`);
+        if (!p.resources.every((b) => b.key === UNRESERVED_KEY)) return fail(round, `offer of ${p.agentId} is not all unreserved: ${formatSet(p.resources)}`);
+        const offered = flatten(p.resources);
         const before = freeBefore.get(p.agentId)!;
-        if (!equals(p.resources, before) || portCount(p.resources) !== portCount(before)) {
-          return fail(round, `offer of ${p.agentId} is ${format(p.resources)}, its free resources were ${format(before)}`);
+        if (!equals(offered, before) || portCount(offered) !== portCount(before)) {
+          return fail(round, `offer of ${p.agentId} is ${format(offered)}, its free resources were ${format(before)}`);
         }
         if (!eligible(p.frameworkId, p.agentId, before)) return fail(round, `${p.agentId} offered to ineligible ${p.frameworkId}`);
-        if (p.role !== a.roleOf(p.frameworkId)) return fail(round, `wrong role ${p.role} for ${p.frameworkId}`);
-        held.push({ fw: p.frameworkId, agent: p.agentId, res: p.resources, kind: 'offer' });
+        if (p.role !== roleOf.get(p.frameworkId)) return fail(round, `wrong role ${p.role} for ${p.frameworkId}`);
+        if (a.rolesOf(p.frameworkId).join() !== p.role) return fail(round, `allocator has roles ${a.rolesOf(p.frameworkId).join()} for ${p.frameworkId}`);
+        held.push({ fw: p.frameworkId, agent: p.agentId, res: offered, kind: 'offer' });
         offersMade++;
       }
       // Any agent left with something allocatable had no framework that could take it.
@@ -590,13 +606,14 @@ test('randomized rounds: free plus held never exceeds an agent’s total and not
       // with no port held twice.
       for (const id of live) {
         const total = totals.get(id)!;
-        const pieces = [a.agentFree(id), ...heldOn(id).map((h) => h.res)];
+        const free = flatten(a.agentFree(id));
+        const pieces = [free, ...heldOn(id).map((h) => h.res)];
         const sum = pieces.reduce((acc, r) => add(acc, r), EMPTY);
         const portsSum = pieces.reduce((n, r) => n + portCount(r), 0);
         if (!contains(total, sum)) return fail(round, `${id}: free + held ${format(sum)} exceeds total ${format(total)}`);
         if (portsSum !== portCount(sum)) return fail(round, `${id}: a port is both free and held, or held twice`);
         if (!equals(sum, total)) return fail(round, `${id}: resources leaked, free + held ${format(sum)} != total ${format(total)}`);
-        if (!equals(a.agentFree(id), modelFree(id))) return fail(round, `${id}: free ${format(a.agentFree(id))} != expected ${format(modelFree(id))}`);
+        if (!equals(free, modelFree(id))) return fail(round, `${id}: free ${format(free)} != expected ${format(modelFree(id))}`);
       }
       // The sorter's per-framework allocation equals what the framework holds.
       for (const [fw] of fws) {

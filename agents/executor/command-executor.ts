@@ -59,6 +59,7 @@ export class CommandExecutor {
   private child: ChildProcess | undefined;
   private killRequested = false;
   private pendingKillGraceMs: number | undefined;
+  private preemption: string | undefined;
   private memoryExceeded: MemoryExceeded | undefined;
   private memoryWatcher: MemoryWatcher | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -81,6 +82,20 @@ export class CommandExecutor {
 
   get processGroup(): number | undefined {
     return this.pgid;
+  }
+
+  get task(): TaskInfo {
+    return this.deps.task;
+  }
+
+  /** The group leader's start time in clock ticks since boot (orders tasks by when they started). */
+  get startTicks(): number | undefined {
+    return this.startTime;
+  }
+
+  /** Whether a kill (by the framework, the QoS controller or shutdown) is under way. */
+  get killing(): boolean {
+    return this.killRequested;
   }
 
   /** Starts a fresh run of the task. */
@@ -176,6 +191,18 @@ export class CommandExecutor {
     this.killTimer.unref();
   }
 
+  /**
+   * Kill by the QoS controller (a revocable task giving way): like `kill`, but the terminal update is
+   * TASK_KILLED from SOURCE_AGENT with REASON_EXECUTOR_PREEMPTED and `message`. False when the task
+   * is already ending (or being killed for another reason).
+   */
+  preempt(message: string): boolean {
+    if (isTerminal(this.current) || this.killRequested) return false;
+    this.preemption = message;
+    this.kill();
+    return true;
+  }
+
   /** Immediate SIGKILL of the whole group (agent shutdown with killTasks); resolves when journaled. */
   destroy(): Promise<void> {
     if (isTerminal(this.current)) return this.done;
@@ -222,7 +249,7 @@ export class CommandExecutor {
     // The command is done; anything it left behind in its group goes with it, as when Mesos
     // destroys a finished container.
     if (this.pgid !== undefined) signalGroup(this.pgid, 'SIGKILL');
-    this.report(terminalUpdate(exit, { launchError, memoryExceeded: this.memoryExceeded, killRequested: this.killRequested }));
+    this.report(terminalUpdate(exit, { launchError, memoryExceeded: this.memoryExceeded, preempted: this.preemption, killRequested: this.killRequested }));
     return this.chain;
   }
 

@@ -2,6 +2,7 @@
 // the leader, pgid = its pid), so "is the task alive", "how much memory does it use" and "kill it"
 // are all questions about the group, not one pid. Zombies count as dead: an exited process whose
 // parent has not reaped it yet must not keep a task "running".
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 
 export interface ProcInfo {
@@ -11,6 +12,11 @@ export interface ProcInfo {
   /** Clock ticks since boot: with the pid it identifies a process across pid reuse. */
   startTime: number;
   rssPages: number;
+  /** CPU time in clock ticks: own user and system time, and that of children it has waited for. */
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
 }
 
 /** Parses /proc/<pid>/stat; the command name may hold spaces and parentheses, so split after the last ')'. */
@@ -23,7 +29,10 @@ export function readProcStat(pid: number): ProcInfo | undefined {
   }
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // Fields after the name start at field 3 (state): field N is rest[N - 3].
-  return { pid, state: rest[0], pgrp: Number(rest[2]), startTime: Number(rest[19]), rssPages: Number(rest[21]) };
+  return {
+    pid, state: rest[0], pgrp: Number(rest[2]), startTime: Number(rest[19]), rssPages: Number(rest[21]),
+    utime: Number(rest[11]), stime: Number(rest[12]), cutime: Number(rest[13]), cstime: Number(rest[14]),
+  };
 }
 
 const hasProc = (): boolean => {
@@ -43,6 +52,21 @@ export function groupMembers(pgid: number): ProcInfo[] {
     if (!/^\d+$/.test(name)) continue;
     const info = readProcStat(Number(name));
     if (info && info.pgrp === pgid && info.state !== 'Z' && info.state !== 'X') out.push(info);
+  }
+  return out;
+}
+
+/** Live members of each of `pgids`, from one pass over /proc (empty map when /proc is unavailable). */
+export function groupsMembers(pgids: ReadonlySet<number>): Map<number, ProcInfo[]> {
+  const out = new Map<number, ProcInfo[]>();
+  if (!PROC_AVAILABLE || pgids.size === 0) return out;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = readProcStat(Number(name));
+    if (!info || !pgids.has(info.pgrp) || info.state === 'Z' || info.state === 'X') continue;
+    const list = out.get(info.pgrp);
+    if (list) list.push(info);
+    else out.set(info.pgrp, [info]);
   }
   return out;
 }
@@ -93,4 +117,19 @@ export function groupRssBytes(pgid: number): number {
   let pages = 0;
   for (const m of groupMembers(pgid)) pages += m.rssPages;
   return pages * systemPageSize();
+}
+
+let clockTicks: number | undefined;
+
+/** USER_HZ, the unit of /proc's CPU times (`getconf CLK_TCK`, asked once); 100 if that fails. */
+export function clockTicksPerSecond(): number {
+  if (clockTicks !== undefined) return clockTicks;
+  clockTicks = 100;
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim());
+    if (Number.isInteger(n) && n > 0) clockTicks = n;
+  } catch {
+    // keep 100, the value on every mainstream Linux
+  }
+  return clockTicks;
 }

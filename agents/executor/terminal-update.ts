@@ -1,6 +1,7 @@
 // How a task's end becomes its terminal status, in order of precedence: the agent could not start
-// it; the memory watcher killed it; a KILL was requested (whatever the exit looked like); then the
-// command's own exit. Messages follow Mesos' command executor.
+// it; the memory watcher killed it; the QoS controller preempted it (a revocable task); a KILL was
+// requested (whatever the exit looked like); then the command's own exit. Messages follow Mesos'
+// command executor.
 import type { ExecutorUpdate } from './command-executor.ts';
 import type { MemoryExceeded } from './memory-watcher.ts';
 import { describeExit, type ExitInfo } from './wrapper.ts';
@@ -8,6 +9,8 @@ import { describeExit, type ExitInfo } from './wrapper.ts';
 export interface EndContext {
   launchError?: string;
   memoryExceeded?: MemoryExceeded;
+  /** Set when the agent's QoS controller killed the task: the message says why. */
+  preempted?: string;
   killRequested: boolean;
 }
 
@@ -19,6 +22,9 @@ export function terminalUpdate(exit: ExitInfo, ctx: EndContext): ExecutorUpdate 
       state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
       message: `Memory limit exceeded: requested ${limitMb} MB, used ${usedMb} MB`,
     };
+  }
+  if (ctx.preempted !== undefined) {
+    return { state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_EXECUTOR_PREEMPTED', message: ctx.preempted };
   }
   if (ctx.killRequested) return { state: 'TASK_KILLED', source: 'SOURCE_EXECUTOR', message: describeExit(exit) };
   if (exit.kind === 'exited' && exit.status === 0) return { state: 'TASK_FINISHED', source: 'SOURCE_EXECUTOR', message: describeExit(exit) };

@@ -1,78 +1,121 @@
-// The offer allocator: pure and synchronous, no I/O. It tracks what each agent has free and what
-// each framework holds (offered or in use), and in each round hands every agent's free resources to
-// the framework with the lowest weighted dominant share — first between roles, then between the
-// frameworks of the chosen role (Mesos' hierarchical DRF). Callers turn the proposals into offers.
-import { DrfSorter } from './drf-sorter.ts';
+// The offer allocator: pure and synchronous, no I/O, no clock reads (callers pass `now`). It
+// tracks each agent's free resources (by reservation) and what each framework holds in each of
+// its roles, and in each round hands agents' free resources to the most deserving framework by
+// hierarchical weighted DRF, within quota.
+//
+// A round is a pipeline per (agent, framework-role) candidate, each rule a module in
+// policies/allocation, applied in this order:
+//   1. skip inactive / suppressed frameworks and inactive agents (cheapest first)
+//   2. offer filters (refuse_seconds): two typed-array reads in the common case
+//   3. eligibility: unreserved + reserved for the role (or an ancestor) + revocable if capable
+//   4. quota limits of the role and its ancestors (chop unreserved scalars)
+//   5. quota headroom: keep enough unreserved back for every unmet guarantee
+//   6. min allocatable: no crumbs
+// Stage 1 of a round offers only to roles below their guarantee; stage 2 to everyone.
+import { RoleTree, type QuotaConfig, type RoleNode } from './role-tree.ts';
+import { add, subtract, isEmpty, EMPTY, type Resources } from '../resources/resources.ts';
 import {
-  add, contains, isEmpty, subtract, EMPTY, scalar, type Resources,
-} from '../resources/resources.ts';
+  addSets, containsSet, flatten, isEmptySet, nonRevocable, reservedByRole, revocablePart, setOf, subtractSets,
+  unreservedPart, bucket, filterSet, NO_RESOURCES, type ResourceSet,
+} from '../resources/resource-set.ts';
+import { eligibleResources } from '../../policies/allocation/eligibility.ts';
+import { chopUnreserved } from '../../policies/allocation/chop.ts';
+import { limitAllowance } from '../../policies/allocation/quota-limit.ts';
+import { headroomAllowance, requiredHeadroom, unmetFor, unmetGuarantee } from '../../policies/allocation/quota-headroom.ts';
+import { OfferFilters } from '../../policies/allocation/offer-filter.ts';
+import { DEFAULT_MIN_ALLOCATABLE, meetsMinimum, type MinAllocatable } from '../../policies/allocation/min-allocatable.ts';
 
 export interface OfferProposal {
   readonly frameworkId: string;
   readonly agentId: string;
   readonly role: string;
-  readonly resources: Resources;
+  readonly resources: ResourceSet;
+}
+
+export interface AllocatorOptions {
+  /** Resource names left out of fair-share computation (e.g. `gpus`). */
+  readonly fairnessExcluded?: readonly string[];
+  readonly minAllocatable?: MinAllocatable;
+}
+
+export interface RoundOptions {
+  /** Visit agents in this order (the master shuffles); default: insertion order. */
+  readonly agentOrder?: readonly string[];
+  /**
+   * Optimistic offers: offer the same free resources to up to `perAgent` frameworks without
+   * holding them; the first valid ACCEPT wins. `hasOffer` skips pairs with an offer outstanding.
+   */
+  readonly optimistic?: { readonly perAgent: number; readonly hasOffer: (frameworkId: string, agentId: string) => boolean };
 }
 
 interface AgentEntry {
   readonly id: string;
-  total: Resources;
-  free: Resources;
+  readonly slot: number;
+  total: ResourceSet;
+  free: ResourceSet;
   active: boolean;
+  /** Bumped on every change to `free`; offer filters compare against it. */
+  version: number;
 }
 
-interface OfferFilter {
-  readonly resources: Resources;
-  readonly expiresAt: number;
+interface Client {
+  readonly frameworkId: string;
+  readonly role: string;
+  suppressed: boolean;
+  readonly filters: OfferFilters;
 }
 
 interface FrameworkEntry {
   readonly id: string;
-  readonly role: string;
   active: boolean;
-  suppressed: boolean;
-  readonly filters: Map<string, OfferFilter>;
+  revocable: boolean;
+  readonly clients: Map<string, Client>;
 }
 
-export interface AllocatorOptions {
-  /** Resource names left out of fair-share computation. */
-  readonly fairnessExcluded?: readonly string[];
-  /**
-   * An agent's free resources are offered only when they hold at least one of these quantities
-   * (Mesos' --min_allocatable_resources, default `cpus:0.01|mem:32`).
-   */
-  readonly minAllocatable?: readonly Record<string, number>[];
+export interface RoleView {
+  role: string;
+  weight: number;
+  frameworks: string[];
+  allocated: Resources;
+  reservedUnallocated: Resources;
+  consumption: Resources;
+  quota?: QuotaConfig;
 }
 
 export class Allocator {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
-  private readonly roleSorter: DrfSorter;
-  private readonly frameworkSorters = new Map<string, DrfSorter>();
-  private readonly excluded: ReadonlySet<string>;
-  private readonly minAllocatable: readonly Record<string, number>[];
+  private readonly tree: RoleTree;
+  private readonly minAllocatable: MinAllocatable;
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
   private total: Resources = EMPTY;
+  private orderCache: { version: number; clients: Client[] } | undefined;
 
   constructor(options: AllocatorOptions = {}) {
-    this.excluded = new Set(options.fairnessExcluded ?? []);
-    this.roleSorter = new DrfSorter(this.excluded);
-    this.minAllocatable = options.minAllocatable ?? [{ cpus: 0.01 }, { mem: 32 }];
+    this.tree = new RoleTree(new Set(options.fairnessExcluded ?? []));
+    this.minAllocatable = options.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE;
   }
 
   // ---- agents ----------------------------------------------------------------------------------
 
-  addAgent(id: string, total: Resources, inUse: Resources = EMPTY): void {
+  addAgent(id: string, total: ResourceSet, inUse: ResourceSet = NO_RESOURCES): void {
     if (this.agents.has(id)) this.removeAgent(id);
-    this.agents.set(id, { id, total, free: subtract(total, inUse), active: true });
-    this.setTotal(add(this.total, total));
+    const slot = this.freeSlots.pop() ?? this.nextSlot++;
+    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0 };
+    this.agents.set(id, a);
+    this.setFree(a, subtractSets(total, inUse));
+    this.setTotal(add(this.total, scalarsOnly(flatten(nonRevocable(total)))));
   }
 
   removeAgent(id: string): void {
     const a = this.agents.get(id);
     if (!a) return;
+    this.setFree(a, NO_RESOURCES);
     this.agents.delete(id);
-    this.setTotal(subtract(this.total, a.total));
-    for (const f of this.frameworks.values()) f.filters.delete(id);
+    this.setTotal(subtract(this.total, scalarsOnly(flatten(nonRevocable(a.total)))));
+    for (const f of this.frameworks.values()) for (const c of f.clients.values()) c.filters.clear(a.slot);
+    this.freeSlots.push(a.slot);
   }
 
   setAgentActive(id: string, active: boolean): void {
@@ -84,40 +127,91 @@ export class Allocator {
     return this.agents.has(id);
   }
 
-  agentFree(id: string): Resources {
-    return this.agents.get(id)?.free ?? EMPTY;
+  agentFree(id: string): ResourceSet {
+    return this.agents.get(id)?.free ?? NO_RESOURCES;
+  }
+
+  agentTotal(id: string): ResourceSet {
+    return this.agents.get(id)?.total ?? NO_RESOURCES;
   }
 
   clusterTotal(): Resources {
     return this.total;
   }
 
-  // ---- frameworks ------------------------------------------------------------------------------
-
-  addFramework(id: string, role: string): void {
-    if (this.frameworks.has(id)) return;
-    this.frameworks.set(id, { id, role, active: true, suppressed: false, filters: new Map() });
-    if (!this.roleSorter.has(role)) this.roleSorter.add(role);
-    let sorter = this.frameworkSorters.get(role);
-    if (!sorter) {
-      sorter = new DrfSorter(this.excluded);
-      sorter.setTotal(this.total);
-      this.frameworkSorters.set(role, sorter);
-    }
-    sorter.add(id);
+  /**
+   * Re-labels free resources of an agent (RESERVE / UNRESERVE by an operator): `from` must be
+   * free; it is replaced by `to` (the same quantities under another reservation).
+   */
+  relabelFree(agentId: string, from: ResourceSet, to: ResourceSet): boolean {
+    const a = this.agents.get(agentId);
+    if (!a || !containsSet(a.free, from)) return false;
+    a.total = addSets(subtractSets(a.total, from), to);
+    this.setFree(a, addSets(subtractSets(a.free, from), to));
+    return true;
   }
 
-  /** Forgets a framework. The caller recovers its resources first (offers, tasks). */
+  /**
+   * Re-labels resources a framework holds (RESERVE / UNRESERVE inside an ACCEPT): only the agent's
+   * total changes; the framework keeps holding the same quantities.
+   */
+  relabelHeld(agentId: string, from: ResourceSet, to: ResourceSet): void {
+    const a = this.agents.get(agentId);
+    if (a) a.total = addSets(subtractSets(a.total, from), to);
+  }
+
+  /**
+   * The agent's oversubscribed slack changed. Returns how much the revocable resources already
+   * held exceed the new slack (the caller preempts revocable tasks to cover it).
+   */
+  setRevocable(agentId: string, revocable: Resources): Resources {
+    const a = this.agents.get(agentId);
+    if (!a) return EMPTY;
+    const oldTotal = revocablePart(a.total);
+    const held = subtract(oldTotal, revocablePart(a.free));
+    const keep = (s: ResourceSet) => filterSet(s, (b) => !b.revocable);
+    a.total = setOf([...keep(a.total), ...(isEmpty(revocable) ? [] : [bucket(revocable, undefined, true)])]);
+    const freeRev = subtract(revocable, held);
+    this.setFree(a, setOf([...keep(a.free), ...(isEmpty(freeRev) ? [] : [bucket(freeRev, undefined, true)])]));
+    return subtract(held, revocable);
+  }
+
+  // ---- frameworks ------------------------------------------------------------------------------
+
+  addFramework(id: string, roles: readonly string[], opts: { revocable?: boolean } = {}): void {
+    let f = this.frameworks.get(id);
+    if (!f) {
+      f = { id, active: true, revocable: Boolean(opts.revocable), clients: new Map() };
+      this.frameworks.set(id, f);
+    }
+    f.revocable = Boolean(opts.revocable);
+    for (const role of roles) {
+      if (f.clients.has(role)) continue;
+      f.clients.set(role, { frameworkId: id, role, suppressed: false, filters: new OfferFilters() });
+      this.tree.ensure(role).frameworks.add(id);
+    }
+    this.orderCache = undefined;
+  }
+
+  /** Forgets a framework. The caller recovers what it holds first (offers, tasks). */
   removeFramework(id: string): void {
     const f = this.frameworks.get(id);
     if (!f) return;
     this.frameworks.delete(id);
-    const sorter = this.frameworkSorters.get(f.role);
-    sorter?.remove(id);
-    if (sorter && sorter.sorted().length === 0) {
-      this.frameworkSorters.delete(f.role);
-      this.roleSorter.remove(f.role);
+    for (const role of f.clients.keys()) {
+      this.tree.node(role)?.frameworks.remove(id);
+      this.tree.prune(role);
     }
+    this.orderCache = undefined;
+  }
+
+  /** Leaves one role (UPDATE_FRAMEWORK); the caller checks the framework holds nothing in it. */
+  removeRole(id: string, role: string): void {
+    const f = this.frameworks.get(id);
+    if (!f || !f.clients.delete(role)) return;
+    this.tree.node(role)?.frameworks.remove(id);
+    this.tree.prune(role);
+    this.orderCache = undefined;
   }
 
   setFrameworkActive(id: string, active: boolean): void {
@@ -125,128 +219,220 @@ export class Allocator {
     if (f) f.active = active;
   }
 
-  suppress(id: string): void {
-    const f = this.frameworks.get(id);
-    if (f) f.suppressed = true;
+  hasFramework(id: string): boolean {
+    return this.frameworks.has(id);
   }
 
-  /** REVIVE: clears every filter the framework set and resumes offers. */
-  revive(id: string): void {
-    const f = this.frameworks.get(id);
-    if (!f) return;
-    f.suppressed = false;
-    f.filters.clear();
+  /** SUPPRESS, for the given roles or all of the framework's roles. */
+  suppress(id: string, roles?: readonly string[]): void {
+    for (const c of this.clientsOf(id, roles)) c.suppressed = true;
   }
 
-  roleOf(id: string): string | undefined {
-    return this.frameworks.get(id)?.role;
+  /** REVIVE: clears filters and resumes offers, for the given roles or all. */
+  revive(id: string, roles?: readonly string[]): void {
+    for (const c of this.clientsOf(id, roles)) {
+      c.suppressed = false;
+      c.filters.clear();
+    }
   }
 
-  allocationOf(frameworkId: string): Resources {
+  rolesOf(id: string): string[] {
+    return [...(this.frameworks.get(id)?.clients.keys() ?? [])];
+  }
+
+  allocationOf(frameworkId: string, role?: string): Resources {
+    let r = EMPTY;
     const f = this.frameworks.get(frameworkId);
-    return f ? this.frameworkSorters.get(f.role)!.allocation(frameworkId) : EMPTY;
+    if (!f) return r;
+    for (const c of f.clients.values()) {
+      if (role !== undefined && c.role !== role) continue;
+      r = add(r, this.tree.node(c.role)?.frameworks.allocation(frameworkId) ?? EMPTY);
+    }
+    return r;
   }
 
-  shareOf(frameworkId: string): number {
-    const f = this.frameworks.get(frameworkId);
-    return f ? this.frameworkSorters.get(f.role)!.share(frameworkId) : 0;
+  // ---- roles: weights and quota ----------------------------------------------------------------
+
+  setWeight(role: string, weight: number): void {
+    this.tree.setWeight(role, weight);
+    this.orderCache = undefined;
+  }
+
+  /** Weights an operator set, by role. */
+  weights(): Map<string, number> {
+    return this.tree.weightsConfigured();
+  }
+
+  setQuota(role: string, quota: QuotaConfig | undefined): void {
+    const n = this.tree.ensure(role);
+    n.quota = quota && (Object.keys(quota.guarantees).length || Object.keys(quota.limits).length) ? quota : undefined;
+    if (!n.quota) this.tree.prune(role);
+  }
+
+  roles(): RoleView[] {
+    const out: RoleView[] = [];
+    for (const n of this.tree.all()) {
+      out.push({
+        role: n.path,
+        weight: this.tree.weight(n.path),
+        frameworks: n.frameworks.sorted().map((c) => c.name),
+        allocated: n.allocated,
+        reservedUnallocated: n.reservedFree,
+        consumption: n.consumption(),
+        ...(n.quota ? { quota: n.quota } : {}),
+      });
+    }
+    return out.sort((a, b) => (a.role < b.role ? -1 : 1));
+  }
+
+  roleConsumption(role: string): Resources {
+    return this.tree.node(role)?.consumption() ?? EMPTY;
   }
 
   // ---- resource movement -----------------------------------------------------------------------
 
-  /** Marks resources on an agent as held by a framework (used to restore running tasks). */
-  allocate(frameworkId: string, agentId: string, r: Resources): void {
+  /** Marks resources on an agent as held by a framework in a role (offers, restored tasks). */
+  allocate(frameworkId: string, role: string, agentId: string, s: ResourceSet): void {
     const a = this.agents.get(agentId);
-    if (a) a.free = subtract(a.free, r);
-    this.charge(frameworkId, r);
+    if (a) this.setFree(a, subtractSets(a.free, s));
+    this.charge(frameworkId, role, s, 1);
   }
 
   /**
    * Returns resources a framework held (a declined offer, the unused part of an accepted one, a
-   * finished task) to the agent's free pool, optionally filtering them from that framework.
+   * finished task) to the agent, optionally filtering them from that framework-role.
    */
-  recover(frameworkId: string, agentId: string, r: Resources, filter?: { refuseSeconds: number; now: number }): void {
+  recover(frameworkId: string, role: string, agentId: string, s: ResourceSet, filter?: { refuseSeconds: number; now: number }): void {
     const a = this.agents.get(agentId);
-    if (a) a.free = clampTo(add(a.free, r), a.total);
-    this.uncharge(frameworkId, r);
-    const f = this.frameworks.get(frameworkId);
-    if (f && filter && filter.refuseSeconds > 0 && !isEmpty(r)) {
-      f.filters.set(agentId, { resources: r, expiresAt: filter.now + filter.refuseSeconds * 1000 });
+    if (a) this.setFree(a, clampTo(addSets(a.free, s), a.total));
+    this.charge(frameworkId, role, s, -1);
+    const c = this.frameworks.get(frameworkId)?.clients.get(role);
+    if (a && c && filter && filter.refuseSeconds > 0 && !isEmptySet(s)) {
+      c.filters.set(a.slot, s, filter.now + filter.refuseSeconds * 1000, a.version);
     }
+  }
+
+  /** Sets an offer filter without moving resources (DECLINE of an optimistic offer). */
+  refuse(frameworkId: string, role: string, agentId: string, s: ResourceSet, refuseSeconds: number, now: number): void {
+    const a = this.agents.get(agentId);
+    const c = this.frameworks.get(frameworkId)?.clients.get(role);
+    if (a && c && refuseSeconds > 0) c.filters.set(a.slot, s, now + refuseSeconds * 1000, a.version);
   }
 
   // ---- the allocation round --------------------------------------------------------------------
 
-  /**
-   * One round: every agent with something allocatable goes, whole, to the most deserving framework
-   * that has not filtered it. Agents are visited in the caller's order (shuffle for fairness).
-   */
-  allocateRound(now: number, agentOrder?: readonly string[]): OfferProposal[] {
+  allocateRound(now: number, opts: RoundOptions = {}): OfferProposal[] {
     const proposals: OfferProposal[] = [];
-    const ids = agentOrder ?? [...this.agents.keys()];
-    for (const agentId of ids) {
-      const agent = this.agents.get(agentId);
-      if (!agent || !agent.active || !this.allocatable(agent.free)) continue;
-      const chosen = this.pickFramework(agent, now);
-      if (!chosen) continue;
-      const r = agent.free;
-      agent.free = EMPTY;
-      this.charge(chosen.id, r);
-      proposals.push({ frameworkId: chosen.id, agentId, role: chosen.role, resources: r });
-    }
+    const ids = opts.agentOrder ?? [...this.agents.keys()];
+    const guaranteed = [...this.tree.all()].filter((n) => n.quota && Object.keys(n.quota.guarantees).length);
+    const available = guaranteed.length ? this.unreservedAvailable() : {};
+    const optimistic = opts.optimistic;
+
+    const pass = (stage: 1 | 2): void => {
+      for (const agentId of ids) {
+        const a = this.agents.get(agentId);
+        if (!a || !a.active || a.free.length === 0) continue;
+        let given = 0;
+        for (const c of this.order()) {
+          if (stage === 1 && !hasNeed(unmetFor(this.tree.node(c.role)!))) continue;
+          const f = this.frameworks.get(c.frameworkId)!;
+          if (!f.active || c.suppressed) continue;
+          if (optimistic?.hasOffer(f.id, agentId)) continue;
+          const offer = this.candidate(a, c, f, now, stage, guaranteed, available);
+          if (!offer) continue;
+          proposals.push({ frameworkId: f.id, agentId, role: c.role, resources: offer });
+          if (optimistic) {
+            if (++given >= optimistic.perAgent) break;
+            continue;
+          }
+          this.allocate(f.id, c.role, agentId, offer);
+          const u = unreservedPart(offer).scalars;
+          for (const k of Object.keys(available)) available[k] -= u[k] ?? 0;
+          // What this framework could not use (other reservations, revocable) goes to the next.
+          if (a.free.length === 0) break;
+        }
+      }
+    };
+    if (guaranteed.length) pass(1);
+    pass(2);
     return proposals;
   }
 
-  private pickFramework(agent: AgentEntry, now: number): FrameworkEntry | undefined {
-    for (const { name: role } of this.roleSorter.sorted()) {
-      const sorter = this.frameworkSorters.get(role);
-      if (!sorter) continue;
-      for (const { name } of sorter.sorted()) {
-        const f = this.frameworks.get(name)!;
-        if (!f.active || f.suppressed) continue;
-        if (this.filtered(f, agent, now)) continue;
-        return f;
-      }
+  /** What `c` would be offered from agent `a` now, or undefined (rules 2–6 of the pipeline). */
+  private candidate(a: AgentEntry, c: Client, f: FrameworkEntry, now: number, stage: 1 | 2, guaranteed: RoleNode[], available: Record<string, number>): ResourceSet | undefined {
+    let offer = eligibleResources(a.free, c.role, f.revocable);
+    if (offer.length === 0) return undefined;
+    if (c.filters.refuses(a.slot, offer, now, a.version)) return undefined;
+    const node = this.tree.node(c.role)!;
+    const limit = limitAllowance(node);
+    if (limit) offer = chopUnreserved(offer, limit);
+    if (stage === 1) {
+      offer = chopUnreserved(offer, unmetFor(node));
+    } else if (guaranteed.length) {
+      const allowance = headroomAllowance(node, requiredHeadroom(guaranteed), available);
+      if (allowance) offer = chopUnreserved(offer, allowance);
     }
-    return undefined;
+    if (offer.length === 0 || !meetsMinimum(flatten(offer), this.minAllocatable)) return undefined;
+    return offer;
   }
 
-  private filtered(f: FrameworkEntry, agent: AgentEntry, now: number): boolean {
-    const filter = f.filters.get(agent.id);
-    if (!filter) return false;
-    if (filter.expiresAt <= now) {
-      f.filters.delete(agent.id);
-      return false;
+  /** Frameworks in DRF order, cached until any share, weight or membership changes. */
+  private order(): Client[] {
+    const v = this.tree.orderVersion;
+    if (this.orderCache?.version === v) return this.orderCache.clients;
+    const clients = this.tree.order().map(({ role, frameworkId }) => this.frameworks.get(frameworkId)!.clients.get(role)!);
+    this.orderCache = { version: v, clients };
+    return clients;
+  }
+
+  private unreservedAvailable(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.agents.values()) {
+      if (!a.active) continue;
+      for (const [k, v] of Object.entries(unreservedPart(a.free).scalars)) out[k] = (out[k] ?? 0) + v;
     }
-    // Mesos semantics: a filter refuses only offers no larger than what was declined.
-    return contains(filter.resources, agent.free);
+    return out;
   }
 
-  private allocatable(r: Resources): boolean {
-    return this.minAllocatable.some((q) => Object.entries(q).every(([k, v]) => scalar(r, k) >= v));
+  private clientsOf(id: string, roles?: readonly string[]): Client[] {
+    const f = this.frameworks.get(id);
+    if (!f) return [];
+    return [...f.clients.values()].filter((c) => !roles || roles.length === 0 || roles.includes(c.role));
   }
 
-  private charge(frameworkId: string, r: Resources): void {
+  private charge(frameworkId: string, role: string, s: ResourceSet, sign: 1 | -1): void {
     const f = this.frameworks.get(frameworkId);
-    if (!f) return;
-    this.frameworkSorters.get(f.role)!.allocated(frameworkId, r);
-    this.roleSorter.allocated(f.role, r);
+    if (!f || !f.clients.has(role)) return;
+    const r = flatten(nonRevocable(s));
+    if (!isEmpty(r)) this.tree.charge(role, frameworkId, r, sign);
   }
 
-  private uncharge(frameworkId: string, r: Resources): void {
-    const f = this.frameworks.get(frameworkId);
-    if (!f) return;
-    this.frameworkSorters.get(f.role)!.unallocated(frameworkId, r);
-    this.roleSorter.unallocated(f.role, r);
+  /** Every change to an agent's free resources goes through here (filters and reservations track it). */
+  private setFree(a: AgentEntry, free: ResourceSet): void {
+    const before = reservedByRole(a.free);
+    const after = reservedByRole(free);
+    for (const [role, r] of before) this.tree.adjustReservedFree(role, r, -1);
+    for (const [role, r] of after) this.tree.adjustReservedFree(role, r, 1);
+    a.free = free;
+    a.version++;
   }
 
   private setTotal(total: Resources): void {
     this.total = total;
-    this.roleSorter.setTotal(total);
-    for (const s of this.frameworkSorters.values()) s.setTotal(total);
+    this.tree.setTotal(total);
   }
 }
 
-function clampTo(r: Resources, limit: Resources): Resources {
-  return contains(limit, r) ? r : subtract(r, subtract(r, limit));
+function hasNeed(unmet: Record<string, number>): boolean {
+  for (const k in unmet) if (unmet[k] > 0) return true;
+  return false;
+}
+
+function scalarsOnly(r: Resources): Resources {
+  return r.ports.length ? { scalars: r.scalars, ports: [] } : r;
+}
+
+/** Never let an agent's free resources exceed its total (a recover after a relabel, say). */
+function clampTo(s: ResourceSet, limit: ResourceSet): ResourceSet {
+  return containsSet(limit, s) ? s : subtractSets(s, subtractSets(s, limit));
 }

@@ -6,11 +6,23 @@ import { badRequest } from '../common/errors.ts';
 import { describeZodError } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
 import type { TaskRecord } from '../master/records.ts';
-import { getAgents, getFrameworks, getTasks, getVersion, legacyState } from '../master/operator-views.ts';
+import { getAgents, getFrameworks, getQuota, getRoles, getTasks, getVersion, getWeights, legacyState } from '../master/operator-views.ts';
+import { ReserveSchema, UpdateQuotaSchema, UpdateWeightsSchema, operatorReservation, updateQuota, updateWeights } from '../master/operator-calls.ts';
 
 const OperatorCall = z.looseObject({
-  type: z.enum(['GET_HEALTH', 'GET_VERSION', 'GET_STATE', 'GET_AGENTS', 'GET_FRAMEWORKS', 'GET_TASKS']),
+  type: z.enum(['GET_HEALTH', 'GET_VERSION', 'GET_STATE', 'GET_AGENTS', 'GET_FRAMEWORKS', 'GET_TASKS', 'GET_ROLES',
+    'GET_WEIGHTS', 'UPDATE_WEIGHTS', 'GET_QUOTA', 'UPDATE_QUOTA', 'RESERVE_RESOURCES', 'UNRESERVE_RESOURCES']),
+  update_weights: UpdateWeightsSchema.optional(),
+  update_quota: UpdateQuotaSchema.optional(),
+  reserve_resources: ReserveSchema.optional(),
+  unreserve_resources: ReserveSchema.optional(),
 });
+
+/** Parses the call's sub-message, naming the field on failure. */
+function need<T>(value: T | undefined, field: string): T {
+  if (value === undefined) throw badRequest(`Failed to validate master::Call: Expecting '${field}' to be present`);
+  return value;
+}
 
 const COMPLETED_SHOWN = 1000;
 
@@ -22,9 +34,39 @@ export function operatorRoute(master: Master) {
   return async (ctx: Context): Promise<void> => {
     const parsed = OperatorCall.safeParse(ctx.request.body);
     if (!parsed.success) throw badRequest(describeZodError('Failed to validate master::Call', parsed.error));
-    const type = parsed.data.type;
+    const call = parsed.data;
+    const type = call.type;
     let body: object;
     switch (type) {
+      case 'GET_ROLES':
+        body = { get_roles: getRoles(master) };
+        break;
+      case 'GET_WEIGHTS':
+        body = { get_weights: getWeights(master) };
+        break;
+      case 'GET_QUOTA':
+        body = { get_quota: getQuota(master) };
+        break;
+      case 'UPDATE_WEIGHTS':
+        await updateWeights(master, need(call.update_weights, 'update_weights'));
+        ctx.status = 200;
+        ctx.body = '';
+        return;
+      case 'UPDATE_QUOTA':
+        await updateQuota(master, need(call.update_quota, 'update_quota'));
+        ctx.status = 200;
+        ctx.body = '';
+        return;
+      case 'RESERVE_RESOURCES':
+        await operatorReservation(master, 'RESERVE', need(call.reserve_resources, 'reserve_resources'));
+        ctx.status = 202;
+        ctx.body = '';
+        return;
+      case 'UNRESERVE_RESOURCES':
+        await operatorReservation(master, 'UNRESERVE', need(call.unreserve_resources, 'unreserve_resources'));
+        ctx.status = 202;
+        ctx.body = '';
+        return;
       case 'GET_HEALTH':
         body = { get_health: { healthy: true } };
         break;

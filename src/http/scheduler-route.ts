@@ -1,9 +1,11 @@
 // POST /api/v1/scheduler — the Mesos v1 scheduler HTTP API (JSON encoding).
 import type { Context } from 'koa';
-import { badRequest } from '../common/errors.ts';
+import { Counter, Gauge } from 'prom-client';
+import { HttpError, badRequest, unavailable } from '../common/errors.ts';
 import { CallSchema, REQUIRED_FIELD, describeZodError, type Call } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
-import { handleSchedulerCall, subscribeFramework } from '../master/scheduler-calls.ts';
+import { authorizeCall, handleSchedulerCall, subscribeFramework } from '../master/scheduler-calls.ts';
+import { CapacityExceededError, capacityExceededMessage, type FrameworkRateLimiter } from '../master/rate-limits.ts';
 import { HttpEventSink } from './stream-sink.ts';
 
 export function parseCall(body: unknown): Call {
@@ -15,12 +17,15 @@ export function parseCall(body: unknown): Call {
   return call;
 }
 
-export function schedulerRoute(master: Master) {
+export function schedulerRoute(master: Master, limiter?: FrameworkRateLimiter) {
+  const throttle = limiter ? rateLimitGate(master, limiter) : undefined;
   return async (ctx: Context): Promise<void> => {
     const call = parseCall(ctx.request.body);
     if (call.type !== 'SUBSCRIBE') {
+      const streamId = ctx.get('Mesos-Stream-Id') || undefined;
       try {
-        await handleSchedulerCall(master, call, ctx.get('Mesos-Stream-Id') || undefined);
+        await throttle?.(ctx, call, streamId);
+        await handleSchedulerCall(master, call, streamId);
       } catch (e) {
         master.metrics.invalidCalls.inc({ status: String((e as { status?: number }).status ?? 500) });
         throw e;
@@ -42,5 +47,51 @@ export function schedulerRoute(master: Master) {
       sink.markClosed();
       master.frameworkDisconnected(frameworkId, sink);
     });
+  };
+}
+
+/**
+ * Framework rate limiting (docs/API.md "Rate limits"): every call but SUBSCRIBE of a subscribed
+ * framework waits for a permit of its principal's limiter (as Mesos throttles every message of a
+ * registered framework), in arrival order, and is then processed. Calls that would be refused
+ * anyway (unknown framework, wrong stream id) are refused at once: they neither wait nor use the
+ * framework's capacity.
+ *
+ * When `capacity` calls already wait, the call is dropped: the framework gets Mesos' ERROR event
+ * ("Message REVIVE dropped: capacity(N) exceeded") and the request is answered
+ * **429 Too Many Requests** (RFC 6585: "the user has sent too many requests in a given amount of
+ * time") with `Retry-After`. Not 503: the master is fine and other principals are served; a 503
+ * tells Mesos clients the master is unavailable and makes them look for another leader.
+ */
+function rateLimitGate(master: Master, limiter: FrameworkRateLimiter) {
+  const dropped = new Counter({
+    name: 'spillway_scheduler_calls_dropped_total', help: 'Scheduler calls dropped because their rate limiter was at capacity',
+    labelNames: ['limiter'], registers: [master.metrics.registry],
+  });
+  new Gauge({
+    name: 'spillway_scheduler_calls_waiting', help: 'Scheduler calls waiting for a rate-limit permit', labelNames: ['limiter'],
+    registers: [master.metrics.registry],
+    collect() {
+      for (const l of limiter.limiters()) this.set({ limiter: l.key }, l.throttle.waiting);
+    },
+  });
+  return async (ctx: Context, call: Call, streamId: string | undefined): Promise<void> => {
+    const f = authorizeCall(master, call, streamId);
+    const principal = f.record.info.principal;
+    const l = limiter.limiterFor(principal);
+    if (!l) return;
+    try {
+      await l.throttle.acquire();
+    } catch (e) {
+      if (!(e instanceof CapacityExceededError)) throw unavailable(`Call ${call.type} not processed: ${(e as Error).message}`);
+      const message = capacityExceededMessage(call.type, e.capacity);
+      dropped.inc({ limiter: l.key });
+      master.log.warn({ frameworkId: f.record.id, principal, limiter: l.key, call: call.type }, message);
+      // Mesos' v1 Event.Error is {"type":"ERROR","error":{"message"}}; `message` at the top level
+      // is also set for clients that read it there, as Spillway's own ERROR events put it.
+      f.stream?.send({ type: 'ERROR', error: { message }, message });
+      ctx.set('Retry-After', String(Math.max(1, Math.ceil(l.throttle.waiting / l.throttle.rate))));
+      throw new HttpError(429, message);
+    }
   };
 }

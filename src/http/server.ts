@@ -11,12 +11,15 @@ import { errorResponder, isClientHangup } from './errors.ts';
 import { schedulerRoute } from './scheduler-route.ts';
 import { agentRoute } from './agent-route.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
+import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 
 export interface HttpOptions {
   host: string;
   port: number;
   /** Largest accepted JSON body. */
   bodyLimit?: string;
+  /** Mesos' --rate_limits: throttles scheduler calls per framework principal. */
+  rateLimits?: RateLimits;
 }
 
 export interface RunningServer {
@@ -31,7 +34,8 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   let url = '';
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: opts.bodyLimit ?? '1mb' });
   app.use(errorResponder(log));
-  router.post('/api/v1/scheduler', requireJson, json, schedulerRoute(master));
+  const limiter = opts.rateLimits ? new FrameworkRateLimiter(opts.rateLimits) : undefined;
+  router.post('/api/v1/scheduler', requireJson, json, schedulerRoute(master, limiter));
   router.post('/api/v1/agent', requireJson, json, agentRoute(master));
   router.post('/api/v1', requireJson, json, operatorRoute(master));
   router.get('/master/state', legacyStateRoute(master, () => url));
@@ -58,6 +62,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     server,
     url,
     close: () => new Promise<void>((resolve) => {
+      limiter?.close();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

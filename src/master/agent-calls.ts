@@ -4,7 +4,9 @@ import * as z from 'zod';
 import { badRequest, forbidden } from '../common/errors.ts';
 import { ValueId } from '../mesos/scheduler-call.ts';
 import { isTerminal, type TaskStatus } from '../mesos/task-status.ts';
-import { MesosResourceSchema, fromMesos } from '../resources/mesos-resources.ts';
+import { MesosResourceSchema, fromMesos, fromMesosSet } from '../resources/mesos-resources.ts';
+import { addSets, containsSet, flatten, subtractSets, unreservedSet, NO_RESOURCES, type ResourceSet } from '../resources/resource-set.ts';
+import { isEmpty, subtract as subtractResources, type Resources } from '../resources/resources.ts';
 import type { WriteOp } from '../store/store.ts';
 import type { Master } from './master.ts';
 import { taskKey, type AgentLive, type EventSink, type MesosAttribute, type TaskRecord } from './records.ts';
@@ -29,7 +31,7 @@ const TaskStatusSchema = z.looseObject({
 });
 
 export const AgentCallSchema = z.looseObject({
-  type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE']),
+  type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE', 'UPDATE_OVERSUBSCRIBED']),
   agent_id: ValueId.optional(),
   subscribe: z.looseObject({
     agent_info: z.looseObject({
@@ -44,22 +46,30 @@ export const AgentCallSchema = z.looseObject({
   }).optional(),
   update: z.looseObject({ framework_id: ValueId, status: TaskStatusSchema }).optional(),
   message: z.looseObject({ framework_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
+  oversubscribed: z.looseObject({ resources: z.array(MesosResourceSchema).default([]) }).optional(),
 });
 export type AgentCall = z.infer<typeof AgentCallSchema>;
 
 export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink): Promise<string> {
   const sub = call.subscribe;
   if (!sub) throw badRequest("Expecting 'subscribe' to be present");
-  const parsed = fromMesos(sub.agent_info.resources);
+  const parsed = fromMesosSet(sub.agent_info.resources);
   if (!parsed.ok) throw badRequest(`agent_info.resources: ${parsed.error}`);
+  if (parsed.value.some((b) => b.revocable || b.reservation?.type === 'DYNAMIC')) {
+    throw badRequest('agent_info.resources: an agent reports unreserved and statically reserved resources only');
+  }
   const now = m.clock.now();
   const id = sub.agent_info.id?.value ?? m.newAgentId();
-  let a = m.state.agents.get(id);
+  const existing = m.state.agents.get(id);
+  const { total, dynamic, dropped } = withDynamicReservations(parsed.value, existing?.record.dynamicReservations ?? NO_RESOURCES);
+  if (!isEmptyList(dropped)) m.log.warn({ agentId: id, dropped }, 'agent came back smaller: dynamic reservations that no longer fit were dropped');
   const fields = {
-    hostname: sub.agent_info.hostname, port: sub.agent_info.port, resources: parsed.value,
+    hostname: sub.agent_info.hostname, port: sub.agent_info.port, resources: total, dynamicReservations: dynamic,
     attributes: sub.agent_info.attributes as MesosAttribute[], version: sub.version,
   };
-  if (a) {
+  let a: AgentLive;
+  if (existing) {
+    a = existing;
     if (a.stream && a.stream !== sink) a.stream.close();
     Object.assign(a.record, fields, { reregisteredAt: now });
   } else {
@@ -93,9 +103,13 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
     if (!known || known.agentId !== id || isTerminal(known.state)) toKill.push({ framework_id: t.framework_id, task_id: t.task_id });
   }
   // The allocator learns about the agent (again) with its running tasks charged to their frameworks.
-  if (!m.allocator.hasAgent(id) || wasUnreachable) {
-    m.allocator.addAgent(id, parsed.value);
-    for (const t of m.state.tasksOfAgent(id)) if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') m.allocator.allocate(t.frameworkId, id, t.resources);
+  if (!m.allocator.hasAgent(id) || wasUnreachable || !sameSet(m.allocator.agentTotal(id), total)) {
+    // (Re)build the agent in the allocator: tasks charged to their frameworks, offers withdrawn.
+    for (const o of m.state.offersOfAgent(id)) m.rescind(o);
+    const running = m.state.tasksOfAgent(id).filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE');
+    if (m.allocator.hasAgent(id)) for (const t of running) m.allocator.recover(t.frameworkId, t.role, id, t.resources);
+    m.allocator.addAgent(id, total);
+    for (const t of running) m.allocator.allocate(t.frameworkId, t.role, id, t.resources);
   }
   m.allocator.setAgentActive(id, true);
   await m.persist(ops);
@@ -135,10 +149,58 @@ export async function handleAgentCall(m: Master, call: AgentCall, streamId: stri
       });
       return;
     }
+    case 'UPDATE_OVERSUBSCRIBED':
+      return updateOversubscribed(m, a, call.oversubscribed?.resources ?? []);
     case 'SUBSCRIBE':
       throw badRequest('SUBSCRIBE opens the event stream and cannot be sent as a call');
   }
 }
+
+/**
+ * The agent's estimate of slack changed. Revocable resources are offered only to frameworks with
+ * REVOCABLE_RESOURCES; when the slack shrinks below what revocable tasks hold, the newest revocable
+ * tasks on the agent are killed (Mesos evicts revocable work first).
+ */
+async function updateOversubscribed(m: Master, a: AgentLive, list: z.infer<typeof MesosResourceSchema>[]): Promise<void> {
+  const parsed = fromMesos(list);
+  if (!parsed.ok) throw badRequest(`oversubscribed.resources: ${parsed.error}`);
+  a.record.revocable = parsed.value;
+  for (const o of m.state.offersOfAgent(a.record.id)) if (o.resources.some((b) => b.revocable)) m.rescind(o);
+  let excess: Resources = m.allocator.setRevocable(a.record.id, parsed.value);
+  if (!isEmpty(excess)) {
+    const revocableTasks = m.state.tasksOfAgent(a.record.id)
+      .filter((t) => !isTerminal(t.state) && t.resources.some((b) => b.revocable))
+      .sort((x, y) => (y.statuses[0]?.timestamp ?? 0) - (x.statuses[0]?.timestamp ?? 0));
+    for (const t of revocableTasks) {
+      if (isEmpty(excess)) break;
+      m.log.info({ agentId: a.record.id, taskId: t.info.task_id.value }, 'preempting a revocable task: the agent\'s slack shrank');
+      m.killOnAgent(t);
+      excess = subtractResources(excess, flatten(t.resources.filter((b) => b.revocable)));
+    }
+  }
+  await m.persist([{ op: 'put', hash: 'agents', id: a.record.id, value: a.record }]);
+  m.scheduleAllocation();
+}
+
+/** Applies remembered dynamic reservations to what an agent reports; drops those that no longer fit. */
+function withDynamicReservations(reported: ResourceSet, dynamic: ResourceSet): { total: ResourceSet; dynamic: ResourceSet; dropped: ResourceSet } {
+  let total = reported;
+  let kept = NO_RESOURCES;
+  let dropped = NO_RESOURCES;
+  for (const b of dynamic) {
+    const from = unreservedSet(b.resources);
+    if (containsSet(total, from)) {
+      total = addSets(subtractSets(total, from), [b]);
+      kept = addSets(kept, [b]);
+    } else {
+      dropped = addSets(dropped, [b]);
+    }
+  }
+  return { total, dynamic: kept, dropped };
+}
+
+const sameSet = (a: ResourceSet, b: ResourceSet): boolean => containsSet(a, b) && containsSet(b, a);
+const isEmptyList = (s: ResourceSet): boolean => s.length === 0;
 
 /** A status update from an agent: recorded durably, then forwarded in order to the framework. */
 async function statusUpdate(m: Master, a: AgentLive, frameworkId: string, status: TaskStatus): Promise<void> {

@@ -8,12 +8,14 @@ import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import { FencedError, type Store, type WriteOp } from '../store/store.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../mesos/task-status.ts';
-import { EMPTY, add, type Resources } from '../resources/resources.ts';
+import { addSets, containsSet, filterSet, flatten, NO_RESOURCES, type ResourceSet } from '../resources/resource-set.ts';
+import type { QuotaConfig } from '../allocator/role-tree.ts';
+import { DEFAULT_MIN_ALLOCATABLE, type MinAllocatable } from '../../policies/allocation/min-allocatable.ts';
 import { MasterState } from './master-state.ts';
 import { MasterMetrics } from './metrics.ts';
-import { offerJson, taskJson } from './mesos-json.ts';
+import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
 import {
-  frameworkRole, hasCapability, taskKey,
+  frameworkRoles, hasCapability, taskKey,
   type AgentLive, type AgentRecord, type EventSink, type FrameworkLive, type FrameworkRecord, type Offer, type TaskRecord,
 } from './records.ts';
 
@@ -32,6 +34,9 @@ export interface MasterConfig {
   defaultRefuseSeconds: number;
   maxCompletedTasks: number;
   fairnessExcluded: string[];
+  /** Optimistic offers: each free agent is offered to up to this many frameworks at once (0 = off). */
+  optimisticOffers: number;
+  minAllocatable: MinAllocatable;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -46,6 +51,8 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   defaultRefuseSeconds: 5,
   maxCompletedTasks: 10_000,
   fairnessExcluded: [],
+  optimisticOffers: 0,
+  minAllocatable: DEFAULT_MIN_ALLOCATABLE,
 };
 
 export interface MasterDeps {
@@ -69,6 +76,10 @@ export class Master {
   readonly metrics = new MasterMetrics();
   readonly id = randomUUID();
   readonly removedFrameworks = new Set<string>();
+  /** Quota per role as configured (UPDATE_QUOTA); the allocator holds the same. */
+  readonly quotas = new Map<string, QuotaConfig>();
+  /** Master-wide cap on task launches per second (--max-task-launches-per-second), if set. */
+  launchGate: { take(n: number): Promise<void> } | undefined;
   startedAt = 0;
   private epoch = 0;
   private nextFrameworkSeq = 0;
@@ -85,7 +96,7 @@ export class Master {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? silentLogger;
     this.config = { ...DEFAULT_MASTER_CONFIG, ...deps.config };
-    this.allocator = new Allocator({ fairnessExcluded: this.config.fairnessExcluded });
+    this.allocator = new Allocator({ fairnessExcluded: this.config.fairnessExcluded, minAllocatable: this.config.minAllocatable });
     this.onFatal = deps.onFatal ?? ((e) => { this.log.fatal({ err: e }, 'master cannot continue'); process.exit(1); });
   }
 
@@ -119,6 +130,11 @@ export class Master {
   private async recover(): Promise<void> {
     const snap = await this.store.load();
     const now = this.clock.now();
+    for (const [role, w] of snap.weights) this.allocator.setWeight(role, w as number);
+    for (const [role, q] of snap.quotas) {
+      this.quotas.set(role, q as QuotaConfig);
+      this.allocator.setQuota(role, q as QuotaConfig);
+    }
     for (const v of snap.agents.values()) {
       const record = v as AgentRecord;
       // Recovered agents get a full ping window to re-register before they are declared lost.
@@ -131,13 +147,13 @@ export class Master {
     for (const v of snap.frameworks.values()) {
       const record = v as FrameworkRecord;
       this.state.frameworks.set(record.id, { record, recovered: true });
-      this.allocator.addFramework(record.id, frameworkRole(record.info));
+      this.allocator.addFramework(record.id, frameworkRoles(record.info), { revocable: hasCapability(record.info, 'REVOCABLE_RESOURCES') });
       this.allocator.setFrameworkActive(record.id, false);
     }
     for (const v of snap.tasks.values()) {
       const t = v as TaskRecord;
       this.state.putTask(t);
-      if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.agentId, t.resources);
+      if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
     }
     for (const f of await this.store.readList('removed_frameworks', 10_000)) this.removedFrameworks.add((f as { id: string }).id);
   }
@@ -185,7 +201,7 @@ export class Master {
     t.pending.push(status);
     this.metrics.taskStates.inc({ state: status.state });
     if (!wasTerminal && (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE')) {
-      this.allocator.recover(t.frameworkId, t.agentId, t.resources);
+      this.allocator.recover(t.frameworkId, t.role, t.agentId, t.resources);
       this.scheduleAllocation();
     }
     return [this.putTaskOp(t)];
@@ -260,18 +276,24 @@ export class Master {
     const now = this.clock.now();
     this.expireOffers(now);
     const end = this.metrics.allocationRound.startTimer();
-    const order = shuffle([...this.state.agents.keys()]);
-    const proposals = this.allocator.allocateRound(now, order);
+    const agentOrder = shuffle([...this.state.agents.keys()]);
+    const optimistic = this.config.optimisticOffers > 0
+      ? { perAgent: this.config.optimisticOffers, hasOffer: (fid: string, aid: string) => this.state.offersOfAgent(aid).some((o) => o.frameworkId === fid) }
+      : undefined;
+    const proposals = this.allocator.allocateRound(now, { agentOrder, optimistic });
     end();
     const byFramework = new Map<string, object[]>();
     for (const p of proposals) {
       const fw = this.state.frameworks.get(p.frameworkId);
       const agent = this.state.agents.get(p.agentId);
       if (!fw?.stream || !agent) {
-        this.allocator.recover(p.frameworkId, p.agentId, p.resources);
+        if (!optimistic) this.allocator.recover(p.frameworkId, p.role, p.agentId, p.resources);
         continue;
       }
-      const offer: Offer = { id: `${this.id}-O${this.nextOfferSeq++}`, frameworkId: p.frameworkId, agentId: p.agentId, role: p.role, resources: p.resources, createdAt: now };
+      const offer: Offer = {
+        id: `${this.id}-O${this.nextOfferSeq++}`, frameworkId: p.frameworkId, agentId: p.agentId, role: p.role, resources: p.resources, createdAt: now,
+        ...(optimistic ? { optimistic: true } : {}),
+      };
       this.state.putOffer(offer);
       let list = byFramework.get(p.frameworkId);
       if (!list) byFramework.set(p.frameworkId, (list = []));
@@ -286,10 +308,16 @@ export class Master {
   /** Withdraws an offer: tells the framework (unless it is gone) and returns the resources. */
   rescind(o: Offer, notify = true): void {
     this.state.deleteOffer(o);
-    this.allocator.recover(o.frameworkId, o.agentId, o.resources);
+    if (!o.optimistic) this.allocator.recover(o.frameworkId, o.role, o.agentId, o.resources);
     this.metrics.offersRescinded.inc();
     if (notify) this.state.frameworks.get(o.frameworkId)?.stream?.send({ type: 'RESCIND', rescind: { offer_id: { value: o.id } } });
     this.scheduleAllocation();
+  }
+
+  /** After an optimistic ACCEPT: withdraw other offers on the agent that its free resources no longer cover. */
+  rescindStaleOptimisticOffers(agentId: string): void {
+    const free = this.allocator.agentFree(agentId);
+    for (const o of this.state.offersOfAgent(agentId)) if (o.optimistic && !containsSet(free, o.resources)) this.rescind(o);
   }
 
   private expireOffers(now: number): void {
@@ -334,7 +362,7 @@ export class Master {
       touched.push(t);
     }
     this.allocator.removeAgent(a.record.id);
-    a.stream?.send({ type: 'ERROR', message: `removed: ${why}` });
+    a.stream?.send(errorEvent(`removed: ${why}`));
     a.stream?.close();
     a.stream = undefined;
     await this.persist(ops);
@@ -404,7 +432,7 @@ export class Master {
     for (const t of this.state.tasksOfFramework(id)) {
       if (!isTerminal(t.state)) {
         this.killOnAgent(t);
-        if (t.state !== 'TASK_UNREACHABLE') this.allocator.recover(id, t.agentId, t.resources);
+        if (t.state !== 'TASK_UNREACHABLE') this.allocator.recover(id, t.role, t.agentId, t.resources);
         t.state = 'TASK_KILLED';
         t.statuses.push({ ...this.masterStatus(t, 'TASK_KILLED', `Framework removed: ${why}`, 'REASON_FRAMEWORK_REMOVED'), uuid: undefined });
       }
@@ -426,14 +454,25 @@ export class Master {
 
   // ---- views -----------------------------------------------------------------------------------
 
-  usedOn(agentId: string): Resources {
-    let r = EMPTY;
-    for (const t of this.state.tasksOfAgent(agentId)) if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') r = add(r, t.resources);
+  usedOn(agentId: string): ResourceSet {
+    let r = NO_RESOURCES;
+    for (const t of this.state.tasksOfAgent(agentId)) if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') r = addSets(r, t.resources);
     return r;
   }
 
-  offeredOn(agentId: string): Resources {
-    return this.state.offersOfAgent(agentId).reduce((r, o) => add(r, o.resources), EMPTY);
+  /** What quota guarantees may promise: every agent's non-revocable total minus static reservations. */
+  capacityForQuota(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.state.agents.values()) {
+      if (a.record.unreachableSince) continue;
+      const usable = flatten(filterSet(a.record.resources, (b) => !b.revocable && b.reservation?.type !== 'STATIC'));
+      for (const [k, v] of Object.entries(usable.scalars)) out[k] = (out[k] ?? 0) + v;
+    }
+    return out;
+  }
+
+  offeredOn(agentId: string): ResourceSet {
+    return this.state.offersOfAgent(agentId).reduce((r, o) => addSets(r, o.resources), NO_RESOURCES);
   }
 
   tasksJson(): object[] {

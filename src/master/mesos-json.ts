@@ -1,8 +1,16 @@
 // Mesos v1 JSON shapes of the master's objects (mesos.proto / master.proto), shared by scheduler
 // events, the operator API and the legacy /master/state endpoint.
-import { toMesos } from '../resources/mesos-resources.ts';
+import { toMesosSet } from '../resources/mesos-resources.ts';
 import { format, type Resources } from '../resources/resources.ts';
 import type { AgentRecord, MesosAttribute, Offer, TaskRecord } from './records.ts';
+
+/**
+ * An ERROR event. scheduler.proto nests the text (`error.message`); the Mesos docs' example shows
+ * it at the top level, so both are sent and either kind of client finds it.
+ */
+export function errorEvent(message: string): { type: 'ERROR'; error: { message: string }; message: string } {
+  return { type: 'ERROR', error: { message }, message };
+}
 
 export const nanos = (ms: number): { nanoseconds: number } => ({ nanoseconds: Math.round(ms * 1e6) });
 
@@ -13,7 +21,7 @@ export function offerJson(o: Offer, agent: AgentRecord): object {
     agent_id: { value: o.agentId },
     hostname: agent.hostname,
     url: { scheme: 'http', address: { hostname: agent.hostname, ip: agent.hostname, port: agent.port }, path: '/slave(1)' },
-    resources: toMesos(o.resources, o.role),
+    resources: toMesosSet(o.resources, o.role),
     attributes: agent.attributes,
     executor_ids: [],
     allocation_info: { role: o.role },
@@ -25,7 +33,7 @@ export function agentInfoJson(a: AgentRecord): object {
     id: { value: a.id },
     hostname: a.hostname,
     port: a.port,
-    resources: toMesos(a.resources),
+    resources: toMesosSet(a.resources),
     attributes: a.attributes,
   };
 }
@@ -39,7 +47,7 @@ export function taskJson(t: TaskRecord): object {
     executor_id: { value: t.info.task_id.value },
     agent_id: { value: t.agentId },
     state: t.state,
-    resources: toMesos(t.resources, t.role),
+    resources: toMesosSet(t.resources, t.role),
     statuses: t.statuses,
     ...(last?.uuid ? { status_update_state: last.state, status_update_uuid: last.uuid } : {}),
     ...(t.info.labels ? { labels: t.info.labels } : {}),

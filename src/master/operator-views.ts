@@ -1,8 +1,9 @@
 // Read-only views of the master for the v1 operator API (master.proto Response shapes) and the
 // legacy /master/state JSON that Mesos tools read.
-import { toMesos } from '../resources/mesos-resources.ts';
+import { toMesos, toMesosSet } from '../resources/mesos-resources.ts';
+import { flatten, reservedByRole, unreservedPart } from '../resources/resource-set.ts';
 import { isTerminal } from '../mesos/task-status.ts';
-import { add, EMPTY } from '../resources/resources.ts';
+import { add, EMPTY, type Resources } from '../resources/resources.ts';
 import { VERSION } from '../common/version.ts';
 import type { Master } from './master.ts';
 import { agentInfoJson, legacyAttributes, legacyResources, nanos, offerJson, taskJson } from './mesos-json.ts';
@@ -20,9 +21,9 @@ export function getAgents(m: Master): object {
       pid: `slave(1)@${a.record.hostname}:${a.record.port}`,
       registered_time: nanos(a.record.registeredAt),
       ...(a.record.reregisteredAt ? { reregistered_time: nanos(a.record.reregisteredAt) } : {}),
-      total_resources: toMesos(a.record.resources),
-      allocated_resources: toMesos(m.usedOn(a.record.id)),
-      offered_resources: toMesos(m.offeredOn(a.record.id)),
+      total_resources: toMesosSet(a.record.resources),
+      allocated_resources: toMesosSet(m.usedOn(a.record.id)),
+      offered_resources: toMesosSet(m.offeredOn(a.record.id)),
       capabilities: [],
     });
   }
@@ -46,7 +47,7 @@ export function getFrameworks(m: Master, completed: object[] = []): object {
       offers: offers.map((o) => offerJson(o, agentsById(o.agentId))),
       inverse_offers: [],
       allocated_resources: toMesos(m.allocator.allocationOf(f.record.id)),
-      offered_resources: toMesos(offers.reduce((r, o) => add(r, o.resources), EMPTY)),
+      offered_resources: toMesos(offers.reduce((r, o) => add(r, flatten(o.resources)), EMPTY)),
     });
   }
   return { frameworks, completed_frameworks: completed, recovered_frameworks: [] };
@@ -79,7 +80,7 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
     slave_id: t.agentId,
     state: t.state,
     role: t.role,
-    resources: legacyResources(t.resources),
+    resources: legacyResources(flatten(t.resources)),
     statuses: t.statuses.map((s) => ({ state: s.state, timestamp: s.timestamp })),
   });
   const agents = [...m.state.agents.values()].filter((a) => !a.record.unreachableSince);
@@ -101,11 +102,11 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
       hostname: a.record.hostname,
       port: a.record.port,
       registered_time: a.record.registeredAt / 1000,
-      resources: legacyResources(a.record.resources),
-      used_resources: legacyResources(m.usedOn(a.record.id)),
-      offered_resources: legacyResources(m.offeredOn(a.record.id)),
-      reserved_resources: {},
-      unreserved_resources: legacyResources(a.record.resources),
+      resources: legacyResources(flatten(a.record.resources)),
+      used_resources: legacyResources(flatten(m.usedOn(a.record.id))),
+      offered_resources: legacyResources(flatten(m.offeredOn(a.record.id))),
+      reserved_resources: Object.fromEntries([...reservedByRole(a.record.resources)].map(([role, r]) => [role, legacyResources(r)])),
+      unreserved_resources: legacyResources(unreservedPart(a.record.resources)),
       attributes: legacyAttributes(a.record.attributes),
       active: Boolean(a.stream),
       version: a.record.version,
@@ -127,13 +128,52 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
         capabilities: (f.record.info.capabilities ?? []).map((c) => c.type),
         registered_time: f.record.registeredAt / 1000,
         used_resources: legacyResources(m.allocator.allocationOf(f.record.id)),
-        offered_resources: legacyResources(m.state.offersOfFramework(f.record.id).reduce((r, o) => add(r, o.resources), EMPTY)),
+        offered_resources: legacyResources(m.state.offersOfFramework(f.record.id).reduce((r, o) => add(r, flatten(o.resources)), EMPTY)),
         tasks: tasks.filter((t) => !isTerminal(t.state)).map(legacyTask),
         completed_tasks: [...tasks.filter((t) => isTerminal(t.state)), ...completed.filter((t) => t.frameworkId === f.record.id)].map(legacyTask),
-        offers: m.state.offersOfFramework(f.record.id).map((o) => ({ id: o.id, slave_id: o.agentId, resources: legacyResources(o.resources) })),
+        offers: m.state.offersOfFramework(f.record.id).map((o) => ({ id: o.id, slave_id: o.agentId, resources: legacyResources(flatten(o.resources)) })),
       };
     }),
     completed_frameworks: [],
     unregistered_frameworks: [],
   };
+}
+
+const quantities = (r: Record<string, number>): Record<string, { value: number }> =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { value: v }]));
+
+/** GET_ROLES: every known role with weight, frameworks, allocation, reservations and quota. */
+export function getRoles(m: Master): object {
+  const offered = new Map<string, Resources>();
+  for (const o of m.state.offers.values()) offered.set(o.role, add(offered.get(o.role) ?? EMPTY, flatten(o.resources)));
+  const reserved = new Map<string, Resources>();
+  for (const a of m.state.agents.values()) {
+    if (a.record.unreachableSince) continue;
+    for (const [role, r] of reservedByRole(a.record.resources)) reserved.set(role, add(reserved.get(role) ?? EMPTY, r));
+  }
+  return {
+    roles: m.allocator.roles().map((r) => ({
+      name: r.role,
+      weight: r.weight,
+      frameworks: r.frameworks.map((value) => ({ value })),
+      allocated: toMesos(r.allocated),
+      offered: toMesos(offered.get(r.role) ?? EMPTY),
+      reserved: toMesos(reserved.get(r.role) ?? EMPTY),
+      quota: {
+        role: r.role,
+        guarantees: quantities(r.quota?.guarantees ?? {}),
+        limits: quantities(r.quota?.limits ?? {}),
+        consumed: quantities(r.consumption.scalars),
+      },
+    })),
+  };
+}
+
+export function getWeights(m: Master): object {
+  return { weight_infos: [...m.allocator.weights()].map(([role, weight]) => ({ role, weight })) };
+}
+
+export function getQuota(m: Master): object {
+  const configs = [...m.quotas].map(([role, q]) => ({ role, guarantees: quantities(q.guarantees), limits: quantities(q.limits) }));
+  return { status: { configs } };
 }

@@ -1,6 +1,7 @@
 // What the master persists (one JSON record per agent, framework and task) and the live state it
 // keeps beside each record in memory. Records are plain JSON so Redis holds them as they are.
 import type { Resources } from '../resources/resources.ts';
+import type { ResourceSet } from '../resources/resource-set.ts';
 import type { FrameworkInfo, TaskInfo } from '../mesos/scheduler-call.ts';
 import type { TaskState, TaskStatus } from '../mesos/task-status.ts';
 
@@ -15,7 +16,12 @@ export interface AgentRecord {
   id: string;
   hostname: string;
   port: number;
-  resources: Resources;
+  /** Total as the allocator sees it: what the agent reported, with dynamic reservations applied. */
+  resources: ResourceSet;
+  /** Dynamic reservations made on this agent (RESERVE); re-applied when it re-registers. */
+  dynamicReservations?: ResourceSet;
+  /** Oversubscribed slack the agent last reported (revocable resources). */
+  revocable?: Resources;
   attributes: MesosAttribute[];
   version: string;
   registeredAt: number;
@@ -38,7 +44,7 @@ export interface TaskRecord {
   agentId: string;
   role: string;
   info: TaskInfo;
-  resources: Resources;
+  resources: ResourceSet;
   state: TaskState;
   /** Every status the task went through, oldest first (capped). */
   statuses: TaskStatus[];
@@ -74,14 +80,18 @@ export interface Offer {
   frameworkId: string;
   agentId: string;
   role: string;
-  resources: Resources;
+  resources: ResourceSet;
   createdAt: number;
+  /** Optimistic offers do not hold their resources; the first valid ACCEPT takes them. */
+  optimistic?: boolean;
 }
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`;
 
-export function frameworkRole(info: FrameworkInfo): string {
-  return info.roles?.[0] ?? info.role ?? '*';
+/** The roles a framework subscribes to (MULTI_ROLE `roles`, or the legacy single `role`). */
+export function frameworkRoles(info: FrameworkInfo): string[] {
+  if (info.roles && info.roles.length) return [...info.roles];
+  return [info.role ?? '*'];
 }
 
 export function hasCapability(info: FrameworkInfo, type: string): boolean {

@@ -3,6 +3,7 @@ import { RedisStore } from '../store/redis-store.ts';
 import { createLogger, redactUrl, type Logger } from '../common/logger.ts';
 import { startHttpServer, type RunningServer } from '../http/server.ts';
 import { Master, type MasterConfig } from './master.ts';
+import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
@@ -10,6 +11,10 @@ export interface MasterProcessOptions {
   port: number;
   config?: Partial<MasterConfig>;
   bodyLimit?: string;
+  /** Mesos' --rate_limits (already validated): throttles scheduler calls per principal. */
+  rateLimits?: RateLimits;
+  /** --max-task-launches-per-second; undefined = unlimited. */
+  maxTaskLaunchesPerSecond?: number;
   log?: Logger;
 }
 
@@ -17,6 +22,8 @@ export interface RunningMaster {
   master: Master;
   http: RunningServer;
   url: string;
+  /** The master-wide launch gate (`await launchGate.take(n)` before launching n tasks). */
+  launchGate: LaunchGate;
   stop(): Promise<void>;
 }
 
@@ -24,15 +31,23 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const log = opts.log ?? createLogger('master');
   const store = RedisStore.connect(opts.redisUrl, opts.config?.cluster ?? 'default');
   store.client.on('error', (e) => log.warn({ err: e.message }, 'redis connection problem'));
+  const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
   const master = new Master({ store, log, config: opts.config });
+  if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
   await master.start();
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit });
-  log.info({ url: http.url, redis: redactUrl(opts.redisUrl) }, 'master listening');
+  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits });
+  log.info({
+    url: http.url, redis: redactUrl(opts.redisUrl),
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.maxTaskLaunchesPerSecond !== undefined ? { maxTaskLaunchesPerSecond: opts.maxTaskLaunchesPerSecond } : {}),
+  }, 'master listening');
   return {
     master,
     http,
     url: http.url,
+    launchGate,
     async stop() {
+      launchGate.close();
       await master.stop();
       await http.close();
       await store.close();

@@ -1,12 +1,13 @@
 // Handlers for the Mesos v1 scheduler API calls. Each validates, changes the master's state, writes
 // it through the Store and only then returns (the HTTP layer answers 202 / streams SUBSCRIBED).
 import { badRequest, forbidden } from '../common/errors.ts';
-import type { Call, FrameworkInfo, Operation, TaskInfo } from '../mesos/scheduler-call.ts';
+import type { Call, FrameworkInfo, TaskInfo } from '../mesos/scheduler-call.ts';
 import { isTerminal, type TaskState, type TaskStatus } from '../mesos/task-status.ts';
-import { add, subtract, EMPTY, type Resources } from '../resources/resources.ts';
 import type { Master } from './master.ts';
-import { frameworkRole, hasCapability, type EventSink, type FrameworkLive, type Offer, type TaskRecord } from './records.ts';
-import { validateIdValue, validateTask } from './task-validation.ts';
+import { frameworkRoles, hasCapability, type EventSink, type FrameworkLive, type TaskRecord } from './records.ts';
+import { errorEvent } from './mesos-json.ts';
+import { validateIdValue } from './task-validation.ts';
+import { accept } from './accept.ts';
 import { VERSION } from '../common/version.ts';
 
 export function validateFrameworkInfo(info: FrameworkInfo): void {
@@ -38,6 +39,22 @@ export function validateRoleName(role: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Makes the allocator's view of a framework's roles match its FrameworkInfo. A role may be left
+ * only when the framework holds nothing in it (no tasks, no offers).
+ */
+function applyRoles(m: Master, id: string, info: FrameworkInfo): void {
+  const wanted = frameworkRoles(info);
+  for (const role of m.allocator.rolesOf(id)) {
+    if (wanted.includes(role)) continue;
+    const busy = m.state.tasksOfFramework(id).some((t) => t.role === role && !isTerminal(t.state))
+      || m.state.offersOfFramework(id).some((o) => o.role === role);
+    if (busy) throw badRequest(`The framework cannot leave role '${role}' while it has tasks or offers in it`);
+  }
+  for (const role of m.allocator.rolesOf(id)) if (!wanted.includes(role)) m.allocator.removeRole(id, role);
+  m.allocator.addFramework(id, wanted, { revocable: hasCapability(info, 'REVOCABLE_RESOURCES') });
+}
+
 export async function subscribeFramework(m: Master, call: Call, sink: EventSink): Promise<string> {
   const sub = call.subscribe!;
   const info = sub.framework_info;
@@ -52,10 +69,10 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
   const now = m.clock.now();
   let f = requested ? m.state.frameworks.get(requested) : undefined;
   if (f) {
-    if (frameworkRole(f.record.info) !== frameworkRole(info)) throw badRequest('Changing the role of a framework on re-subscription is not supported');
+    applyRoles(m, f.record.id, info);
     if (f.stream && f.stream !== sink) {
       // The newest subscription wins (Mesos' failover); the old scheduler learns why.
-      f.stream.send({ type: 'ERROR', message: 'Framework failed over' });
+      f.stream.send(errorEvent('Framework failed over'));
       f.stream.close();
     }
     f.record.info = { ...info, id: { value: f.record.id } };
@@ -64,10 +81,13 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
     f.recovered = false;
   } else {
     const id = requested ?? m.newFrameworkId();
+    applyRoles(m, id, info);
     f = { record: { id, info: { ...info, id: { value: id } }, registeredAt: now }, recovered: false };
     m.state.frameworks.set(id, f);
   }
   const id = f.record.id;
+  // No offers may overtake SUBSCRIBED: the framework stays inactive until that event is out.
+  m.allocator.setFrameworkActive(id, false);
   f.stream = sink;
   await m.persist([{ op: 'put', hash: 'frameworks', id, value: f.record }]);
   sink.send({
@@ -78,9 +98,8 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
       master_info: { id: m.id, ip: 0, port: 0, hostname: 'spillway', version: VERSION },
     },
   });
-  m.allocator.addFramework(id, frameworkRole(info));
   m.allocator.setFrameworkActive(id, true);
-  if ((sub.suppressed_roles ?? []).includes(frameworkRole(info))) m.allocator.suppress(id);
+  if (sub.suppressed_roles?.length) m.allocator.suppress(id, sub.suppressed_roles);
   for (const t of m.state.tasksOfFramework(id)) m.deliverHead(t);
   m.log.info({ frameworkId: id, name: info.name }, f.record.reregisteredAt ? 'framework re-subscribed' : 'framework subscribed');
   m.scheduleAllocation();
@@ -111,11 +130,13 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
     case 'DECLINE':
       return accept(m, f, call.decline!.offer_ids.map((o) => o.value), [], call.decline!.filters?.refuse_seconds);
     case 'REVIVE':
-      m.allocator.revive(fid);
+      checkRoles(f, call.revive?.roles);
+      m.allocator.revive(fid, call.revive?.roles);
       m.scheduleAllocation();
       return;
     case 'SUPPRESS':
-      m.allocator.suppress(fid);
+      checkRoles(f, call.suppress?.roles);
+      m.allocator.suppress(fid, call.suppress?.roles);
       return;
     case 'KILL':
       return kill(m, f, call.kill!.task_id.value);
@@ -149,81 +170,23 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
   }
 }
 
+function checkRoles(f: FrameworkLive, roles: string[] | undefined): void {
+  const mine = frameworkRoles(f.record.info);
+  for (const r of roles ?? []) if (!mine.includes(r)) throw badRequest(`Role '${r}' is not one of the framework's roles (${mine.join(', ')})`);
+}
+
 async function updateFramework(m: Master, f: FrameworkLive, info: FrameworkInfo): Promise<void> {
   validateFrameworkInfo(info);
   if (info.id && info.id.value !== f.record.id) throw badRequest("'framework_info.id' does not match 'framework_id'");
-  if (frameworkRole(info) !== frameworkRole(f.record.info)) throw badRequest('Changing the role of a framework is not supported');
+  applyRoles(m, f.record.id, info);
   f.record.info = { ...info, id: { value: f.record.id } };
   await m.persist([{ op: 'put', hash: 'frameworks', id: f.record.id, value: f.record }]);
 }
 
-/** ACCEPT (and DECLINE, which is ACCEPT with no operations), with Mesos' validation. */
-async function accept(m: Master, f: FrameworkLive, offerIds: string[], operations: Operation[], refuseSeconds?: number): Promise<void> {
-  const fid = f.record.id;
-  const now = m.clock.now();
-  const launches = operations.flatMap((op) => (op.type === 'LAUNCH' ? op.launch?.task_infos ?? [] : []));
-  const offers: Offer[] = [];
-  let invalid: string | undefined = offerIds.length === 0 ? 'No offers specified' : undefined;
-  const seen = new Set<string>();
-  for (const id of offerIds) {
-    const o = m.state.offers.get(id);
-    if (seen.has(id)) invalid ??= `Offer ${id} appears more than once`;
-    else if (!o) invalid ??= `Offer ${id} is no longer valid`;
-    else if (o.frameworkId !== fid) invalid ??= `Offer ${id} belongs to another framework`;
-    else offers.push(o);
-    seen.add(id);
-  }
-  if (!invalid && new Set(offers.map((o) => o.agentId)).size > 1) invalid = 'Aggregated offers must belong to one agent';
-  // Offers leave the book now, so a concurrent ACCEPT of the same offer finds nothing.
-  for (const o of offers) m.state.deleteOffer(o);
-  const agentId = offers[0]?.agentId;
-  const agent = agentId ? m.state.agents.get(agentId) : undefined;
-  if (!invalid && !agent?.stream) invalid = `Agent ${agentId} is not connected`;
-  if (invalid) {
-    for (const o of offers) m.allocator.recover(fid, o.agentId, o.resources);
-    const partitionAware = hasCapability(f.record.info, 'PARTITION_AWARE');
-    for (const t of launches) sendUntracked(m, f, t, partitionAware ? 'TASK_DROPPED' : 'TASK_LOST', invalid, 'REASON_INVALID_OFFERS');
-    m.scheduleAllocation();
-    return;
-  }
-  let remaining = offers.reduce((r: Resources, o) => add(r, o.resources), EMPTY);
-  const role = offers[0].role;
-  const launched: TaskRecord[] = [];
-  const idsHere = new Set<string>();
-  for (const op of operations) {
-    if (op.type === 'LAUNCH') continue;
-    const tasks = op.type === 'LAUNCH_GROUP' ? ((op as { launch_group?: { task_group?: { tasks?: TaskInfo[] } } }).launch_group?.task_group?.tasks ?? []) : [];
-    for (const t of tasks) sendUntracked(m, f, t, 'TASK_ERROR', `Operation ${op.type} is not supported`, 'REASON_TASK_INVALID');
-    if (tasks.length === 0) f.stream?.send({ type: 'ERROR', message: `Operation ${op.type} is not supported yet; it was ignored` });
-  }
-  for (const info of launches) {
-    const check = validateTask(info, {
-      agentId: agentId!,
-      available: remaining,
-      idInUse: (tid) => idsHere.has(tid) || isLive(m.state.task(fid, tid)),
-    });
-    if (!check.ok) {
-      sendUntracked(m, f, info, 'TASK_ERROR', check.error, 'REASON_TASK_INVALID');
-      continue;
-    }
-    idsHere.add(info.task_id.value);
-    remaining = subtract(remaining, check.resources);
-    launched.push({ frameworkId: fid, agentId: agentId!, role, info, resources: check.resources, state: 'TASK_STAGING', statuses: [], pending: [] });
-  }
-  for (const t of launched) m.state.putTask(t);
-  m.allocator.recover(fid, agentId!, remaining, { refuseSeconds: refuseSeconds ?? m.config.defaultRefuseSeconds, now });
-  if (launched.length) await m.persist(launched.map((t) => m.putTaskOp(t)));
-  for (const t of launched) {
-    agent!.stream?.send({ type: 'LAUNCH', launch: { framework_id: { value: fid }, task: t.info } });
-    m.metrics.tasksLaunched.inc();
-  }
-  m.scheduleAllocation();
-}
-
-const isLive = (t: TaskRecord | undefined): boolean => t !== undefined && !isTerminal(t.state);
+export const isLive = (t: TaskRecord | undefined): boolean => t !== undefined && !isTerminal(t.state);
 
 /** Master-generated updates for tasks that never existed: no uuid, so not retried (as in Mesos). */
-function sendUntracked(m: Master, f: FrameworkLive, info: TaskInfo, state: TaskState, message: string, reason: string): void {
+export function sendUntracked(m: Master, f: FrameworkLive, info: TaskInfo, state: TaskState, message: string, reason: string): void {
   const status: TaskStatus = {
     task_id: info.task_id, state, message, reason, source: 'SOURCE_MASTER', agent_id: info.agent_id, timestamp: m.clock.now() / 1000,
   };

@@ -3,6 +3,7 @@
 // types, negative or non-finite values and inverted ranges are rejected with a reason.
 import * as z from 'zod';
 import { resources, type Range, type Resources } from './resources.ts';
+import { bucket, setOf, type Bucket, type ReservationInfo, type ResourceSet } from './resource-set.ts';
 
 export const MesosRangeSchema = z.object({ begin: z.number().int(), end: z.number().int() });
 
@@ -14,7 +15,14 @@ export const MesosResourceSchema = z.looseObject({
   set: z.object({ item: z.array(z.string()).default([]) }).optional(),
   role: z.string().optional(),
   allocation_info: z.object({ role: z.string() }).optional(),
-  reservations: z.array(z.looseObject({ type: z.string().optional(), role: z.string().optional() })).optional(),
+  reservation: z.looseObject({ principal: z.string().optional(), labels: z.looseObject({ labels: z.array(z.looseObject({ key: z.string(), value: z.string().optional() })).default([]) }).optional() }).optional(),
+  reservations: z.array(z.looseObject({
+    type: z.enum(['STATIC', 'DYNAMIC']).optional(),
+    role: z.string().optional(),
+    principal: z.string().optional(),
+    labels: z.looseObject({ labels: z.array(z.looseObject({ key: z.string(), value: z.string().optional() })).default([]) }).optional(),
+  })).optional(),
+  revocable: z.looseObject({}).optional(),
 });
 export type MesosResource = z.infer<typeof MesosResourceSchema>;
 
@@ -84,4 +92,81 @@ export function parseResourceFlag(text: string): Parsed<Resources> {
     }
   }
   return { ok: true, value: resources(scalars, ports) };
+}
+
+/** The reservation a Mesos Resource carries: `reservations` (v1, last = innermost) or legacy `role`. */
+export function reservationOf(r: MesosResource): ReservationInfo | undefined {
+  const stack = r.reservations ?? [];
+  if (stack.length) {
+    const last = stack[stack.length - 1];
+    if (!last.role) return undefined;
+    return {
+      type: last.type ?? 'DYNAMIC', role: last.role,
+      ...(last.principal ? { principal: last.principal } : {}),
+      ...(last.labels?.labels.length ? { labels: { labels: last.labels.labels.map(({ key, value }) => ({ key, ...(value !== undefined ? { value } : {}) })) } } : {}),
+    };
+  }
+  if (r.role && r.role !== '*') {
+    return { type: r.reservation ? 'DYNAMIC' : 'STATIC', role: r.role, ...(r.reservation?.principal ? { principal: r.reservation.principal } : {}) };
+  }
+  return undefined;
+}
+
+/** Mesos Resource JSON → ResourceSet, keeping reservations and revocability. */
+export function fromMesosSet(list: readonly MesosResource[]): Parsed<ResourceSet> {
+  const groups = new Map<string, { reservation?: ReservationInfo; revocable: boolean; items: MesosResource[] }>();
+  for (const r of list) {
+    const reservation = reservationOf(r);
+    const revocable = r.revocable !== undefined;
+    const key = `${revocable}|${JSON.stringify(reservation ?? null)}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { reservation, revocable, items: [] }));
+    g.items.push(r);
+  }
+  const buckets: Bucket[] = [];
+  for (const g of groups.values()) {
+    const parsed = fromMesos(g.items);
+    if (!parsed.ok) return parsed;
+    buckets.push(bucket(parsed.value, g.reservation, g.revocable));
+  }
+  return { ok: true, value: setOf(buckets) };
+}
+
+/** ResourceSet → Mesos Resource JSON (v1 `reservations`, `revocable`, optional `allocation_info`). */
+export function toMesosSet(s: ResourceSet, allocationRole?: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const b of s) {
+    const extra = {
+      ...(b.reservation ? { reservations: [{ type: b.reservation.type, role: b.reservation.role, ...(b.reservation.principal ? { principal: b.reservation.principal } : {}), ...(b.reservation.labels ? { labels: b.reservation.labels } : {}) }] } : {}),
+      ...(b.revocable ? { revocable: {} } : {}),
+    };
+    for (const r of toMesos(b.resources, allocationRole)) out.push({ ...r, ...extra });
+  }
+  return out;
+}
+
+/**
+ * The agent flag with static reservations, as Mesos reads it: `cpus:4;cpus(ads):8;mem(ads):4096`
+ * gives 4 unreserved cpus, 8 cpus and 4096 MB reserved for `ads`.
+ */
+export function parseResourceFlagSet(text: string): Parsed<{ set: ResourceSet; names: Set<string> }> {
+  const byRole = new Map<string, string[]>();
+  const names = new Set<string>();
+  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z_][a-z0-9_]*)(?:\(([^)]*)\))?:(.+)$/i.exec(part);
+    if (!m) return { ok: false, error: `cannot parse '${part}': expected name:value or name(role):value` };
+    const role = m[2] === undefined || m[2] === '*' ? '*' : m[2];
+    if (role !== '*' && !/^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$/.test(role)) return { ok: false, error: `'${part}': '${role}' is not a valid role name` };
+    names.add(m[1]);
+    const list = byRole.get(role) ?? [];
+    list.push(`${m[1]}:${m[3]}`);
+    byRole.set(role, list);
+  }
+  const buckets: Bucket[] = [];
+  for (const [role, parts] of byRole) {
+    const parsed = parseResourceFlag(parts.join(';'));
+    if (!parsed.ok) return parsed;
+    buckets.push(bucket(parsed.value, role === '*' ? undefined : { type: 'STATIC', role }));
+  }
+  return { ok: true, value: { set: setOf(buckets), names } };
 }

@@ -136,7 +136,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
         this.emit('failure', ev.failure);
         break;
       case 'ERROR':
-        this.emit('error', ev.message);
+        this.emit('error', ev.error?.message ?? ev.message);
         break;
       case 'HEARTBEAT':
         this.emit('heartbeat');

@@ -10,6 +10,8 @@ export interface SimulatedAgentOptions {
   master: string;
   hostname?: string;
   resources?: Resources;
+  /** Resources in Mesos JSON, for reservations (overrides `resources`). */
+  mesosResources?: object[];
   attributes?: { name: string; type: 'TEXT'; text: { value: string } }[];
   /** What a launched task does: finish at once (default), or stay running until `finish()`. */
   behaviour?: 'finish' | 'run';
@@ -43,7 +45,7 @@ export class SimulatedAgent {
           agent_info: {
             ...(this.agentId ? { id: { value: this.agentId } } : {}),
             hostname: this.opts.hostname ?? '127.0.0.1', port: 1,
-            resources: toMesos(this.opts.resources ?? resources({ cpus: 4, mem: 8192, disk: 10000 }, [[31000, 32000]])),
+            resources: this.opts.mesosResources ?? toMesos(this.opts.resources ?? resources({ cpus: 4, mem: 8192, disk: 10000 }, [[31000, 32000]])),
             attributes: this.opts.attributes ?? [],
           },
           tasks: [...this.running.values()].map((t) => ({ framework_id: { value: t.frameworkId }, task_id: { value: t.taskId }, state: 'TASK_RUNNING' })),
@@ -70,9 +72,9 @@ export class SimulatedAgent {
             const t = { frameworkId: ev.launch.framework_id.value, taskId: ev.launch.task.task_id.value };
             this.launched.push(t);
             this.running.set(`${t.frameworkId}/${t.taskId}`, t);
-            void this.onLaunch(t);
+            this.onLaunch(t).catch(() => { /* the master went away */ });
           } else if (ev.type === 'KILL') {
-            void this.finish(ev.kill.framework_id.value, ev.kill.task_id.value, 'TASK_KILLED');
+            this.finish(ev.kill.framework_id.value, ev.kill.task_id.value, 'TASK_KILLED').catch(() => { /* the master went away */ });
           }
         }
       }
@@ -111,6 +113,11 @@ export class SimulatedAgent {
       body: JSON.stringify({ agent_id: { value: this.agentId }, ...body }),
     });
     if (res.status !== 202) throw new Error(`agent ${String(body.type)} failed: ${res.status} ${await res.text()}`);
+  }
+
+  /** Reports oversubscribed slack, as the agent's resource estimator does. */
+  reportSlack(slack: Resources): Promise<void> {
+    return this.call({ type: 'UPDATE_OVERSUBSCRIBED', oversubscribed: { resources: toMesos(slack).map((r) => ({ ...r, revocable: {} })) } });
   }
 
   /** Drops the connection like a crashed agent (tasks are remembered for a later re-subscribe). */

@@ -2,7 +2,7 @@
 // Store before it acknowledges the client. RedisStore (beside this file) is the real one.
 
 /** Hashes of records, keyed by id. */
-export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta';
+export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas';
 /** Capped lists, newest first. */
 export type ListName = 'completed_tasks' | 'removed_frameworks';
 
@@ -16,6 +16,8 @@ export interface Snapshot {
   readonly frameworks: Map<string, unknown>;
   readonly tasks: Map<string, unknown>;
   readonly meta: Map<string, unknown>;
+  readonly weights: Map<string, unknown>;
+  readonly quotas: Map<string, unknown>;
 }
 
 export interface Store {

@@ -1,6 +1,6 @@
 // A stand-in for the master's `/api/v1/agent` endpoint, enough to drive a real agent in tests:
-// SUBSCRIBE streams RecordIO events, PING/UPDATE answer 202 (or a scripted failure) and are
-// recorded, and the test pushes LAUNCH/KILL/ERROR events down the stream.
+// SUBSCRIBE streams RecordIO events, PING/UPDATE/UPDATE_OVERSUBSCRIBED answer 202 (or a scripted
+// failure) and are recorded, and the test pushes LAUNCH/KILL/ERROR events down the stream.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -18,13 +18,23 @@ export interface SubscribeCall {
   version?: string;
 }
 
+export interface RecordedOversubscribed {
+  agent_id: string;
+  resources: { name: string; type?: string; scalar?: { value: number }; revocable?: object }[];
+  /** Index of the SUBSCRIBE (in `subscribes`) whose stream carried the call. */
+  subscription: number;
+}
+
 export class FakeMaster {
   readonly subscribes: SubscribeCall[] = [];
   readonly updates: RecordedUpdate[] = [];
   /** Every UPDATE that reached the master, including refused ones. */
   readonly updateAttempts: RecordedUpdate[] = [];
+  /** Accepted UPDATE_OVERSUBSCRIBED calls, in order. */
+  readonly oversubscribed: RecordedOversubscribed[] = [];
   pings = 0;
   private failUpdates = 0;
+  private failOversubscribed = 0;
   private stream: http.ServerResponse | undefined;
   private streamId: string | undefined;
   private nextAgent = 1;
@@ -65,6 +75,19 @@ export class FakeMaster {
     this.failUpdates = n;
   }
 
+  /** The next `n` UPDATE_OVERSUBSCRIBED calls get 500 instead of 202. */
+  failNextOversubscribed(n: number): void {
+    this.failOversubscribed = n;
+  }
+
+  /** The last reported estimate as `{ cpus, mem }` (0 for a resource left out). */
+  lastOversubscribed(): { cpus: number; mem: number } | undefined {
+    const last = this.oversubscribed.at(-1);
+    if (!last) return undefined;
+    const value = (name: string) => last.resources.filter((r) => r.name === name).reduce((s, r) => s + (r.scalar?.value ?? 0), 0);
+    return { cpus: value('cpus'), mem: value('mem') };
+  }
+
   send(event: object): void {
     if (!this.stream) throw new Error('no agent subscribed');
     this.stream.write(encodeRecord(event));
@@ -103,7 +126,10 @@ export class FakeMaster {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (req.url !== '/api/v1/agent' || req.method !== 'POST') return void res.writeHead(404).end();
-    const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; subscribe?: SubscribeCall; update?: RecordedUpdate & { framework_id: { value: string } } };
+    const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      type: string; agent_id?: { value: string }; subscribe?: SubscribeCall; update?: RecordedUpdate & { framework_id: { value: string } };
+      oversubscribed?: { resources: RecordedOversubscribed['resources'] };
+    };
     if (call.type === 'SUBSCRIBE') return this.subscribe(call.subscribe!, res);
     if (req.headers['mesos-stream-id'] !== this.streamId || !this.streamId) return void res.writeHead(400).end('stale stream');
     if (call.type === 'PING') {
@@ -118,6 +144,14 @@ export class FakeMaster {
         return void res.writeHead(500).end('injected failure');
       }
       if (!this.updates.some((x) => x.status.uuid === u.status.uuid)) this.updates.push(u);
+      return void res.writeHead(202).end();
+    }
+    if (call.type === 'UPDATE_OVERSUBSCRIBED') {
+      if (this.failOversubscribed > 0) {
+        this.failOversubscribed--;
+        return void res.writeHead(500).end('injected failure');
+      }
+      this.oversubscribed.push({ agent_id: call.agent_id?.value ?? '', resources: call.oversubscribed?.resources ?? [], subscription: this.subscribes.length - 1 });
       return void res.writeHead(202).end();
     }
     res.writeHead(400).end(`unsupported call ${call.type}`);

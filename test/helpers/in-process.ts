@@ -1,7 +1,7 @@
 // An in-process master on a private Redis, for tests of the master's APIs. (Process-level tests
 // use cluster.ts.)
 import { silentLogger } from '../../src/common/logger.ts';
-import { runMaster, type RunningMaster } from '../../src/master/run-master.ts';
+import { runMaster, type MasterProcessOptions, type RunningMaster } from '../../src/master/run-master.ts';
 import type { MasterConfig } from '../../src/master/master.ts';
 import type { RedisProcess } from '../../src/up/redis-process.ts';
 import { testRedis } from './redis.ts';
@@ -19,9 +19,13 @@ export const FAST_MASTER: Partial<MasterConfig> = {
   statusUpdateRetrySeconds: 1,
 };
 
-export async function inProcessMaster(config: Partial<MasterConfig> = {}, bodyLimit?: string): Promise<InProcessMaster> {
+/** `limits`: rate limits and the launch gate (process options, not MasterConfig). */
+export async function inProcessMaster(
+  config: Partial<MasterConfig> = {}, bodyLimit?: string,
+  limits: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> = {},
+): Promise<InProcessMaster> {
   const redis = await testRedis();
-  const m = await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, config: { ...FAST_MASTER, ...config }, log: silentLogger, bodyLimit });
+  const m = await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, config: { ...FAST_MASTER, ...config }, log: silentLogger, bodyLimit, ...limits });
   return {
     ...m,
     redis,

@@ -8,6 +8,7 @@ import { fail } from '../output.ts';
 interface AgentFlags {
   master: string; port: string; workDir: string; resources?: string; attributes?: string; hostname: string;
   killTasksOnExit?: boolean; exitWithParent?: boolean;
+  oversubscription?: boolean; oversubscriptionInterval: string; qosLoadThreshold: string;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -20,16 +21,24 @@ export function registerAgentCommand(program: Command): void {
     .option('--attributes <spec>', 'attributes offered with this agent: "rack:r1;zone:a"')
     .option('--hostname <host>', 'address the agent listens on and advertises', '127.0.0.1')
     .option('--kill-tasks-on-exit', 'kill running tasks when the agent stops (default: they keep running and are recovered)')
+    .option('--oversubscription', 'offer the unused part of tasks\' allocations as revocable resources and preempt revocable tasks under load (Mesos oversubscription)')
+    .option('--oversubscription-interval <ms>', 'how often to re-estimate the slack and run QoS checks', '5000')
+    .option('--qos-load-threshold <x>', '1-minute load average per cpu above which revocable tasks are preempted', '0.9')
     .option('--exit-with-parent', 'stop when the parent process goes away (used by `spillway up`)')
     .action(async (o: AgentFlags) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: '${o.port}' is not a port number`);
+      const intervalMs = Number(o.oversubscriptionInterval);
+      if (!Number.isFinite(intervalMs) || intervalMs < 10) fail(`--oversubscription-interval: '${o.oversubscriptionInterval}' is not a number of milliseconds (at least 10)`);
+      const loadThreshold = Number(o.qosLoadThreshold);
+      if (!Number.isFinite(loadThreshold) || loadThreshold <= 0) fail(`--qos-load-threshold: '${o.qosLoadThreshold}' is not a positive number`);
       const log = createLogger('agent');
       // Loaded on demand so client commands do not pay for the agent's modules.
       const { startAgent } = await import('../../../agents/agent.ts');
       const handle = await startAgent({
         masterUrl: o.master, port, advertiseHost: o.hostname, workDir: resolve(o.workDir),
         resources: o.resources, attributes: o.attributes, logger: log,
+        ...(o.oversubscription ? { oversubscription: { enabled: true, intervalMs, loadThreshold } } : {}),
       })
         .catch((e: unknown) => fail(`agent failed to start: ${(e as Error).message}`));
       let stopping = false;

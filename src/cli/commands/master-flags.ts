@@ -1,7 +1,10 @@
 // Master tuning flags, shared by `spillway master` and `spillway up`; names follow Mesos' flags.
 import type { Command } from 'commander';
 import type { MasterConfig } from '../../master/master.ts';
+import type { MasterProcessOptions } from '../../master/run-master.ts';
+import { loadRateLimits, RateLimitsError } from '../../master/rate-limits.ts';
 import { fail } from '../output.ts';
+import { parseMinAllocatable, type MinAllocatable } from '../../../policies/allocation/min-allocatable.ts';
 
 export interface MasterFlags {
   cluster: string;
@@ -12,6 +15,11 @@ export interface MasterFlags {
   heartbeatInterval: string;
   frameworkRecoveryTimeout: string;
   bodyLimit: string;
+  rateLimits?: string;
+  maxTaskLaunchesPerSecond?: string;
+  fairSharingExcludedResourceNames: string;
+  minAllocatableResources: string;
+  optimisticOffers: string;
 }
 
 export function addMasterFlags(cmd: Command): Command {
@@ -23,7 +31,26 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--offer-timeout <seconds>', 'rescind offers outstanding this long (0 = never)', '0')
     .option('--heartbeat-interval <seconds>', 'HEARTBEAT events to frameworks every', '15')
     .option('--framework-recovery-timeout <seconds>', 'after a restart, time frameworks get to re-subscribe', '120')
-    .option('--body-limit <size>', 'largest accepted request body', '1mb');
+    .option('--body-limit <size>', 'largest accepted request body', '1mb')
+    .option('--rate-limits <json>', "Mesos' --rate_limits: per-principal qps/capacity for scheduler calls, as JSON or file:///path")
+    .option('--max-task-launches-per-second <n>', 'most task launches per second, master-wide (default unlimited)')
+    .option('--fair-sharing-excluded-resource-names <names>', 'comma-separated resources left out of DRF shares, e.g. gpus', '')
+    .option('--min-allocatable-resources <spec>', 'offer only when one alternative is free, e.g. "cpus:0.01|mem:32"', 'cpus:0.01|mem:32')
+    .option('--optimistic-offers <n>', 'offer each free agent to up to n frameworks at once; first valid ACCEPT wins (0 = off)', '0');
+}
+
+function wholeNumber(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`--${flag}: '${v}' is not a whole number ≥ 0`);
+  return n;
+}
+
+function minAllocatable(v: string): MinAllocatable {
+  try {
+    return parseMinAllocatable(v);
+  } catch (e) {
+    return fail(`--min-allocatable-resources: ${(e as Error).message}`);
+  }
 }
 
 function positive(flag: string, v: string, allowZero = false): number {
@@ -42,5 +69,23 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
     offerTimeoutSeconds: positive('offer-timeout', o.offerTimeout, true),
     heartbeatIntervalSeconds: positive('heartbeat-interval', o.heartbeatInterval),
     frameworkRecoverySeconds: positive('framework-recovery-timeout', o.frameworkRecoveryTimeout, true),
+    fairnessExcluded: o.fairSharingExcludedResourceNames.split(',').map((s) => s.trim()).filter(Boolean),
+    minAllocatable: minAllocatable(o.minAllocatableResources),
+    optimisticOffers: wholeNumber('optimistic-offers', o.optimisticOffers),
   };
+}
+
+/** The process-level options (not MasterConfig) the flags set; exits with a message naming the field on error. */
+export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> {
+  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> = {};
+  if (o.rateLimits !== undefined) {
+    try {
+      out.rateLimits = loadRateLimits(o.rateLimits);
+    } catch (e) {
+      if (e instanceof RateLimitsError) fail(`--rate-limits: ${e.message}`);
+      throw e;
+    }
+  }
+  if (o.maxTaskLaunchesPerSecond !== undefined) out.maxTaskLaunchesPerSecond = positive('max-task-launches-per-second', o.maxTaskLaunchesPerSecond);
+  return out;
 }

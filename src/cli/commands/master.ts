@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runMaster } from '../../master/run-master.ts';
 import { fail } from '../output.ts';
-import { masterConfigFromFlags, addMasterFlags, type MasterFlags } from './master-flags.ts';
+import { masterConfigFromFlags, masterProcessOptionsFromFlags, addMasterFlags, type MasterFlags } from './master-flags.ts';
 
 export function registerMasterCommand(program: Command): void {
   addMasterFlags(
@@ -14,7 +14,9 @@ export function registerMasterCommand(program: Command): void {
   ).action(async (o: MasterFlags & { redis: string; host: string; port: string }) => {
     const port = Number(o.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: '${o.port}' is not a port number`);
-    const running = await runMaster({ redisUrl: o.redis, host: o.host, port, config: masterConfigFromFlags(o), bodyLimit: o.bodyLimit }).catch((e) => fail(`master failed to start: ${(e as Error).message}`));
+    const config = masterConfigFromFlags(o);
+    const limits = masterProcessOptionsFromFlags(o);
+    const running = await runMaster({ redisUrl: o.redis, host: o.host, port, config, ...limits, bodyLimit: o.bodyLimit }).catch((e) => fail(`master failed to start: ${(e as Error).message}`));
     const stop = () => { running.stop().finally(() => process.exit(0)); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -9,7 +9,7 @@ import { runMaster, type RunningMaster } from '../../master/run-master.ts';
 import { redisServerAvailable, startRedis, type RedisProcess } from '../../up/redis-process.ts';
 import { MasterClient } from '../../client/master-client.ts';
 import { fail, step } from '../output.ts';
-import { addMasterFlags, masterConfigFromFlags, type MasterFlags } from './master-flags.ts';
+import { addMasterFlags, masterConfigFromFlags, masterProcessOptionsFromFlags, type MasterFlags } from './master-flags.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/spillway', import.meta.url));
 
@@ -29,6 +29,7 @@ export function registerUpCommand(program: Command): void {
     if (!Number.isInteger(agents) || agents < 0 || agents > 64) fail(`--agents: '${o.agents}' must be a whole number from 0 to 64`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: '${o.port}' is not a port number`);
     const config = masterConfigFromFlags(o);
+    const limits = masterProcessOptionsFromFlags(o);
     const dataDir = resolve(o.dataDir);
     const children: ChildProcess[] = [];
     let redis: RedisProcess | undefined;
@@ -62,7 +63,7 @@ export function registerUpCommand(program: Command): void {
         done();
       }
       const doneMaster = step(`starting the master on 127.0.0.1:${port}`);
-      master = await runMaster({ redisUrl, host: '127.0.0.1', port, config, bodyLimit: o.bodyLimit, log: createLogger('master', process.env.SPILLWAY_LOG_LEVEL ?? 'warn') });
+      master = await runMaster({ redisUrl, host: '127.0.0.1', port, config, ...limits, bodyLimit: o.bodyLimit, log: createLogger('master', process.env.SPILLWAY_LOG_LEVEL ?? 'warn') });
       doneMaster();
       const share = o.agentResources ?? defaultAgentShare(agents);
       for (let i = 0; i < agents; i++) {
