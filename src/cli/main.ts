@@ -4,13 +4,16 @@ import { VERSION } from '../common/version.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMasterCommand } from './commands/master.ts';
+import { registerPolicyAdminCommands } from './commands/policy-admin.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerUpCommand } from './commands/up.ts';
+import { registerInstancesCommand } from './commands/instances.ts';
 
 const program = new Command('spillway')
   .description('Spillway: one computer out of owned and rented machines — a Mesos-compatible master, agents and autoscaling')
   .version(VERSION)
   .showHelpAfterError()
+  .enablePositionalOptions()
   .addHelpText('after', '\nStart here:\n  spillway up                 Redis + master + 2 agents on this machine\n  spillway run -- echo hi     run a command on the cluster\n');
 
 registerUpCommand(program);
@@ -18,5 +21,7 @@ registerMasterCommand(program);
 registerAgentCommand(program);
 registerClusterCommands(program);
 registerRunCommand(program);
+registerInstancesCommand(program);
+registerPolicyAdminCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,142 @@
+// The `local` provider: "instances" are `spillway agent` processes on this machine — for
+// `spillway up`, development and tests. Each instance gets its own work dir and port; its agent
+// advertises the pool as an attribute. Launches are idempotent under the token: the token and the
+// instance ids are written to the state file before any process starts, so a crash between the
+// two never makes a retry start a second set.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import type { Instance, LaunchSpec, Price, Provider } from '../provider.ts';
+import type { Pool } from '../pool-config.ts';
+import type { ProviderContext } from '../context.ts';
+import { InvalidConfigError } from '../errors.ts';
+import { StateFile } from '../state-file.ts';
+import { freePort } from '../../src/up/redis-process.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/spillway', import.meta.url));
+
+interface LocalInstanceRecord {
+  id: string;
+  pool: string;
+  instanceType: string;
+  token: string;
+  pid?: number;
+  port?: number;
+  workDir: string;
+  launchedAt: number;
+  terminated?: boolean;
+}
+
+interface LocalState {
+  instances: LocalInstanceRecord[];
+}
+
+export interface LocalProviderOptions {
+  /** Where instance work dirs and the state file live. */
+  stateDir: string;
+  /** Extra agent flags (tests use fast pings). */
+  agentArgs?: string[];
+}
+
+export class LocalProvider implements Provider {
+  readonly kind = 'local';
+  private readonly state: StateFile<LocalState>;
+
+  constructor(private readonly pools: Map<string, Pool>, private readonly ctx: ProviderContext, private readonly opts: LocalProviderOptions) {
+    this.state = new StateFile(join(opts.stateDir, 'local-instances.json'), () => ({ instances: [] }));
+  }
+
+  async launch(poolName: string, count: number, spec: LaunchSpec): Promise<Instance[]> {
+    const pool = this.pool(poolName);
+    checkCount(count);
+    const type = pool.instanceTypes.find((t) => t.name === spec.instanceType);
+    if (!type) throw new InvalidConfigError(`pool ${poolName}: instance type '${spec.instanceType}' is not in its instanceTypes (${pool.instanceTypes.map((t) => t.name).join(', ')})`, this.kind);
+    const existing = this.state.read().instances.filter((i) => i.token === spec.token && i.pool === poolName);
+    if (existing.length) return existing.map((r) => this.toInstance(r));
+    const now = this.ctx.clock.now();
+    const records: LocalInstanceRecord[] = Array.from({ length: count }, (_, i) => {
+      const id = `local-${createHash('sha256').update(`${poolName}:${spec.token}:${i}`).digest('hex').slice(0, 12)}`;
+      return { id, pool: poolName, instanceType: type.name, token: spec.token, workDir: join(this.opts.stateDir, 'instances', id), launchedAt: now };
+    });
+    this.state.update((s) => s.instances.push(...records));
+    for (const r of records) {
+      const port = await freePort();
+      const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:[${port + 1}-${port + 100}]`;
+      const attrs = Object.entries({ ...pool.attributes, pool: poolName, instance: r.id }).map(([k, v]) => `${k}:${v}`).join(';');
+      const child = spawn(process.execPath, [BIN, 'agent', '--master', this.ctx.masterUrl, '--port', String(port), '--work-dir', r.workDir,
+        '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])], {
+        detached: true, stdio: 'ignore', env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id },
+      });
+      child.unref();
+      this.state.update((s) => {
+        const rec = s.instances.find((x) => x.id === r.id);
+        if (rec) { rec.pid = child.pid; rec.port = port; }
+      });
+      r.pid = child.pid;
+      r.port = port;
+      this.ctx.log.info({ pool: poolName, instance: r.id, pid: child.pid }, 'local instance started');
+    }
+    return records.map((r) => this.toInstance(r));
+  }
+
+  async terminate(ids: readonly string[]): Promise<void> {
+    const wanted = new Set(ids);
+    const records = this.state.read().instances.filter((i) => wanted.has(i.id) && !i.terminated);
+    for (const r of records) {
+      if (r.pid && isOurProcess(r.pid, r.id)) {
+        try { process.kill(r.pid, 'SIGTERM'); } catch { /* already gone */ }
+      }
+    }
+    this.state.update((s) => { for (const i of s.instances) if (wanted.has(i.id)) i.terminated = true; });
+  }
+
+  async list(poolName: string): Promise<Instance[]> {
+    this.pool(poolName);
+    return this.state.read().instances.filter((i) => i.pool === poolName && !i.terminated).map((r) => this.toInstance(r));
+  }
+
+  async prices(poolName: string): Promise<Price[]> {
+    const pool = this.pool(poolName);
+    return pool.instanceTypes.map((t) => ({
+      instanceType: t.name, zone: 'local', capacityType: pool.ownership === 'owned' ? 'owned' as const : pool.capacityType,
+      hourly: pool.ownership === 'owned' ? (pool.costPerHour ?? 0) : (pool.capacityType === 'spot' ? t.spotPrice ?? t.price ?? 0 : t.price ?? 0),
+    }));
+  }
+
+  private toInstance(r: LocalInstanceRecord): Instance {
+    const pool = this.pools.get(r.pool);
+    const alive = r.pid !== undefined && isOurProcess(r.pid, r.id);
+    return {
+      id: r.id, pool: r.pool, provider: this.kind, instanceType: r.instanceType,
+      capacityType: pool?.ownership === 'owned' ? 'owned' : (pool?.capacityType ?? 'on-demand'),
+      zone: 'local', state: r.terminated ? 'terminated' : alive ? 'running' : r.pid === undefined ? 'pending' : 'stopped',
+      launchedAt: r.launchedAt, privateAddress: '127.0.0.1',
+    };
+  }
+
+  private pool(name: string): Pool {
+    const p = this.pools.get(name);
+    if (!p || p.provider !== 'local') throw new InvalidConfigError(`no local pool named '${name}'`, this.kind);
+    return p;
+  }
+}
+
+/** Guards against pid reuse: the process must carry our instance id in its environment. */
+function isOurProcess(pid: number, id: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`SPILLWAY_INSTANCE_ID=${id}`);
+  } catch {
+    return true; // no /proc (not Linux): trust the pid
+  }
+}
+
+export function checkCount(count: number): void {
+  if (!Number.isInteger(count) || count <= 0) throw new InvalidConfigError(`count must be a whole number > 0, got ${count}`, 'any');
+}

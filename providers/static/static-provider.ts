@@ -1,0 +1,144 @@
+// The `static` provider: owned on-prem machines listed in the pool. Machines are never created or
+// destroyed — "launch" powers one on through the pool's command hook (ipmitool, wakeonlan, ssh …)
+// and waits for its agent to register; "terminate" powers it off (or only marks it released when
+// the pool says drain-only). The machine's name and address reach the hook as the environment
+// variables SPILLWAY_MACHINE / SPILLWAY_ADDRESS and replace {name} / {address} (shell-quoted).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Instance, LaunchSpec, Price, Provider } from '../provider.ts';
+import type { Pool } from '../pool-config.ts';
+import type { ProviderContext } from '../context.ts';
+import { InsufficientCapacityError, InvalidConfigError, ProviderUnavailableError } from '../errors.ts';
+import { StateFile } from '../state-file.ts';
+import { checkCount } from '../local/local-provider.ts';
+
+interface MachineState {
+  pool: string;
+  name: string;
+  on: boolean;
+  token?: string;
+  poweredOnAt?: number;
+}
+
+export interface StaticProviderOptions {
+  stateDir: string;
+  /** How long to wait for the machine's agent after powering it on (default: the pool's boot timeout). */
+  waitForAgentMs?: number;
+  /** Checks whether an agent at this address has registered (default: asks the master). */
+  agentRegistered?: (address: string) => Promise<boolean>;
+}
+
+export class StaticProvider implements Provider {
+  readonly kind = 'static';
+  private readonly state: StateFile<{ machines: MachineState[] }>;
+
+  constructor(private readonly pools: Map<string, Pool>, private readonly ctx: ProviderContext, private readonly opts: StaticProviderOptions) {
+    this.state = new StateFile(join(opts.stateDir, 'static-machines.json'), () => ({ machines: [] }));
+  }
+
+  async launch(poolName: string, count: number, spec: LaunchSpec): Promise<Instance[]> {
+    const pool = this.pool(poolName);
+    checkCount(count);
+    const cfg = pool.static!;
+    const already = this.state.read().machines.filter((m) => m.pool === poolName && m.token === spec.token);
+    if (already.length) return already.map((m) => this.toInstance(pool, m.name));
+    const on = new Set(this.state.read().machines.filter((m) => m.pool === poolName && m.on).map((m) => m.name));
+    // Any powered-off machine will do unless the caller names one (instanceType = machine name).
+    const off = cfg.machines.filter((m) => !on.has(m.name) && (!spec.instanceType || spec.instanceType === 'any' || spec.instanceType === m.name));
+    if (off.length < count) {
+      throw new InsufficientCapacityError(`pool ${poolName}: ${count} machine(s) wanted, ${off.length} powered off`, this.kind);
+    }
+    const chosen = off.slice(0, count);
+    const now = this.ctx.clock.now();
+    // Record first: a retry after a crash finds these machines and powers on nothing new.
+    this.state.update((s) => {
+      for (const m of chosen) {
+        s.machines = s.machines.filter((x) => !(x.pool === poolName && x.name === m.name));
+        s.machines.push({ pool: poolName, name: m.name, on: true, token: spec.token, poweredOnAt: now });
+      }
+    });
+    for (const m of chosen) {
+      await runHook(cfg.powerOn, m.name, m.address, `pool ${poolName}: powering on ${m.name}`);
+      this.ctx.log.info({ pool: poolName, machine: m.name }, 'machine powered on');
+    }
+    const waitMs = this.opts.waitForAgentMs ?? pool.bootTimeoutSeconds * 1000;
+    if (waitMs > 0) await Promise.all(chosen.map((m) => this.waitForAgent(m.address, waitMs)));
+    return chosen.map((m) => this.toInstance(pool, m.name));
+  }
+
+  async terminate(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const [poolName, name] = splitId(id);
+      const pool = this.pools.get(poolName);
+      const machine = pool?.static?.machines.find((m) => m.name === name);
+      const st = this.state.read().machines.find((m) => m.pool === poolName && m.name === name);
+      if (!pool || !machine || !st?.on) continue;
+      if (pool.static!.onRelease === 'power-off' && pool.static!.powerOff) {
+        await runHook(pool.static!.powerOff, machine.name, machine.address, `pool ${poolName}: powering off ${machine.name}`);
+      }
+      this.state.update((s) => {
+        const m = s.machines.find((x) => x.pool === poolName && x.name === name);
+        if (m) { m.on = false; m.token = undefined; }
+      });
+    }
+  }
+
+  async list(poolName: string): Promise<Instance[]> {
+    const pool = this.pool(poolName);
+    return this.state.read().machines.filter((m) => m.pool === poolName && m.on).map((m) => this.toInstance(pool, m.name));
+  }
+
+  async prices(poolName: string): Promise<Price[]> {
+    const pool = this.pool(poolName);
+    return pool.static!.machines.map((m) => ({ instanceType: m.name, zone: 'on-prem', capacityType: 'owned' as const, hourly: m.costPerHour ?? pool.costPerHour ?? 0 }));
+  }
+
+  private toInstance(pool: Pool, name: string): Instance {
+    const m = pool.static!.machines.find((x) => x.name === name)!;
+    const st = this.state.read().machines.find((x) => x.pool === pool.name && x.name === name);
+    return {
+      id: `${pool.name}/${name}`, pool: pool.name, provider: this.kind, instanceType: name, capacityType: 'owned', zone: 'on-prem',
+      state: st?.on ? 'running' : 'stopped', launchedAt: st?.poweredOnAt ?? 0, privateAddress: m.address,
+    };
+  }
+
+  private async waitForAgent(address: string, timeoutMs: number): Promise<void> {
+    const registered = this.opts.agentRegistered ?? ((addr: string) => agentAt(this.ctx.masterUrl, addr));
+    const deadline = this.ctx.clock.now() + timeoutMs;
+    while (!(await registered(address).catch(() => false))) {
+      if (this.ctx.clock.now() > deadline) throw new ProviderUnavailableError(`no agent registered from ${address} within ${Math.round(timeoutMs / 1000)} s of power-on`, this.kind);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  private pool(name: string): Pool {
+    const p = this.pools.get(name);
+    if (!p || p.provider !== 'static' || !p.static) throw new InvalidConfigError(`no static pool named '${name}'`, this.kind);
+    return p;
+  }
+}
+
+function splitId(id: string): [string, string] {
+  const i = id.indexOf('/');
+  return i < 0 ? ['', id] : [id.slice(0, i), id.slice(i + 1)];
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function runHook(template: string, name: string, address: string, what: string): Promise<void> {
+  const command = template.replaceAll('{name}', quote(name)).replaceAll('{address}', quote(address));
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SPILLWAY_MACHINE: name, SPILLWAY_ADDRESS: address } });
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', (e) => reject(new ProviderUnavailableError(`${what}: ${e.message}`, 'static')));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new ProviderUnavailableError(`${what}: hook exited with status ${code}${err ? `: ${err.trim().slice(0, 200)}` : ''}`, 'static'))));
+  });
+}
+
+async function agentAt(masterUrl: string, address: string): Promise<boolean> {
+  const res = await fetch(new URL('/api/v1', masterUrl), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { get_agents: { agents: { agent_info: { hostname: string } }[] } };
+  return body.get_agents.agents.some((a) => a.agent_info.hostname === address);
+}

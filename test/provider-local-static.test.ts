@@ -1,0 +1,176 @@
+// The local and static providers with real processes: agents they start register with a real
+// master; launches are idempotent under their token; pool files are validated with line numbers.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
+import { BIN, waitFor } from './helpers/cluster.ts';
+import { tempDir } from './helpers/redis.ts';
+import { silentLogger } from '../src/common/logger.ts';
+import { systemClock } from '../src/common/clock.ts';
+import { ConfigFileError, loadPoolsFile, PoolsFileSchema, parseConfig } from '../providers/pool-config.ts';
+import { ProviderSet } from '../providers/registry.ts';
+import { InsufficientCapacityError, InvalidConfigError } from '../providers/errors.ts';
+
+type Agents = { get_agents: { agents: { agent_info: { hostname: string; attributes: { name: string; text?: { value: string } }[] }; active: boolean }[] } };
+async function agents(m: InProcessMaster): Promise<Agents['get_agents']['agents']> {
+  const res = await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' });
+  return ((await res.json()) as Agents).get_agents.agents;
+}
+const attr = (a: Agents['get_agents']['agents'][number], name: string) => a.agent_info.attributes.find((x) => x.name === name)?.text?.value;
+
+const LOCAL_POOLS = `pools:
+  - name: local-rented
+    provider: local
+    ownership: rented
+    max: 4
+    instanceTypes:
+      - { name: small, cpus: 1, mem: 256, price: 0.05 }
+`;
+
+function ctx(m: InProcessMaster) {
+  return { cluster: 'test', masterUrl: m.url, log: silentLogger, clock: systemClock };
+}
+
+test.serial('local provider: launched agents register with the master; the same token never launches twice; terminate stops them', async (t) => {
+  const m = await inProcessMaster();
+  const dir = tempDir('spillway-local-');
+  const poolsFile = join(dir, 'pools.yaml');
+  writeFileSync(poolsFile, LOCAL_POOLS);
+  const { pools } = loadPoolsFile(poolsFile);
+  const set = new ProviderSet(pools, ctx(m), { stateDir: dir });
+  const p = set.forPool('local-rented');
+  t.teardown(async () => {
+    await p.terminate((await p.list('local-rented')).map((i) => i.id)).catch(() => {});
+    await m.shutdown();
+  });
+  const first = await p.launch('local-rented', 2, { token: 'tok-1', instanceType: 'small' });
+  t.is(first.length, 2);
+  await waitFor(async () => (await agents(m)).filter((a) => a.active).length === 2, 30_000, '2 agents');
+  const registered = await agents(m);
+  t.deepEqual(registered.map((a) => attr(a, 'pool')), ['local-rented', 'local-rented']);
+  t.deepEqual(registered.map((a) => attr(a, 'instance')).sort(), first.map((i) => i.id).sort());
+
+  // Same token — even from a new provider object, as after a crash — returns the same instances.
+  const again = await new ProviderSet(pools, ctx(m), { stateDir: dir }).forPool('local-rented').launch('local-rented', 2, { token: 'tok-1', instanceType: 'small' });
+  t.deepEqual(again.map((i) => i.id).sort(), first.map((i) => i.id).sort());
+  await new Promise((r) => setTimeout(r, 500));
+  t.is((await agents(m)).length, 2, 'no extra agent started');
+
+  const listed = await p.list('local-rented');
+  t.deepEqual(listed.map((i) => i.state), ['running', 'running']);
+  t.true(listed.every((i) => i.provider === 'local' && i.capacityType === 'on-demand' && i.privateAddress === '127.0.0.1'));
+  const prices = await p.prices('local-rented');
+  t.deepEqual(prices, [{ instanceType: 'small', zone: 'local', capacityType: 'on-demand', hourly: 0.05 }]);
+
+  await p.terminate([first[0].id]);
+  await p.terminate([first[0].id, 'local-unknown']); // idempotent
+  t.deepEqual((await p.list('local-rented')).map((i) => i.id), [first[1].id]);
+  await waitFor(async () => (await agents(m)).filter((a) => a.active).length === 1, 30_000, 'agent stopped');
+
+  await t.throwsAsync(p.launch('local-rented', 0, { token: 'x', instanceType: 'small' }), { instanceOf: InvalidConfigError, message: /count/ });
+  await t.throwsAsync(p.launch('local-rented', 1, { token: 'y', instanceType: 'huge' }), { instanceOf: InvalidConfigError, message: /instance type 'huge'/ });
+});
+
+test.serial('static provider: powers owned machines on through the hook, waits for their agents, powers them off', async (t) => {
+  const m = await inProcessMaster();
+  const dir = tempDir('spillway-static-');
+  // The "power" hook starts an agent that advertises the machine's address (loopback aliases).
+  const powerOn = `nohup ${process.execPath} ${BIN} agent --master ${m.url} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE --kill-tasks-on-exit --resources "cpus:1;mem:256" >/dev/null 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE`;
+  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) && touch ${dir}/off-$SPILLWAY_MACHINE`;
+  const text = `pools:
+  - name: rack-a
+    provider: static
+    ownership: owned
+    max: 2
+    costPerHour: 0.02
+    static:
+      powerOn: ${JSON.stringify(powerOn)}
+      powerOff: ${JSON.stringify(powerOff)}
+      machines:
+        - { name: node1, address: 127.0.0.2, cpus: 1, mem: 256, costPerHour: 0.03 }
+        - { name: node2, address: 127.0.0.3, cpus: 1, mem: 256 }
+`;
+  const { pools } = parseConfig(PoolsFileSchema, text, 'rack.yaml');
+  const set = new ProviderSet(pools, ctx(m), { stateDir: dir });
+  const p = set.forPool('rack-a');
+  t.teardown(async () => {
+    await p.terminate((await p.list('rack-a')).map((i) => i.id)).catch(() => {});
+    await m.shutdown();
+  });
+  const on = await p.launch('rack-a', 1, { token: 'power-1', instanceType: 'any' });
+  t.is(on.length, 1);
+  t.is(on[0].capacityType, 'owned');
+  t.is(on[0].state, 'running');
+  t.true((await agents(m)).some((a) => a.agent_info.hostname === on[0].privateAddress), 'its agent registered before launch returned');
+  t.deepEqual((await p.launch('rack-a', 1, { token: 'power-1', instanceType: 'any' })).map((i) => i.id), on.map((i) => i.id), 'same token, same machine');
+  await p.launch('rack-a', 1, { token: 'power-2', instanceType: 'any' });
+  await t.throwsAsync(p.launch('rack-a', 1, { token: 'power-3', instanceType: 'any' }), { instanceOf: InsufficientCapacityError, message: /0 powered off/ });
+  const prices = await p.prices('rack-a');
+  t.deepEqual(prices.map((x) => x.hourly), [0.03, 0.02]);
+  await p.terminate([on[0].id]);
+  t.true(existsSync(join(dir, `off-${on[0].instanceType}`)), 'the power-off hook ran');
+  t.is((await p.list('rack-a')).length, 1);
+});
+
+test('pool files that do not validate are refused with file, line, path and reason', (t) => {
+  const bad = `pools:
+  - name: cloud
+    provider: aws-ec2
+    ownership: rented
+    max: 2
+    min: 5
+    aws: { amiId: ami-1 }
+    instanceTypes:
+      - { name: m5.large, cpus: 2, mem: 8192 }
+  - name: Bad_Name
+    provider: azure
+    ownership: rented
+    max: 1
+`;
+  const err = t.throws(() => parseConfig(PoolsFileSchema, bad, 'pools.yaml'), { instanceOf: ConfigFileError })!;
+  t.regex(err.message, /pools\.yaml:7: pools\.0\.aws\.region/);
+  t.regex(err.message, /pools\.yaml:10: pools\.1\.name/);
+  t.regex(err.message, /pools\.yaml:11: pools\.1\.provider: .*"aws-ec2"\|"gcp-compute"/);
+  // Once the shape is right, the cross-field rules speak up.
+  const rules = t.throws(() => parseConfig(PoolsFileSchema, bad.replace('aws: { amiId: ami-1 }', 'aws: { region: eu-west-1, amiId: ami-1 }').split('  - name: Bad_Name')[0], 'pools.yaml'), { instanceOf: ConfigFileError })!;
+  t.regex(rules.message, /pools\.yaml:6: pools\.0\.min: min \(5\) is above max \(2\)/);
+  t.regex(rules.message, /pools\.yaml:9: pools\.0\.instanceTypes\.0\.price: instance type m5\.large has no price in the price book/);
+  const syntax = t.throws(() => parseConfig(PoolsFileSchema, 'pools: [\n  { name: x\n', 'broken.yaml'), { instanceOf: ConfigFileError })!;
+  t.regex(syntax.message, /broken\.yaml:\d+:/);
+});
+
+test.serial('spillway instances: launch, list (table and --json) and terminate from the command line', async (t) => {
+  const m = await inProcessMaster();
+  const dir = tempDir('spillway-cli-inst-');
+  const poolsFile = join(dir, 'pools.yaml');
+  writeFileSync(poolsFile, LOCAL_POOLS);
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'instances', ...args, '--pools', poolsFile, '--state-dir', dir, '--master', m.url], { encoding: 'utf8', timeout: 60_000 });
+  t.teardown(async () => {
+    const left = JSON.parse(cli('--json').stdout || '[]') as { id: string }[];
+    if (left.length) cli('terminate', ...left.map((i) => i.id));
+    await m.shutdown();
+  });
+  const launched = cli('launch', '--pool', 'local-rented', '--count', '1', '--token', 'cli-token', '--json');
+  t.is(launched.status, 0, launched.stderr);
+  const [inst] = JSON.parse(launched.stdout) as { id: string; pool: string }[];
+  t.is(inst.pool, 'local-rented');
+  t.regex(launched.stderr, /launching 1 × small in pool local-rented/);
+  const table = cli('--pool', 'local-rented');
+  t.regex(table.stdout, new RegExp(inst.id));
+  await waitFor(async () => (await agents(m)).length === 1, 30_000, 'agent');
+  const term = cli('terminate', inst.id);
+  t.is(term.status, 0, term.stderr);
+  t.deepEqual(JSON.parse(cli('--json').stdout), []);
+  const badCount = cli('launch', '--pool', 'local-rented', '--count', '0');
+  t.is(badCount.status, 1);
+  t.regex(badCount.stderr, /--count/);
+  const unknownPool = cli('launch', '--pool', 'nope', '--count', '1');
+  t.is(unknownPool.status, 1);
+  t.regex(unknownPool.stderr, /unknown pool 'nope'/);
+  const noFile = spawnSync(process.execPath, [BIN, 'instances', '--pools', join(dir, 'missing.yaml')], { encoding: 'utf8' });
+  t.is(noFile.status, 1);
+  t.regex(noFile.stderr, /missing\.yaml: .*cannot read/);
+  t.true(readFileSync(join(dir, 'local-instances.json'), 'utf8').includes('cli-token'));
+});
