@@ -6,8 +6,8 @@
 // empty); F frameworks in role '*' (or spread over roles). Then
 //   1. the cold round: the first allocateRound, which hands out offers (timed: cold_round_ms);
 //   2. every framework declines every agent with a long filter (refuse_seconds 3600): the offers
-//      of round 1 through recover(…, { refuseSeconds, now }), exactly as a DECLINE does, and every
-//      other (framework, agent) pair through refuse(), as a DECLINE of an optimistic offer does.
+//      of round 1 through recover(…, { refuseSeconds, now }), exactly as a DECLINE does, then every
+//      (framework, agent) pair through refuse(), as a DECLINE of an optimistic offer does.
 //      This is the state Mesos' benchmark reaches after its F decline rounds, without running them
 //      (`--fill rounds` runs them instead: allocate, decline all, repeat until nothing is offered;
 //      O(A·F²), for small sizes);
@@ -296,20 +296,14 @@ async function runScenario(s: Settings): Promise<Result> {
   };
   decline(first);
   if (s.fill === 'refuse') {
-    // Every framework declines every agent it was not offered in round 1, with the same filter.
-    const offered = new Map<string, Set<string>>();
-    for (const o of first) {
-      const to = offered.get(o.frameworkId) ?? new Set<string>();
-      to.add(o.agentId);
-      offered.set(o.frameworkId, to);
-    }
+    // Every framework declines all of every agent's free resources, with the same filter. (A
+    // framework offered part of an agent in round 1, its quota chopped, say, declines the whole
+    // agent too: a filter only refuses offers it contains.)
     const free = agentIds.map((id) => allocator.agentFree(id));
     for (let f = 0; f < frameworkIds.length; f++) {
       const fid = frameworkIds[f];
       const role = roleOf(f);
-      const skip = offered.get(fid);
       for (let i = 0; i < agentIds.length; i++) {
-        if (skip?.has(agentIds[i])) continue;
         allocator.refuse(fid, role, agentIds[i], free[i], REFUSE_SECONDS, now);
         filters++;
       }

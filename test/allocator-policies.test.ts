@@ -3,11 +3,11 @@
 // optimistic offers, and min-allocatable / offer filters on reserved buckets. Each test states an
 // outcome an operator would notice (shares, what a role is offered, what it may hold).
 import test, { type ExecutionContext } from 'ava';
-import { Allocator, type OfferProposal, type RoundOptions } from '../src/allocator/allocator.ts';
+import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import { add, EMPTY, format, isEmpty, resources, scalar, type Resources } from '../src/resources/resources.ts';
 import {
   addSets, bucket, containsSet, flatten, formatSet, isEmptySet, NO_RESOURCES, revocablePart, roleMayUse, setOf,
-  subtractSets, unreservedPart, unreservedSet, UNRESERVED_KEY, type ReservationInfo, type ResourceSet,
+  subtractSets, unreservedPart, unreservedSet, type ReservationInfo, type ResourceSet,
 } from '../src/resources/resource-set.ts';
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -694,10 +694,12 @@ test('optimistic: an agent is proposed at most perAgent times per round and neve
 });
 
 test('optimistic: accepting every optimistic offer still respects quota limits and guarantees', (t) => {
-  // The master accepts an optimistic offer when the agent still has it free (accept.ts) and then
-  // allocates it; the allocator is the only place a role's limit and others' headroom are known.
+  // The master accepts an optimistic offer when the agent still has it free and the allocator says
+  // it keeps every quota (accept.ts), and then allocates it.
   const accept = (a: Allocator, ps: readonly OfferProposal[]): void => {
-    for (const p of ps) if (containsSet(a.agentFree(p.agentId), p.resources)) a.allocate(p.frameworkId, p.role, p.agentId, p.resources);
+    for (const p of ps) {
+      if (containsSet(a.agentFree(p.agentId), p.resources) && !a.quotaViolation(p.role, p.resources)) a.allocate(p.frameworkId, p.role, p.agentId, p.resources);
+    }
   };
   const agents = Array.from({ length: 10 }, (_, i) => `ag${i}`);
   {

@@ -9,6 +9,10 @@ export class OfferFilters {
   private version = new Float64Array(64);
   private readonly refused = new Map<number, ResourceSet>();
 
+  /**
+   * `agentVersion` is the agent's free-resources version for which everything offerable is inside
+   * `refused` (pass -1 when that is not so: every look then compares resources).
+   */
   set(slot: number, refused: ResourceSet, expiresAt: number, agentVersion: number): void {
     this.grow(slot);
     this.until[slot] = expiresAt;
@@ -16,14 +20,20 @@ export class OfferFilters {
     this.refused.set(slot, refused);
   }
 
-  /** True when the filter on `slot` still refuses `offerable`. */
-  refuses(slot: number, offerable: ResourceSet, now: number, agentVersion: number): boolean {
+  /**
+   * The cheap first look: 'none' (no live filter), 'refused' (the agent has not changed since the
+   * filter was set and everything it had was refused), or 'check' (compare the actual offer).
+   */
+  peek(slot: number, now: number, agentVersion: number): 'none' | 'refused' | 'check' {
+    if (slot >= this.until.length || this.until[slot] <= now) return 'none';
+    return this.version[slot] === agentVersion ? 'refused' : 'check';
+  }
+
+  /** True when the filter on `slot` refuses `offer` (the offer as it would be made, after quota cuts). */
+  refuses(slot: number, offer: ResourceSet, now: number): boolean {
     if (slot >= this.until.length || this.until[slot] <= now) return false;
-    if (this.version[slot] === agentVersion) return true;
     const refused = this.refused.get(slot);
-    if (!refused || !containsSet(refused, offerable)) return false;
-    this.version[slot] = agentVersion; // still refused at this version: remember it
-    return true;
+    return refused !== undefined && containsSet(refused, offer);
   }
 
   clear(slot?: number): void {

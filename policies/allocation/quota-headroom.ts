@@ -9,10 +9,8 @@ export function unmetGuarantee(node: RoleNode): Record<string, number> {
   const g = node.quota?.guarantees;
   if (!g) return out;
   const used = node.consumption().scalars;
-  for (const [name, want] of Object.entries(g)) {
-    const gap = want - (used[name] ?? 0);
-    if (gap > 1e-9) out[name] = gap;
-  }
+  // Met names stay in with 0, so a stage-1 offer cannot carry more of them.
+  for (const [name, want] of Object.entries(g)) out[name] = Math.max(0, want - (used[name] ?? 0));
   return out;
 }
 

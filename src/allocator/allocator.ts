@@ -16,10 +16,10 @@ import { RoleTree, type QuotaConfig, type RoleNode } from './role-tree.ts';
 import { add, subtract, isEmpty, EMPTY, type Resources } from '../resources/resources.ts';
 import {
   addSets, containsSet, flatten, isEmptySet, nonRevocable, reservedByRole, revocablePart, setOf, subtractSets,
-  unreservedPart, bucket, filterSet, NO_RESOURCES, type ResourceSet,
+  unreservedPart, bucket, filterSet, roleMayUse, NO_RESOURCES, type ResourceSet,
 } from '../resources/resource-set.ts';
 import { eligibleResources } from '../../policies/allocation/eligibility.ts';
-import { chopUnreserved } from '../../policies/allocation/chop.ts';
+import { chop, chopUnreserved } from '../../policies/allocation/chop.ts';
 import { limitAllowance } from '../../policies/allocation/quota-limit.ts';
 import { headroomAllowance, requiredHeadroom, unmetFor, unmetGuarantee } from '../../policies/allocation/quota-headroom.ts';
 import { OfferFilters } from '../../policies/allocation/offer-filter.ts';
@@ -56,6 +56,8 @@ interface AgentEntry {
   active: boolean;
   /** Bumped on every change to `free`; offer filters compare against it. */
   version: number;
+  /** Revocable resources held by frameworks (offered or in use): free revocable = slack − this. */
+  revHeld: Resources;
 }
 
 interface Client {
@@ -102,7 +104,7 @@ export class Allocator {
   addAgent(id: string, total: ResourceSet, inUse: ResourceSet = NO_RESOURCES): void {
     if (this.agents.has(id)) this.removeAgent(id);
     const slot = this.freeSlots.pop() ?? this.nextSlot++;
-    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0 };
+    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0, revHeld: revocablePart(inUse) };
     this.agents.set(id, a);
     this.setFree(a, subtractSets(total, inUse));
     this.setTotal(add(this.total, scalarsOnly(flatten(nonRevocable(total)))));
@@ -167,13 +169,10 @@ export class Allocator {
   setRevocable(agentId: string, revocable: Resources): Resources {
     const a = this.agents.get(agentId);
     if (!a) return EMPTY;
-    const oldTotal = revocablePart(a.total);
-    const held = subtract(oldTotal, revocablePart(a.free));
     const keep = (s: ResourceSet) => filterSet(s, (b) => !b.revocable);
     a.total = setOf([...keep(a.total), ...(isEmpty(revocable) ? [] : [bucket(revocable, undefined, true)])]);
-    const freeRev = subtract(revocable, held);
-    this.setFree(a, setOf([...keep(a.free), ...(isEmpty(freeRev) ? [] : [bucket(freeRev, undefined, true)])]));
-    return subtract(held, revocable);
+    this.setFree(a, withFreeRevocable(a, keep(a.free)));
+    return subtract(a.revHeld, revocable);
   }
 
   // ---- frameworks ------------------------------------------------------------------------------
@@ -294,7 +293,10 @@ export class Allocator {
   /** Marks resources on an agent as held by a framework in a role (offers, restored tasks). */
   allocate(frameworkId: string, role: string, agentId: string, s: ResourceSet): void {
     const a = this.agents.get(agentId);
-    if (a) this.setFree(a, subtractSets(a.free, s));
+    if (a) {
+      a.revHeld = add(a.revHeld, revocablePart(s));
+      this.setFree(a, subtractSets(a.free, s));
+    }
     this.charge(frameworkId, role, s, 1);
   }
 
@@ -304,12 +306,41 @@ export class Allocator {
    */
   recover(frameworkId: string, role: string, agentId: string, s: ResourceSet, filter?: { refuseSeconds: number; now: number }): void {
     const a = this.agents.get(agentId);
-    if (a) this.setFree(a, clampTo(addSets(a.free, s), a.total));
-    this.charge(frameworkId, role, s, -1);
-    const c = this.frameworks.get(frameworkId)?.clients.get(role);
-    if (a && c && filter && filter.refuseSeconds > 0 && !isEmptySet(s)) {
-      c.filters.set(a.slot, s, filter.now + filter.refuseSeconds * 1000, a.version);
+    if (a) {
+      a.revHeld = subtract(a.revHeld, revocablePart(s));
+      this.setFree(a, withFreeRevocable(a, clampTo(addSets(a.free, nonRevocable(s)), a.total)));
     }
+    this.charge(frameworkId, role, s, -1);
+    const f = this.frameworks.get(frameworkId);
+    const c = f?.clients.get(role);
+    if (a && f && c && filter && filter.refuseSeconds > 0 && !isEmptySet(s)) {
+      // The version shortcut is safe only when everything the agent now offers this client was refused.
+      const all = eligibleResources(a.free, role, f.revocable);
+      c.filters.set(a.slot, s, filter.now + filter.refuseSeconds * 1000, containsSet(s, all) ? a.version : -1);
+    }
+  }
+
+  /**
+   * Whether taking `s` for `role` now keeps every quota: the role's and its ancestors' limits, and
+   * the headroom other roles' unmet guarantees need (optimistic ACCEPTs check this). Returns why not.
+   */
+  quotaViolation(role: string, s: ResourceSet): string | undefined {
+    const node = this.tree.node(role);
+    if (!node) return undefined;
+    const limit = limitAllowance(node);
+    const counted = flatten(filterSet(s, (b) => !b.revocable && !(b.reservation && roleMayUse(b.reservation.role, node.path))));
+    for (const [k, room] of Object.entries(limit ?? {})) {
+      if ((counted.scalars[k] ?? 0) > room + 1e-9) return `it would exceed the quota limit of role '${role}' (or an ancestor) for ${k}`;
+    }
+    const guaranteed = [...this.tree.all()].filter((n) => n.quota && Object.keys(n.quota.guarantees).length);
+    if (guaranteed.length) {
+      const allowance = headroomAllowance(node, requiredHeadroom(guaranteed), this.unreservedAvailable()) ?? {};
+      const u = unreservedPart(s).scalars;
+      for (const [k, room] of Object.entries(allowance)) {
+        if ((u[k] ?? 0) > room + 1e-9) return `it would use ${k} held back for other roles' quota guarantees`;
+      }
+    }
+    return undefined;
   }
 
   /** Sets an offer filter without moving resources (DECLINE of an optimistic offer). */
@@ -328,21 +359,27 @@ export class Allocator {
     const available = guaranteed.length ? this.unreservedAvailable() : {};
     const optimistic = opts.optimistic;
 
+    // Optimistic mode: a per-agent budget across both stages, and one proposal per pair.
+    const given = new Map<string, number>();
+    const proposed = new Set<string>();
     const pass = (stage: 1 | 2): void => {
       for (const agentId of ids) {
         const a = this.agents.get(agentId);
         if (!a || !a.active || a.free.length === 0) continue;
-        let given = 0;
+        if (optimistic && (given.get(agentId) ?? 0) >= optimistic.perAgent) continue;
         for (const c of this.order()) {
           if (stage === 1 && !hasNeed(unmetFor(this.tree.node(c.role)!))) continue;
           const f = this.frameworks.get(c.frameworkId)!;
           if (!f.active || c.suppressed) continue;
-          if (optimistic?.hasOffer(f.id, agentId)) continue;
+          if (optimistic && (proposed.has(`${f.id}|${agentId}`) || optimistic.hasOffer(f.id, agentId))) continue;
           const offer = this.candidate(a, c, f, now, stage, guaranteed, available);
           if (!offer) continue;
           proposals.push({ frameworkId: f.id, agentId, role: c.role, resources: offer });
           if (optimistic) {
-            if (++given >= optimistic.perAgent) break;
+            proposed.add(`${f.id}|${agentId}`);
+            const n = (given.get(agentId) ?? 0) + 1;
+            given.set(agentId, n);
+            if (n >= optimistic.perAgent) break;
             continue;
           }
           this.allocate(f.id, c.role, agentId, offer);
@@ -355,24 +392,27 @@ export class Allocator {
     };
     if (guaranteed.length) pass(1);
     pass(2);
-    return proposals;
+    return optimistic ? proposals : mergeProposals(proposals);
   }
 
   /** What `c` would be offered from agent `a` now, or undefined (rules 2–6 of the pipeline). */
   private candidate(a: AgentEntry, c: Client, f: FrameworkEntry, now: number, stage: 1 | 2, guaranteed: RoleNode[], available: Record<string, number>): ResourceSet | undefined {
+    const filter = c.filters.peek(a.slot, now, a.version);
+    if (filter === 'refused') return undefined;
     let offer = eligibleResources(a.free, c.role, f.revocable);
     if (offer.length === 0) return undefined;
-    if (c.filters.refuses(a.slot, offer, now, a.version)) return undefined;
     const node = this.tree.node(c.role)!;
     const limit = limitAllowance(node);
-    if (limit) offer = chopUnreserved(offer, limit);
-    if (stage === 1) {
-      offer = chopUnreserved(offer, unmetFor(node));
-    } else if (guaranteed.length) {
+    // Limits bound everything but the role's own (subtree's) reservations, which already count.
+    if (limit) offer = chop(offer, limit, (b) => !b.revocable && !(b.reservation && roleMayUse(b.reservation.role, node.path)));
+    if (stage === 1) offer = chopUnreserved(offer, unmetFor(node));
+    if (guaranteed.length) {
       const allowance = headroomAllowance(node, requiredHeadroom(guaranteed), available);
       if (allowance) offer = chopUnreserved(offer, allowance);
     }
     if (offer.length === 0 || !meetsMinimum(flatten(offer), this.minAllocatable)) return undefined;
+    // Filters compare what would actually be offered, after the quota cuts (as Mesos does).
+    if (filter === 'check' && c.filters.refuses(a.slot, offer, now)) return undefined;
     return offer;
   }
 
@@ -401,8 +441,9 @@ export class Allocator {
   }
 
   private charge(frameworkId: string, role: string, s: ResourceSet, sign: 1 | -1): void {
+    // Resources coming back after a framework left still leave its role (no phantom allocation).
     const f = this.frameworks.get(frameworkId);
-    if (!f || !f.clients.has(role)) return;
+    if (sign > 0 && (!f || !f.clients.has(role))) return;
     const r = flatten(nonRevocable(s));
     if (!isEmpty(r)) this.tree.charge(role, frameworkId, r, sign);
   }
@@ -421,6 +462,24 @@ export class Allocator {
     this.total = total;
     this.tree.setTotal(total);
   }
+}
+
+/** Free revocable = slack − held, never negative; the rest of `free` as given. */
+function withFreeRevocable(a: AgentEntry, freeNonRevocable: ResourceSet): ResourceSet {
+  const base = filterSet(freeNonRevocable, (b) => !b.revocable);
+  const rev = subtract(revocablePart(a.total), a.revHeld);
+  return isEmpty(rev) ? base : setOf([...base, bucket(rev, undefined, true)]);
+}
+
+/** One proposal per (framework, role, agent): stage 1 and stage 2 pieces go out as one offer. */
+function mergeProposals(list: OfferProposal[]): OfferProposal[] {
+  const byKey = new Map<string, OfferProposal>();
+  for (const p of list) {
+    const key = `${p.frameworkId}|${p.role}|${p.agentId}`;
+    const prev = byKey.get(key);
+    byKey.set(key, prev ? { ...prev, resources: addSets(prev.resources, p.resources) } : p);
+  }
+  return byKey.size === list.length ? list : [...byKey.values()];
 }
 
 function hasNeed(unmet: Record<string, number>): boolean {

@@ -48,6 +48,9 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
   if (!invalid && optimistic && !containsSet(m.allocator.agentFree(agentId!), held)) {
     invalid = `Offer ${offers[0].id} was already taken by another framework's ACCEPT (optimistic offers)`;
   }
+  // Optimistic offers are not budgeted against quota when made, so check it when they are taken.
+  const quotaProblem = !invalid && optimistic ? m.allocator.quotaViolation(role!, held) : undefined;
+  if (quotaProblem) invalid = `Offer ${offers[0].id} cannot be accepted: ${quotaProblem}`;
   if (invalid) {
     if (!optimistic) for (const o of offers) m.allocator.recover(fid, o.role, o.agentId, o.resources);
     const partitionAware = hasCapability(f.record.info, 'PARTITION_AWARE');

@@ -202,9 +202,9 @@ export function registerPolicyAdminCommands(program: Command): void {
         : 'return dynamically reserved resources of an agent to the unreserved pool (UNRESERVE_RESOURCES)')
       .argument('<AGENT_ID>', 'the agent (see `spillway agents`)')
       .requiredOption('--role <role>', kind === 'reserve' ? 'the role to reserve for' : 'the role they are reserved for')
-      .requiredOption('--resources <resources>', 'what to (un)reserve, e.g. "cpus:2;mem:1024"')
+      .requiredOption('--resources <resources>', `what to ${kind}, e.g. "cpus:2;mem:1024"`)
       .option('--principal <principal>', kind === 'reserve' ? 'principal recorded with the reservation' : 'the principal the reservation was made with, if any'))
-      .addHelpText('after', `\nResources in use by tasks cannot be re-labelled (the master answers 409). Example:\n  spillway ${kind} 4f1e…-S0 --role analytics --resources "cpus:2;mem:1024"\n`)
+      .addHelpText('after', `\nResources in use by tasks cannot be re-labelled (the master answers 409). Example:\n  spillway ${kind} 766281a5-ddec-4127-ba0a-8902836c0363-S0 --role analytics --resources "cpus:2;mem:1024" --principal ops\n`)
       .action((agentId: string, o: MasterOptions & { role: string; resources: string; principal?: string }) => run(async () => {
         const list = reservationResources(o.resources, o.role, o.principal);
         if (typeof list === 'string') fail(list);
