@@ -329,3 +329,32 @@ test.serial('an offer outstanding past --offer-timeout is RESCINDed, and accepti
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
 });
+
+test.serial('REQUEST records demand per framework until tasks cover it, a new REQUEST replaces it, or the framework leaves', async (t) => {
+  const fw = await subscribed({ ...INFO, name: 'asker' });
+  const demand = async () => (await (await fetch(`${m.url}/v1/demand`)).json()) as Event;
+  const ask = (count: number, cpus = 0.5) => fw.call({ type: 'REQUEST', request: { requests: [{ resources: [scalarRes('cpus', cpus), scalarRes('mem', 64)], count, constraints: [{ attribute: 'rack', value: 'r1' }] }] } });
+  t.is((await ask(3)).status, 202);
+  let d = await demand();
+  t.is(d.total_units, 3);
+  t.deepEqual(d.frameworks[0].units[0].constraints, [{ attribute: 'rack', value: 'r1' }]);
+  // Launching a task that covers one unit satisfies it.
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await launch(fw, offer, [task('covers-1', offer)]);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'covers-1');
+  d = await demand();
+  t.is(d.total_units, 2);
+  // Bad shapes are refused and change nothing.
+  const bad = await fw.call({ type: 'REQUEST', request: { requests: [{ resources: [scalarRes('cpus', -1)] }] } });
+  t.is(bad.status, 400);
+  t.regex(bad.body, /request\.requests\[0\]\.resources: .*negative/);
+  t.is((await demand()).total_units, 2);
+  t.is((await fw.call({ type: 'REQUEST', request: { requests: [] } })).status, 202);
+  t.is((await demand()).total_units, 0, 'an empty REQUEST withdraws the demand');
+  await ask(5);
+  t.is((await demand()).total_units, 5);
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+  await new Promise((r) => setTimeout(r, 100));
+  t.is((await demand()).total_units, 0, 'gone with the framework');
+});

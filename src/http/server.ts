@@ -11,6 +11,7 @@ import { errorResponder, isClientHangup } from './errors.ts';
 import { schedulerRoute } from './scheduler-route.ts';
 import { agentRoute } from './agent-route.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
+import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 
 export interface HttpOptions {
@@ -41,6 +42,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   router.get('/master/state', legacyStateRoute(master, () => url));
   router.get('/state', legacyStateRoute(master, () => url));
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
+  router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;
     ctx.body = await master.metrics.registry.metrics();

@@ -107,6 +107,7 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
   m.allocator.recover(fid, role!, agentId!, held, { refuseSeconds: refuseSeconds ?? m.config.defaultRefuseSeconds, now });
   if (launched.length && m.launchGate) await m.launchGate.take(launched.length);
   ops.push(...launched.map((t) => m.putTaskOp(t)));
+  if (launched.length) ops.push(...m.satisfyDemand(fid, launched.map((t) => t.resources)));
   if (ops.length) await m.persist(ops);
   for (const t of launched) {
     agent!.stream?.send({ type: 'LAUNCH', launch: { framework_id: { value: fid }, task: t.info } });

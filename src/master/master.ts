@@ -10,6 +10,7 @@ import { FencedError, type Store, type WriteOp } from '../store/store.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../mesos/task-status.ts';
 import { addSets, containsSet, filterSet, flatten, NO_RESOURCES, type ResourceSet } from '../resources/resource-set.ts';
 import type { QuotaConfig } from '../allocator/role-tree.ts';
+import { satisfy, type DemandUnit } from './demand.ts';
 import { DEFAULT_MIN_ALLOCATABLE, type MinAllocatable } from '../../policies/allocation/min-allocatable.ts';
 import { MasterState } from './master-state.ts';
 import { MasterMetrics } from './metrics.ts';
@@ -76,6 +77,8 @@ export class Master {
   readonly metrics = new MasterMetrics();
   readonly id = randomUUID();
   readonly removedFrameworks = new Set<string>();
+  /** Unmet demand per framework from REQUEST calls (see demand.ts). */
+  readonly demands = new Map<string, DemandUnit[]>();
   /** Quota per role as configured (UPDATE_QUOTA); the allocator holds the same. */
   readonly quotas = new Map<string, QuotaConfig>();
   /** Master-wide cap on task launches per second (--max-task-launches-per-second), if set. */
@@ -131,6 +134,7 @@ export class Master {
     const snap = await this.store.load();
     const now = this.clock.now();
     for (const [role, w] of snap.weights) this.allocator.setWeight(role, w as number);
+    for (const [fid, units] of snap.demands) this.demands.set(fid, units as DemandUnit[]);
     for (const [role, q] of snap.quotas) {
       this.quotas.set(role, q as QuotaConfig);
       this.allocator.setQuota(role, q as QuotaConfig);
@@ -420,6 +424,25 @@ export class Master {
     }
   }
 
+  /** Replaces a framework's demand (a REQUEST states its whole current need). */
+  async setDemand(frameworkId: string, units: DemandUnit[]): Promise<void> {
+    await this.persist([units.length
+      ? { op: 'put', hash: 'demands', id: frameworkId, value: units }
+      : { op: 'delete', hash: 'demands', id: frameworkId }]);
+    if (units.length) this.demands.set(frameworkId, units);
+    else this.demands.delete(frameworkId);
+  }
+
+  /** Launched tasks count against the framework's outstanding demand. */
+  satisfyDemand(frameworkId: string, launched: ResourceSet[]): WriteOp[] {
+    let units = this.demands.get(frameworkId);
+    if (!units) return [];
+    for (const r of launched) units = satisfy(units, r);
+    if (units.length) this.demands.set(frameworkId, units);
+    else this.demands.delete(frameworkId);
+    return [units.length ? { op: 'put', hash: 'demands', id: frameworkId, value: units } : { op: 'delete', hash: 'demands', id: frameworkId }];
+  }
+
   /** TEARDOWN or failover timeout: kills its tasks, drops its offers and forgets it. */
   async removeFramework(f: FrameworkLive, why: string): Promise<void> {
     const id = f.record.id;
@@ -440,6 +463,7 @@ export class Master {
     }
     this.allocator.removeFramework(id);
     ops.push({ op: 'delete', hash: 'frameworks', id });
+    if (this.demands.delete(id)) ops.push({ op: 'delete', hash: 'demands', id });
     ops.push({ op: 'append', list: 'removed_frameworks', value: { id, info: f.record.info, removedAt: this.clock.now() }, max: 10_000 });
     f.stream?.close();
     f.stream = undefined;

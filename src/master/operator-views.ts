@@ -177,3 +177,12 @@ export function getQuota(m: Master): object {
   const configs = [...m.quotas].map(([role, q]) => ({ role, guarantees: quantities(q.guarantees), limits: quantities(q.limits) }));
   return { status: { configs } };
 }
+
+/** GET /v1/demand: what frameworks asked for with REQUEST and have not yet launched. */
+export function demandView(m: Master): object {
+  const frameworks = [...m.demands].map(([fid, units]) => ({
+    framework_id: { value: fid },
+    units: units.map((u) => ({ id: u.id, role: u.role, resources: toMesos(u.shape), count: u.count, constraints: u.constraints, since: new Date(u.since).toISOString() })),
+  }));
+  return { frameworks, total_units: [...m.demands.values()].flat().reduce((n, u) => n + u.count, 0) };
+}

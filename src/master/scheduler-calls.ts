@@ -8,6 +8,7 @@ import { frameworkRoles, hasCapability, type EventSink, type FrameworkLive, type
 import { errorEvent } from './mesos-json.ts';
 import { validateIdValue } from './task-validation.ts';
 import { accept } from './accept.ts';
+import { parseRequest } from './demand.ts';
 import { VERSION } from '../common/version.ts';
 
 export function validateFrameworkInfo(info: FrameworkInfo): void {
@@ -154,9 +155,7 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
       return;
     }
     case 'REQUEST':
-      // Recorded for the autoscaler's demand tracking; the allocator itself ignores requests (as in Mesos).
-      m.log.info({ frameworkId: fid, requests: call.request!.requests.length }, 'resource request');
-      return;
+      return m.setDemand(fid, parseRequest(fid, frameworkRoles(f.record.info)[0], call.request!.requests, m.clock.now(), m.demands.get(fid) ?? []));
     case 'UPDATE_FRAMEWORK':
       return updateFramework(m, f, call.update_framework!.framework_info);
     case 'ACCEPT_INVERSE_OFFERS':

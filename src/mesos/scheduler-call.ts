@@ -97,7 +97,14 @@ export const CallSchema = z.looseObject({
   }).optional(),
   message: z.looseObject({ agent_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
   request: z.looseObject({
-    requests: z.array(z.looseObject({ agent_id: ValueId.optional(), resources: z.array(MesosResourceSchema).default([]) })).default([]),
+    // Mesos' Request is {agent_id, resources}; Spillway also reads `count` (units of that shape) and
+    // `constraints` (agent attributes the units need) so the autoscaler knows what to provision.
+    requests: z.array(z.looseObject({
+      agent_id: ValueId.optional(),
+      resources: z.array(MesosResourceSchema).default([]),
+      count: z.number().int().positive().max(1_000_000).optional(),
+      constraints: z.array(z.looseObject({ attribute: z.string().min(1), value: z.string() })).optional(),
+    })).default([]),
   }).optional(),
   update_framework: z.looseObject({ framework_info: FrameworkInfoSchema, suppressed_roles: z.array(z.string()).optional() }).optional(),
 });

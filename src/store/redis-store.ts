@@ -123,10 +123,10 @@ export class RedisStore implements Store {
       const raw = await this.redis.hgetall(this.key(h));
       return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
     };
-    const [agents, frameworks, tasks, meta, weights, quotas] = await Promise.all(
-      (['agents', 'frameworks', 'tasks', 'meta', 'weights', 'quotas'] as const).map(read),
+    const [agents, frameworks, tasks, meta, weights, quotas, demands] = await Promise.all(
+      (['agents', 'frameworks', 'tasks', 'meta', 'weights', 'quotas', 'demands'] as const).map(read),
     );
-    return { agents, frameworks, tasks, meta, weights, quotas };
+    return { agents, frameworks, tasks, meta, weights, quotas, demands };
   }
 
   async readList(list: ListName, limit: number): Promise<unknown[]> {

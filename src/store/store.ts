@@ -2,7 +2,7 @@
 // Store before it acknowledges the client. RedisStore (beside this file) is the real one.
 
 /** Hashes of records, keyed by id. */
-export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas';
+export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas' | 'demands';
 /** Capped lists, newest first. */
 export type ListName = 'completed_tasks' | 'removed_frameworks';
 
@@ -18,6 +18,7 @@ export interface Snapshot {
   readonly meta: Map<string, unknown>;
   readonly weights: Map<string, unknown>;
   readonly quotas: Map<string, unknown>;
+  readonly demands: Map<string, unknown>;
 }
 
 export interface Store {
