@@ -8,6 +8,8 @@ import { InvalidConfigError } from './errors.ts';
 import { LocalProvider } from './local/local-provider.ts';
 import { StaticProvider } from './static/static-provider.ts';
 import { MeteredProvider, providerMetrics } from './metered-provider.ts';
+import { AwsEc2Provider } from './aws-ec2/index.ts';
+import { createGcpComputeProvider } from './gcp-compute/gcp-compute-provider.ts';
 
 export interface ProviderSetOptions {
   /** Where the local and static providers keep their state files and instance work dirs. */
@@ -31,7 +33,8 @@ export class ProviderSet {
       let provider: Provider;
       if (kind === 'local') provider = new LocalProvider(byName, ctx, { stateDir: opts.stateDir, agentArgs: opts.localAgentArgs });
       else if (kind === 'static') provider = new StaticProvider(byName, ctx, { stateDir: opts.stateDir });
-      else throw new InvalidConfigError(`provider ${kind} is being wired in`, kind);
+      else if (kind === 'aws-ec2') provider = new AwsEc2Provider(byName, ctx);
+      else provider = createGcpComputeProvider(byName, ctx);
       this.byKind.set(kind, metrics ? new MeteredProvider(provider, metrics) : provider);
     }
   }

@@ -166,7 +166,7 @@ test.serial('reserve and unreserve on an agent; roles shows the reservation and 
   t.teardown(() => fw.close());
   const offer = (await fw.next((e) => e.type === 'OFFERS' && e.offers.offers.some((o: Any) => o.resources.some((r: Any) => r.reservations)))).offers.offers[0];
   const task = [{ ...scalarRes('cpus', 2), reservations: [{ type: 'DYNAMIC', role: 'analytics', principal: 'ops' }] }];
-  await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ name: 't', task_id: { value: 't1' }, agent_id: offer.agent_id, resources: task, command: { value: 'sleep 1000' } }] } }] } });
+  await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ name: 't', task_id: { value: 't1' }, agent_id: offer.agent_id, resources: task, command: { value: 'sleep 1000' } }] } }], filters: { refuse_seconds: 3600 } } });
   await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING');
   const inUse = await run('unreserve', id, '--role', 'analytics', '--resources', 'cpus:2', '--principal', 'ops');
   t.is(inUse.code, 1);

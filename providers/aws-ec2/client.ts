@@ -40,7 +40,7 @@ export function createEc2Client(target: Ec2Target, opts: ClientOptions = {}): EC
       : {}),
     retryStrategy,
     maxAttempts: retryStrategy.maxAttempts,
-    requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 30_000, connectionTimeout: opts.connectionTimeoutMs ?? 5_000 },
+    requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true, connectionTimeout: opts.connectionTimeoutMs ?? 5_000 },
   });
 }
 

@@ -8,10 +8,15 @@ import {
 
 export const KIND = 'aws-ec2';
 
-/** No capacity for this type/zone right now: back the pool/type off. */
+/**
+ * No capacity for this type/zone right now: back the pool/type off. `Unsupported` ("type not offered
+ * in this zone", "spot not available for this type") is treated the same way, as Karpenter does:
+ * the right reaction is to try another type or zone, not to declare the pool broken.
+ */
 export const CAPACITY_CODES: ReadonlySet<string> = new Set([
   'InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity',
   'InsufficientCapacity', 'UnfulfillableCapacity', 'SpotMaxPriceTooLow', 'InsufficientFreeAddressesInSubnet',
+  'Unsupported',
 ]);
 /** An account limit: back off; raising it is a human's job. */
 export const QUOTA_CODES: ReadonlySet<string> = new Set([

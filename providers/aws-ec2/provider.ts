@@ -90,25 +90,22 @@ export class AwsEc2Provider implements Provider {
   }
 
   async terminate(ids: readonly string[]): Promise<void> {
-    let pending = [...new Set(ids)];
-    if (pending.length === 0) return;
+    const wanted = [...new Set(ids)];
+    if (wanted.length === 0) return;
     const targets = this.validTargets();
     if (targets.size === 0) {
-      throw new InvalidConfigError(`aws-ec2: cannot terminate ${pending.length} instance(s): no usable aws-ec2 pool is configured`, KIND, 'NoPools');
+      throw new InvalidConfigError(`aws-ec2: cannot terminate ${wanted.length} instance(s): no usable aws-ec2 pool is configured`, KIND, 'NoPools');
     }
-    // Known ids go to the target they were seen in; others are tried in each target in turn
-    // (in the usual single-region setup there is just one).
-    const order = [...targets.keys()];
-    const byTarget = new Map<string, string[]>(order.map((k) => [k, []]));
+    // Ids seen in launch/list go to the target they live in; others are tried in each target in
+    // turn, each passing on what it did not know (usually there is just one target).
+    const byTarget = new Map<string, string[]>([...targets.keys()].map((k) => [k, []]));
     let unplaced: string[] = [];
-    for (const id of pending) {
+    for (const id of wanted) {
       const k = this.instanceTarget.get(id);
       if (k && byTarget.has(k)) byTarget.get(k)!.push(id);
       else unplaced.push(id);
     }
-    pending = [];
-    for (const key of order) {
-      const { target, pools } = targets.get(key)!;
+    for (const [key, { target, pools }] of targets) {
       const batch = [...byTarget.get(key)!, ...unplaced];
       if (batch.length === 0) continue;
       const client = await this.client(target);

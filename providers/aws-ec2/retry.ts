@@ -26,7 +26,8 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 20_000 } as const;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+// Not unref'd: a one-shot CLI run must not exit in the middle of a backoff.
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function backoffMs(retry: number, opts: RetryOptions = {}): number {
   const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;

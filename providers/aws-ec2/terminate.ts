@@ -16,14 +16,13 @@ export interface TerminateResult {
   readonly unknown: string[];
 }
 
-export async function terminateIds(client: EC2Client, ids: readonly string[], batchSize = TERMINATE_BATCH): Promise<TerminateResult> {
+export async function terminateIds(client: EC2Client, ids: readonly string[]): Promise<TerminateResult> {
   const terminated: string[] = [];
   const unknown: string[] = [];
   const valid: string[] = [];
   for (const id of new Set(ids)) (INSTANCE_ID.test(id) ? valid : unknown).push(id);
-  const size = Math.max(1, Math.min(TERMINATE_BATCH, batchSize));
-  for (let i = 0; i < valid.length; i += size) {
-    let batch = valid.slice(i, i + size);
+  for (let i = 0; i < valid.length; i += TERMINATE_BATCH) {
+    let batch = valid.slice(i, i + TERMINATE_BATCH);
     while (batch.length > 0) {
       try {
         const out = await client.send(new TerminateInstancesCommand({ InstanceIds: batch }));
@@ -35,13 +34,13 @@ export async function terminateIds(client: EC2Client, ids: readonly string[], ba
         const named = new Set(info.message.match(/i-[0-9a-f]+/g) ?? []);
         const missing = batch.filter((id) => named.has(id));
         if (missing.length === 0) {
+          if (batch.length === 1) {
+            unknown.push(batch[0]);
+            break;
+          }
           // Could not tell which ids EC2 meant: go one by one.
           for (const id of batch) {
-            if (batch.length === 1) {
-              unknown.push(id);
-              continue;
-            }
-            const one = await terminateIds(client, [id], 1);
+            const one = await terminateIds(client, [id]);
             terminated.push(...one.terminated);
             unknown.push(...one.unknown);
           }

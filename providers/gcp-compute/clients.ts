@@ -1,8 +1,35 @@
-// The Compute SDK clients, one InstancesClient + ZoneOperationsClient pair per endpoint. The SDK is
-// imported lazily: loading @google-cloud/compute (its protos) takes seconds, and a process whose
-// pools never touch GCE should not pay for it.
+// The Compute SDK clients, one InstancesClient + ZoneOperationsClient pair per endpoint.
+//
+// The SDK is imported lazily, and only the two client modules: the package root also compiles
+// build/protos/protos.js (30 MB) and every v1/v1beta/v1small client, which takes many seconds —
+// a process whose pools never touch GCE should not pay for it, and one that does pays less. If a
+// future SDK moves those files, the package root is the fallback.
 import type { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
 import type { Location } from './config.ts';
+
+interface Sdk {
+  InstancesClient: typeof InstancesClient;
+  ZoneOperationsClient: typeof ZoneOperationsClient;
+}
+
+let sdk: Promise<Sdk> | undefined;
+
+function loadSdk(): Promise<Sdk> {
+  sdk ??= (async () => {
+    try {
+      const [i, o] = await Promise.all([
+        import('@google-cloud/compute/build/src/v1/instances_client.js'),
+        import('@google-cloud/compute/build/src/v1/zone_operations_client.js'),
+      ]);
+      if (typeof i.InstancesClient === 'function' && typeof o.ZoneOperationsClient === 'function') {
+        return { InstancesClient: i.InstancesClient, ZoneOperationsClient: o.ZoneOperationsClient };
+      }
+    } catch { /* layout changed: use the package root */ }
+    const root = await import('@google-cloud/compute');
+    return { InstancesClient: root.InstancesClient, ZoneOperationsClient: root.ZoneOperationsClient };
+  })();
+  return sdk;
+}
 
 export interface GceApi {
   readonly instances: InstancesClient;
@@ -30,7 +57,7 @@ export class GceClients {
   }
 
   private async create(loc: Location): Promise<GceApi> {
-    const sdk = await import('@google-cloud/compute');
+    const { InstancesClient, ZoneOperationsClient } = await loadSdk();
     const ep = loc.endpoint;
     // Each client mutates its options object, so build a fresh one per client.
     const options = async (): Promise<ClientOptions> => ({
@@ -40,7 +67,7 @@ export class GceClients {
       ...(loc.insecure ? { authClient: new (await import('google-auth-library')).PassThroughClient() } : {}),
       ...this.extra,
     });
-    return { instances: new sdk.InstancesClient(await options()), operations: new sdk.ZoneOperationsClient(await options()) };
+    return { instances: new InstancesClient(await options()), operations: new ZoneOperationsClient(await options()) };
   }
 
   async close(): Promise<void> {

@@ -130,6 +130,9 @@ function decide(f: Facts): Classified | undefined {
   if (has(QUOTA) || /Quota '[^']+' exceeded/i.test(f.message)) return mk('quota', pick(QUOTA));
   const RATE = /rateLimitExceeded|userRateLimitExceeded|RATE_LIMIT_EXCEEDED/;
   if (has(RATE) || f.http === 429 || f.grpc === GRPC.RESOURCE_EXHAUSTED) return mk('throttled', pick(RATE), true);
+  // Credential trouble raised by google-auth-library before/while getting a token (no API status).
+  const CREDENTIALS = /Could not load the default credentials|Could not refresh access token|invalid_grant|unauthorized_client|invalid_client/i;
+  if (CREDENTIALS.test(f.message) || has(CREDENTIALS)) return mk('auth', pick(CREDENTIALS) === statusCode ? 'credentials' : pick(CREDENTIALS));
   const EXISTS = /RESOURCE_ALREADY_EXISTS|alreadyExists/;
   if (has(EXISTS) || f.grpc === GRPC.ALREADY_EXISTS) return mk('already-exists', pick(EXISTS));
   const NOT_FOUND = /RESOURCE_NOT_FOUND|^notFound$/;

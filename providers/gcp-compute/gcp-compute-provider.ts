@@ -24,6 +24,7 @@ import { instanceResource, planLaunch, poolLocation, type LaunchPlan, type Locat
 import { classifyOperationError, GceResourceError, KIND, toProviderError } from './gce-errors.ts';
 import { capacityTypeOf, toInstance, type GceInstance } from './mapping.ts';
 import { GCE_NAME, insertRequestId, instanceLabels, instanceName, labelValue, listFilter, urlTail } from './naming.ts';
+import { forEachLimited } from './limited.ts';
 import { realSleep, withRetry, type RetryPolicy } from './retry.ts';
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
@@ -42,11 +43,18 @@ export interface GcpComputeProviderOptions {
   operationPollMs?: number;
   /** Give up on an operation after this many wait calls (default 60; GCE's wait blocks ≤ 2 min). */
   maxOperationWaits?: number;
+  /** Inserts / deletes in flight at once (default 8). */
+  concurrency?: number;
   /** maxResults per instances.list page (default 500, GCE's maximum). */
   listPageSize?: number;
   /** Merged into every SDK client's options (e.g. a custom authClient). */
   clientOptions?: ConstructorParameters<typeof GceClients>[0];
 }
+
+type Outcome = { ok: true } | { ok: false; error: unknown };
+
+/** Handles the rejection at once (no unhandled-rejection while other work is still running). */
+const settle = (p: Promise<void>): Promise<Outcome> => p.then(() => ({ ok: true as const }), (error: unknown) => ({ ok: false as const, error }));
 
 /** SDK call options: the SDK's own retries off — ours (jittered, injectable) are the only layer. */
 const CALL = { retry: null };
@@ -58,6 +66,7 @@ export class GcpComputeProvider implements Provider {
   private readonly pollMs: number;
   private readonly maxWaits: number;
   private readonly pageSize: number;
+  private readonly concurrency: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly pools: ReadonlyMap<string, Pool>, private readonly ctx: ProviderContext, opts: GcpComputeProviderOptions = {}) {
@@ -72,6 +81,7 @@ export class GcpComputeProvider implements Provider {
     this.pollMs = opts.operationPollMs ?? 1000;
     this.maxWaits = opts.maxOperationWaits ?? 60;
     this.pageSize = Math.min(500, Math.max(1, opts.listPageSize ?? 500));
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.clients = new GceClients(opts.clientOptions);
   }
 
@@ -82,22 +92,16 @@ export class GcpComputeProvider implements Provider {
     const names = Array.from({ length: count }, (_, i) => instanceName(spec.token, i));
     this.ctx.log.info({ pool: poolName, count, launchToken: spec.token, instanceType: plan.type.name, capacityType: plan.capacityType }, 'gce launch');
 
-    // Inserts one after another (each retried with its own requestId), operations awaited together.
-    const done: Promise<void>[] = [];
-    let insertError: unknown;
-    for (const [i, name] of names.entries()) {
-      let op: Operation | undefined;
-      try {
-        op = await this.insert(api, plan, name, insertRequestId(spec.token, i), labels);
-      } catch (e) {
-        insertError = e;
-        break; // stop starting more; still wait for the ones already started
-      }
-      if (op) done.push(this.awaitOperation(api, plan.location, op, `insert ${name}`).then((final) => this.checkInsert(final, name)));
-    }
-    const settled = await Promise.allSettled(done);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed || insertError) throw failed ? failed.reason : insertError;
+    // Inserts (each retried under its own requestId) with bounded concurrency; their operations are
+    // awaited together. After a failed insert nothing new starts, but what started is awaited.
+    const done: Promise<Outcome>[] = [];
+    const inserted = await forEachLimited(names, this.concurrency, async (name, i) => {
+      const op = await this.insert(api, plan, name, insertRequestId(spec.token, i), labels);
+      if (op) done.push(settle(this.awaitOperation(api, plan.location, op, `insert ${name}`).then((final) => this.checkInsert(final, name))));
+    });
+    const failed = (await Promise.all(done)).find((o) => !o.ok);
+    if (failed && !failed.ok) throw failed.error;
+    if (!inserted.ok) throw inserted.error;
 
     const found = await Promise.all(names.map((name) => this.get(api, plan.location, name)));
     const out: Instance[] = [];
@@ -113,33 +117,29 @@ export class GcpComputeProvider implements Provider {
   }
 
   async terminate(ids: readonly string[]): Promise<void> {
-    if (!ids.length) return;
+    // Ids that cannot be GCE instance names are unknown ids: nothing to do for them.
+    const names = [...new Set(ids)].filter((id) => GCE_NAME.test(id));
+    if (!names.length) return;
     const locations = this.locations();
-    const done: Promise<void>[] = [];
-    let error: unknown;
-    try {
-      for (const id of new Set(ids)) {
-        if (!GCE_NAME.test(id)) continue; // cannot be a GCE instance name: unknown id, nothing to do
-        for (const loc of locations) {
-          const api = await this.clients.for(loc);
-          const inst = await this.get(api, loc, id);
-          if (!inst) continue;
-          const l = inst.labels ?? {};
-          if (l[TAGS.cluster] !== labelValue(this.ctx.cluster) || l[TAGS.managedBy] !== MANAGED_BY) {
-            this.ctx.log.warn({ instance: id, zone: loc.zone }, 'gce instance is not managed by this cluster: not deleting it');
-            break;
-          }
-          const op = await this.delete(api, loc, id);
-          if (op) done.push(this.awaitOperation(api, loc, op, `delete ${id}`).then((final) => this.checkDelete(final, id)));
-          break;
+    const done: Promise<Outcome>[] = [];
+    const deleted = await forEachLimited(names, this.concurrency, async (id) => {
+      for (const loc of locations) {
+        const api = await this.clients.for(loc);
+        const inst = await this.get(api, loc, id);
+        if (!inst) continue;
+        const l = inst.labels ?? {};
+        if (l[TAGS.cluster] !== labelValue(this.ctx.cluster) || l[TAGS.managedBy] !== MANAGED_BY) {
+          this.ctx.log.warn({ instance: id, zone: loc.zone }, 'gce instance is not managed by this cluster: not deleting it');
+          return;
         }
+        const op = await this.delete(api, loc, id);
+        if (op) done.push(settle(this.awaitOperation(api, loc, op, `delete ${id}`).then((final) => this.checkDelete(final, id))));
+        return;
       }
-    } catch (e) {
-      error = e;
-    }
-    const settled = await Promise.allSettled(done);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (error || failed) throw error ?? failed!.reason;
+    });
+    const failed = (await Promise.all(done)).find((o) => !o.ok);
+    if (failed && !failed.ok) throw failed.error;
+    if (!deleted.ok) throw deleted.error;
   }
 
   async list(poolName: string): Promise<Instance[]> {

@@ -5,6 +5,7 @@ import { registerAgentCommand } from './commands/agent.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMasterCommand } from './commands/master.ts';
 import { registerPolicyAdminCommands } from './commands/policy-admin.ts';
+import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { registerInstancesCommand } from './commands/instances.ts';
@@ -23,5 +24,6 @@ registerClusterCommands(program);
 registerRunCommand(program);
 registerInstancesCommand(program);
 registerPolicyAdminCommands(program);
+registerPolicyCommands(program);
 
 await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import { errorResponder, isClientHangup } from './errors.ts';
 import { schedulerRoute } from './scheduler-route.ts';
 import { agentRoute } from './agent-route.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
+import { mountPolicyRoutes } from './policy-routes.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 
@@ -42,6 +43,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   router.get('/master/state', legacyStateRoute(master, () => url));
   router.get('/state', legacyStateRoute(master, () => url));
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
+  mountPolicyRoutes(router, master);
   router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;

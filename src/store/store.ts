@@ -4,7 +4,7 @@
 /** Hashes of records, keyed by id. */
 export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas' | 'demands';
 /** Capped lists, newest first. */
-export type ListName = 'completed_tasks' | 'removed_frameworks';
+export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions';
 
 export type WriteOp =
   | { readonly op: 'put'; readonly hash: HashName; readonly id: string; readonly value: unknown }

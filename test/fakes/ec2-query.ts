@@ -2,7 +2,7 @@
 // parseQuery gives the flat pairs; unflatten turns dotted keys into a tree where numbered segments
 // (1-based) become arrays: TagSpecification[0].Tag[0].Key.
 
-export type QueryParams = Readonly<Record<string, string>>;
+export type QueryParams = Readonly<Partial<Record<string, string>>>;
 export type QueryValue = string | QueryTree | QueryValue[];
 export interface QueryTree {
   [key: string]: QueryValue;
@@ -17,6 +17,7 @@ export function parseQuery(body: string): Record<string, string> {
 export function unflatten(params: QueryParams): QueryTree {
   const root: QueryTree = {};
   for (const [key, value] of Object.entries(params)) {
+    if (value === undefined) continue;
     const parts = key.split('.');
     let node: QueryTree = root;
     parts.forEach((part, i) => {

@@ -27,7 +27,7 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export const FAST_MASTER_FLAGS = ['--agent-ping-timeout', '0.5', '--max-agent-ping-timeouts', '4', '--allocation-interval', '100', '--heartbeat-interval', '1'];
+export const FAST_MASTER_FLAGS = ['--agent-ping-timeout', '1', '--max-agent-ping-timeouts', '5', '--allocation-interval', '100', '--heartbeat-interval', '1'];
 
 export async function startCluster(opts: { agents: number; masterFlags?: string[]; agentResources?: string }): Promise<Cluster> {
   const redis = await testRedis();

@@ -14,8 +14,8 @@ export interface InProcessMaster extends RunningMaster {
 export const FAST_MASTER: Partial<MasterConfig> = {
   allocationIntervalMs: 100,
   heartbeatIntervalSeconds: 1,
-  agentPingIntervalSeconds: 0.5,
-  maxAgentPingTimeouts: 4,
+  agentPingIntervalSeconds: 1,
+  maxAgentPingTimeouts: 5,
   statusUpdateRetrySeconds: 1,
 };
 

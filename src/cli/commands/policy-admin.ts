@@ -115,7 +115,7 @@ export function reservationResources(text: string, role: string, principal?: str
 
 export function registerPolicyAdminCommands(program: Command): void {
   withList(program.command('roles').description('list roles: weight, frameworks, allocation, reservations and quota'))
-    .addHelpText('after', '\nResources are cpus and mem (MB); — means none. Example:\n  spillway roles --master http://127.0.0.1:5050\n')
+    .addHelpText('after', '\nResources are cpus and mem (MB); — means none. Roles that only have a weight are listed by\n`spillway weights`. Example:\n  spillway roles --master http://127.0.0.1:5050\n')
     .action((o: ListOptions) => run(async () => {
       const r = await new MasterClient(o.master).call<Any>('GET_ROLES');
       const roles = r.get_roles.roles as Any[];
