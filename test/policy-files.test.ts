@@ -323,6 +323,7 @@ test.serial('REST: POST /v1/policies stores a version, GET current / list / one 
 // ---- CLI ---------------------------------------------------------------------------------------
 
 test.serial('CLI: policy validate needs no master; errors are FILE:LINE: path: reason and exit 1', async (t) => {
+  t.timeout(300_000); // a CLI process per step: slow on a loaded machine
   const dir = tempDir('spillway-policy-');
   const good = join(EXAMPLES, 'local.yaml');
   const r = await cli(['policy', 'validate', good]);
