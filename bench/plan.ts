@@ -10,14 +10,17 @@
 //   demand   1 000 demands × 100 units = 100 000 pending task units, shapes from 0.25 cpus/256 MB
 //            to 16 cpus/64 GB, 10 % constrained to a zone.
 // Scenarios: `roomy` (budget and launch rate do not bind; pool maxes do), `budget-bound` (the
-// budget runs out part-way: the rented rounds end early), `rate-bound` (launch rate 200/min).
+// budget runs out part-way: the rented rounds end early), `rate-bound` (launch rate 200/min),
+// `distinct-shapes` (the worst case we know: like roomy, but all 1 000 demands have different,
+// non-round shapes — no two machines end in the same state, so bin classes do not merge — and
+// every rented pool has the same priority, so every option is simulated in every round).
 //
 // One JSON line per scenario on stdout: agents, pools, instance_types, demands, pending_tasks,
 // runs, p50_ms / p99_ms (wall time of one plan() call), cpu_p50_ms / cpu_p99_ms (this process's
 // CPU time during the call — robust on a busy machine), steps, launches, units placed / unmet, and
 // target_met (p99 ≤ 1000 ms). Progress on stderr.
 // Flags: --runs <n> (20), --warmup <n> (3), --agents, --demands, --units (per demand),
-// --scenario roomy|budget-bound|rate-bound|all (all), --check (exit 1 when the target is missed).
+// --scenario roomy|budget-bound|rate-bound|distinct-shapes|all (all), --check (exit 1 when the target is missed).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,8 +31,8 @@ import { percentile, round1 } from './lib/stats.ts';
 
 const TARGET_P99_MS = 1000;
 const NOW = Date.UTC(2025, 0, 1);
-type Scenario = 'roomy' | 'budget-bound' | 'rate-bound';
-const SCENARIOS: Scenario[] = ['roomy', 'budget-bound', 'rate-bound'];
+type Scenario = 'roomy' | 'budget-bound' | 'rate-bound' | 'distinct-shapes';
+const SCENARIOS: Scenario[] = ['roomy', 'budget-bound', 'rate-bound', 'distinct-shapes'];
 
 const log = (s: string): void => { process.stderr.write(`[bench:plan] ${s}\n`); };
 
@@ -64,6 +67,7 @@ function build(scenario: Scenario, sizes: Sizes): PlanInput {
     return { name: `t${i}.${cpus}x`, cpus, mem: cpus * memPerCpu, gpus, price, spotPrice: Math.round(price * (0.25 + rnd() * 0.2) * 10000) / 10000 };
   });
 
+  const samePriority = scenario === 'distinct-shapes';
   const pools: Pool[] = [];
   const poolStates: PoolState[] = [];
   for (let i = 0; i < 10; i++) {
@@ -78,9 +82,10 @@ function build(scenario: Scenario, sizes: Sizes): PlanInput {
   for (let i = 0; i < 80; i++) {
     const types = rnd() < 0.5 ? [catalogue[i]] : [catalogue[i], catalogue[80 + (i % 20)]];
     const aws = i % 2 === 0;
+    const priority = Math.floor(rnd() * 3);
     pools.push(PoolSchema.parse({
       name: `${aws ? 'aws' : 'gcp'}-${i}`, provider: aws ? 'aws-ec2' : 'gcp-compute', ownership: 'rented',
-      capacityType: i % 4 < 2 ? 'spot' : 'on-demand', max: 150 + Math.floor(rnd() * 150), priority: Math.floor(rnd() * 3),
+      capacityType: i % 4 < 2 ? 'spot' : 'on-demand', max: 150 + Math.floor(rnd() * 150), priority: samePriority ? 0 : priority,
       attributes: rnd() < 0.2 ? { zone: pick(zones) } : {}, instanceTypes: types,
       ...(aws ? { aws: { region: 'eu-west-1', amiId: 'ami-1' } } : { gcp: { project: 'p', zone: 'europe-west1-b', sourceImage: 'img' } }),
     }));
@@ -98,7 +103,7 @@ function build(scenario: Scenario, sizes: Sizes): PlanInput {
 
   const shapes = [[0.25, 256], [0.5, 512], [1, 1024], [1, 2048], [2, 4096], [2, 8192], [4, 8192], [4, 16384], [8, 32768], [16, 65536]] as const;
   const demands: Demand[] = Array.from({ length: sizes.demands }, (_, i) => {
-    const [cpus, mem] = pick(shapes);
+    const [cpus, mem] = scenario === 'distinct-shapes' ? [0.01 + Math.round(rnd() * 400) / 100, 1 + Math.floor(rnd() * 16000)] : pick(shapes);
     return {
       id: `fw-${i % 50}#${i}`, frameworkId: `fw-${i % 50}`, role: `role-${i % 7}`, shape: { cpus, mem }, count: sizes.units,
       constraints: rnd() < 0.1 ? [{ attribute: 'zone', value: pick(zones) }] : undefined, since: NOW - Math.floor(rnd() * 600_000),

@@ -4,6 +4,8 @@ import test from 'ava';
 import { plan, HEADROOM_DEMAND_ID } from '../src/autoscaler/planner.ts';
 import type { AgentCapacity, Demand, Plan, PlanInput, PoolState, ScalingPolicy, PlanHistory } from '../src/autoscaler/plan-types.ts';
 import { PoolSchema, type Pool } from '../providers/pool-config.ts';
+import { Bins, FitTree } from '../src/autoscaler/bins.ts';
+import type { LaunchOption, Vec } from '../src/autoscaler/plan-types.ts';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 
@@ -399,6 +401,60 @@ test('randomized: plans never exceed pool max, budget or launch rate, and accoun
       }
       t.true(cpus <= s.count * shape.cpus + 1e-6 && mem <= s.count * shape.mem + 1e-6, `${msg}: step ${s.pool}/${s.instanceType} overfull`);
     }
+  }
+});
+
+test('fit tree: the first slot that covers a need is the one a linear scan finds', (t) => {
+  const rnd = mulberry32(7);
+  const vec = (): Vec => ({ cpus: Math.floor(rnd() * 9), mem: Math.floor(rnd() * 9), disk: Infinity, gpus: rnd() < 0.2 ? 1 : 0 });
+  const slots: Vec[] = Array.from({ length: 37 }, vec);
+  const tree = FitTree.of(slots);
+  for (let i = 0; i < 3000; i++) {
+    if (rnd() < 0.3) {
+      const s = Math.floor(rnd() * slots.length);
+      slots[s] = vec();
+      tree.set(s, slots[s]);
+    }
+    if (rnd() < 0.05) {
+      const v = vec();
+      slots.push(v);
+      tree.pushValues(v.cpus, v.mem, v.disk, v.gpus);
+    }
+    const need = { cpus: Math.floor(rnd() * 9), mem: Math.floor(rnd() * 9), disk: 0, gpus: rnd() < 0.1 ? 1 : 0 };
+    const from = Math.floor(rnd() * slots.length);
+    const odd = rnd() < 0.5 ? (s: number) => s % 2 === 1 : undefined;
+    const expected = slots.findIndex((v, s) => s >= from && v.cpus >= need.cpus && v.mem >= need.mem && v.gpus >= need.gpus && (!odd || odd(s)));
+    t.is(tree.first(need, from, odd), expected);
+  }
+});
+
+test('bin classes: packing conserves capacity and never leaves a machine overfull', (t) => {
+  const rnd = mulberry32(11);
+  for (let round = 0; round < 50; round++) {
+    const shape = { cpus: 1 + Math.floor(rnd() * 16), mem: 1024 * (1 + Math.floor(rnd() * 64)), disk: Infinity, gpus: 0 };
+    const opt = { index: 0, pool: rented('p', [M4]), kind: 'launch', ownership: 'rented', capacityType: 'on-demand', name: 'x', shape, attributes: {}, price: 1 } as LaunchOption;
+    const bins = new Bins();
+    let machines = 0;
+    const used = { cpus: 0, mem: 0 };
+    const units = Array.from({ length: 40 }, () => ({ cpus: Math.round(rnd() * shape.cpus * 100) / 100 || 0.5, mem: Math.floor(rnd() * shape.mem) || 1, disk: 0, gpus: 0 }))
+      .sort((a, b) => b.cpus / shape.cpus - a.cpus / shape.cpus);
+    for (const u of units) {
+      let k = 1 + Math.floor(rnd() * 30);
+      const wanted = k;
+      k = bins.place(u, undefined, k);
+      if (k > 0) {
+        const per = Math.min(Math.floor(shape.cpus / u.cpus), Math.floor(shape.mem / u.mem), k);
+        const n = Math.ceil(k / per);
+        bins.open(opt, u, n, per, k);
+        machines += n;
+      }
+      used.cpus += wanted * u.cpus;
+      used.mem += wanted * u.mem;
+    }
+    const totals = bins.totals();
+    t.is(totals.machines, machines);
+    t.true(Math.abs(totals.free.cpus + used.cpus - machines * shape.cpus) < 1e-6);
+    t.true(Math.abs(totals.free.mem + used.mem - machines * shape.mem) < 1e-6);
   }
 });
 

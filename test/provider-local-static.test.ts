@@ -1,7 +1,7 @@
 // The local and static providers with real processes: agents they start register with a real
 // master; launches are idempotent under their token; pool files are validated with line numbers.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
@@ -169,6 +169,16 @@ test.serial('spillway instances: launch, list (table and --json) and terminate f
   const unknownPool = cli('launch', '--pool', 'nope', '--count', '1');
   t.is(unknownPool.status, 1);
   t.regex(unknownPool.stderr, /unknown pool 'nope'/);
+  // Without --pools, the pools of the policy applied on the master are used.
+  const applied = await fetch(`${m.url}/v1/policies`, { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: `${LOCAL_POOLS}budget:\n  perHour: 1\n` });
+  t.is(applied.status, 201, await applied.clone().text());
+  // (Asynchronously: the master lives in this process and must keep answering.)
+  const fromPolicy = await new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+    execFile(process.execPath, [BIN, 'instances', '--json', '--state-dir', dir, '--master', m.url], { encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => res({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
+  });
+  t.is(fromPolicy.status, 0, fromPolicy.stderr);
+  t.deepEqual(JSON.parse(fromPolicy.stdout), []);
   const noFile = spawnSync(process.execPath, [BIN, 'instances', '--pools', join(dir, 'missing.yaml')], { encoding: 'utf8' });
   t.is(noFile.status, 1);
   t.regex(noFile.stderr, /missing\.yaml: .*cannot read/);

@@ -32,7 +32,7 @@
 import type { Pool } from '../../providers/pool-config.ts';
 import type {
   AgentCapacity, Constraint, DemandPlacement, Expander, ExpanderName, ExpansionOption, Gate, GateContext, Impossible,
-  LaunchGate, LaunchOption, Plan, PlanInput, PlanStep, PoolState, SkippedOption, Unmet, UnitCount, Vec,
+  LaunchGate, LaunchOption, Placements, Plan, PlanInput, PlanStep, PoolState, SkippedOption, Unmet, UnitCount, Vec,
 } from './plan-types.ts';
 import { capacityVec, demandVec, describeConstraints, describeShape, minus, satisfies, unitsThatFit } from '../../policies/scaling/fits.ts';
 import { Bins, FitTree } from './bins.ts';
@@ -67,7 +67,6 @@ export const GATES: readonly { readonly name: string; readonly gate: LaunchGate 
   { name: 'budget', gate: budgetGate },
 ];
 
-const EPS = 1e-9;
 const NO_STATE = (name: string): PoolState => ({ name, running: 0, pending: 0 });
 
 /** A demand (or the headroom) as a group of identical units. */
@@ -79,7 +78,8 @@ interface Group {
   readonly constraints: readonly Constraint[] | undefined;
   readonly count: number;
   readonly since: number;
-  readonly dominant: number;
+  /** max(cpus, mem) relative to the largest shape: the FFD sort key. */
+  dominant: number;
   remaining: number;
   onAgents: number;
   onBooting: number;
@@ -87,6 +87,10 @@ interface Group {
   onRented: number;
   /** Some pool could hold it (shape and constraints), ignoring backoff/cooldown/limits. */
   poolCanHold: boolean;
+  /** Position in FFD order. */
+  order: number;
+  /** The rented commit that last took units of it (0: none): invalidates cached simulations. */
+  changedAt: number;
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -102,10 +106,50 @@ interface StepAcc {
 
 /** The result of simulating one rented option against the remaining units. */
 interface Simulation {
-  nodes: number;
-  units: number;
-  usedCpus: number;
-  usedMem: number;
+  readonly nodes: number;
+  readonly units: number;
+  readonly usedCpus: number;
+  readonly usedMem: number;
+}
+
+/** A rented option in stage 4, with what it can take and its last simulation. */
+interface RentedEntry {
+  readonly opt: LaunchOption;
+  /** Groups it can hold (shape and constraints), in FFD order. */
+  readonly eligible: readonly Group[];
+  /** eligible[0..next) have no units left. */
+  next: number;
+  cache: { sim: Simulation; cap: number; at: number } | undefined;
+}
+
+/**
+ * An option as the expanders see it; simulated on first use, so an expander that only looks at
+ * the pool (priority) costs no simulation for the options it drops.
+ */
+class LazyExpansion implements ExpansionOption {
+  private sim: Simulation | undefined;
+  constructor(readonly entry: RentedEntry, private readonly run: () => Simulation) {}
+  get option(): LaunchOption {
+    return this.entry.opt;
+  }
+  private get s(): Simulation {
+    return (this.sim ??= this.run());
+  }
+  get nodes(): number {
+    return this.s.nodes;
+  }
+  get units(): number {
+    return this.s.units;
+  }
+  get capacity(): { cpus: number; mem: number } {
+    return { cpus: this.s.nodes * this.entry.opt.shape.cpus, mem: this.s.nodes * this.entry.opt.shape.mem };
+  }
+  get used(): { cpus: number; mem: number } {
+    return { cpus: this.s.usedCpus, mem: this.s.usedMem };
+  }
+  get hourlyCost(): number {
+    return this.s.nodes * this.entry.opt.price;
+  }
 }
 
 /** Plans scale-up for `input`. Pure: the same input always gives the same plan. */
@@ -130,10 +174,13 @@ export function plan(input: PlanInput): Plan {
     maxMem = Math.max(maxMem, g.vec.mem);
   }
   for (const g of groups) {
-    (g as { dominant: number }).dominant = Math.max(maxCpus > 0 ? g.vec.cpus / maxCpus : 0, maxMem > 0 ? g.vec.mem / maxMem : 0);
+    g.dominant = Math.max(maxCpus > 0 ? g.vec.cpus / maxCpus : 0, maxMem > 0 ? g.vec.mem / maxMem : 0);
   }
   groups.sort((a, b) => b.dominant - a.dominant || b.vec.cpus - a.vec.cpus || b.vec.mem - a.vec.mem || b.vec.gpus - a.vec.gpus
     || b.vec.disk - a.vec.disk || (b.constraints?.length ?? 0) - (a.constraints?.length ?? 0) || a.since - b.since || cmp(a.id, b.id) || a.inputIndex - b.inputIndex);
+
+  groups.forEach((g, i) => (g.order = i));
+  const smallest = suffixMins(groups);
 
   // ---- launch options (every pool's types and static machines) -----------------------------------
   const states = new Map<string, PoolState>();
@@ -204,7 +251,7 @@ export function plan(input: PlanInput): Plan {
   const booting = new Bins();
   for (const o of options) {
     const n = Math.floor(stateOf(o.pool.name).booting?.[o.name] ?? 0);
-    if (n > 0) booting.add(o, { ...o.shape }, n);
+    if (n > 0) booting.addEmpty(o, n);
   }
   if (booting.size) {
     for (let gi = 0; gi < groups.length; gi++) {
@@ -252,59 +299,68 @@ export function plan(input: PlanInput): Plan {
   for (const s of steps.values()) s.reason = ownedReason(s);
 
   // ---- 4. rented ----------------------------------------------------------------------------------
-  const rented = options.filter((o) => o.ownership === 'rented' && o.pool.max > 0);
-  const live: { opt: LaunchOption; eligible: number[] }[] = [];
-  for (const o of rented) {
-    const eligible: number[] = [];
-    for (let gi = 0; gi < groups.length; gi++) {
-      const g = groups[gi];
-      if (g.remaining > 0 && unitsThatFit(o.shape, g.vec) >= 1 && satisfies(g.constraints, o.attributes)) eligible.push(gi);
+  const live: RentedEntry[] = [];
+  for (const o of options) {
+    if (o.ownership !== 'rented' || o.pool.max <= 0) continue;
+    const eligible: Group[] = [];
+    for (const g of groups) {
+      if (g.remaining > 0 && unitsThatFit(o.shape, g.vec) >= 1 && satisfies(g.constraints, o.attributes)) eligible.push(g);
     }
-    if (eligible.length) live.push({ opt: o, eligible });
+    if (eligible.length) live.push({ opt: o, eligible, next: 0, cache: undefined });
   }
-  const sim: Simulation = { nodes: 0, units: 0, usedCpus: 0, usedMem: 0 };
   const scratch = new Bins();
-  while (live.length) {
-    const evaluated: ExpansionOption[] = [];
-    const caps = new Map<LaunchOption, Gate & { by?: string }>();
+  let commits = 0;
+  // A cached simulation still holds when none of its groups changed since and the gates allow at
+  // least what it used (gates only tighten; a simulation that never reached its cap does not care).
+  const evaluate = (e: RentedEntry, cap: number): Simulation => {
+    const c = e.cache;
+    if (c && (c.cap === cap || (c.sim.nodes < c.cap && c.sim.nodes <= cap)) && unchangedSince(e.eligible, c.at)) return c.sim;
+    const sim = simulate(e.opt, e, smallest, cap, scratch, undefined);
+    e.cache = { sim, cap, at: commits };
+    return sim;
+  };
+  for (;;) {
+    const candidates: LazyExpansion[] = [];
+    const gates = new Map<RentedEntry, Gate & { by?: string }>();
     let w = 0;
-    for (const entry of live) {
-      const gate = gateFor(entry.opt);
-      // Gates only tighten as the plan grows, and units only go: a dead option stays dead.
+    for (const e of live) {
+      // Gates only tighten as the plan grows, and units only go: a dropped option stays dropped.
+      const gate = gateFor(e.opt);
       if (gate.cap <= 0) continue;
-      simulate(entry.opt, entry.eligible, groups, gate.cap, scratch, sim, undefined);
-      if (sim.units === 0) continue;
-      live[w++] = entry;
-      caps.set(entry.opt, gate);
-      evaluated.push({
-        option: entry.opt, nodes: sim.nodes, units: sim.units, hourlyCost: sim.nodes * entry.opt.price,
-        capacity: { cpus: sim.nodes * entry.opt.shape.cpus, mem: sim.nodes * entry.opt.shape.mem },
-        used: { cpus: sim.usedCpus, mem: sim.usedMem },
-      });
+      while (e.next < e.eligible.length && e.eligible[e.next].remaining === 0) e.next++;
+      if (e.next === e.eligible.length) continue;
+      // An eligible group with units left and room for one instance: the option serves ≥ 1 unit.
+      live[w++] = e;
+      gates.set(e, gate);
+      candidates.push(new LazyExpansion(e, () => evaluate(e, gate.cap)));
     }
     live.length = w;
-    const choice = runChain(expanders, evaluated);
+    // Expanders that look only at the pool (priority) run before anything is simulated.
+    const choice = runChain(expanders, candidates);
     if (!choice) break;
-    const o = choice.chosen.option;
-    const entry = live.find((e) => e.opt === o)!;
-    const gate = caps.get(o)!;
+    const e = (choice.chosen as LazyExpansion).entry;
+    const o = e.opt;
+    const gate = gates.get(e)!;
     const acc = record(o, 0);
-    simulate(o, entry.eligible, groups, gate.cap, scratch, sim, (g, n) => {
+    commits++;
+    const sim = simulate(o, e, smallest, gate.cap, scratch, (g, n) => {
       addUnits(acc, g, n);
       g.onRented += n;
       g.remaining -= n;
+      g.changedAt = commits;
     });
+    e.cache = undefined;
     record(o, sim.nodes);
     const capped = sim.nodes >= gate.cap && gate.by ? `; capped at ${sim.nodes} by the ${gate.by}` : '';
     acc.reason ||= `launch ${sim.nodes} × ${o.name} (${o.capacityType}, ${money(o.price)}/h each) in pool ${o.pool.name} `
-      + `for ${unitsOf(acc)}: chosen by ${choice.decidedBy} among ${plural(evaluated.length, 'option')}${capped}`;
+      + `for ${unitsOf(acc)}: chosen by ${choice.decidedBy} among ${plural(candidates.length, 'option')}${capped}`;
   }
 
   // ---- 6. report ----------------------------------------------------------------------------------
   const unmet: Unmet[] = [];
   const impossible: Impossible[] = [];
   const byInput = [...groups].sort((a, b) => a.inputIndex - b.inputIndex);
-  const blockers = [...rented].sort((a, b) => b.pool.priority - a.pool.priority || a.price - b.price || cmp(a.pool.name, b.pool.name) || a.index - b.index)
+  const blockers = options.filter((o) => o.ownership === 'rented').sort((a, b) => b.pool.priority - a.pool.priority || a.price - b.price || cmp(a.pool.name, b.pool.name) || a.index - b.index)
     .concat(options.filter((o) => o.ownership === 'owned').sort((a, b) => b.pool.priority - a.pool.priority || a.price - b.price || cmp(a.pool.name, b.pool.name) || a.index - b.index));
   let unmetUnits = 0;
   let impossibleUnits = 0;
@@ -356,7 +412,7 @@ export function plan(input: PlanInput): Plan {
 }
 
 function newGroup(id: string, inputIndex: number, vec: Vec, constraints: readonly Constraint[] | undefined, count: number, since: number): Group {
-  return { id, inputIndex, vec, constraints, count, since, dominant: 0, remaining: count, onAgents: 0, onBooting: 0, onOwned: 0, onRented: 0, poolCanHold: false };
+  return { id, inputIndex, vec, constraints, count, since, dominant: 0, remaining: count, onAgents: 0, onBooting: 0, onOwned: 0, onRented: 0, poolCanHold: false, changedAt: 0, order: 0 };
 }
 
 /** Every pool's instance types, and every static machine, as launch options (input order). */
@@ -401,7 +457,13 @@ function placeOnAgents(agents: readonly AgentCapacity[], groups: Group[]): Place
   interface Live { readonly id: string; readonly free: Vec; readonly attributes: Readonly<Record<string, string>>; units: Map<Group, number> | undefined }
   const live: Live[] = agents.filter((a) => !a.draining)
     .map((a) => ({ id: a.id, free: { cpus: a.free.cpus, mem: a.free.mem, disk: a.free.disk, gpus: a.free.gpus }, attributes: a.attributes, units: undefined }));
-  live.sort((a, b) => cmp(a.id, b.id));
+  // Callers usually pass agents in id order already: check before sorting.
+  for (let i = 1; i < live.length; i++) {
+    if (cmp(live[i - 1].id, live[i].id) > 0) {
+      live.sort((a, b) => cmp(a.id, b.id));
+      break;
+    }
+  }
   if (live.length === 0) return [];
   const tree = FitTree.of(live.map((a) => a.free));
   for (const g of groups) {
@@ -430,24 +492,24 @@ function placeOnAgents(agents: readonly AgentCapacity[], groups: Group[]): Place
   return live.filter((a) => a.units).map((a) => ({ agentId: a.id, units: unitList(a.units!) }));
 }
 
-type Placements = Plan['placements'];
-
 /**
- * Stage 4's simulation: FFD of the remaining units of `eligible` groups onto new, empty instances
- * of `o`, at most `cap` of them. Writes the outcome into `out`; with `commit`, reports each
- * group's placed units (the caller updates the groups).
+ * Stage 4's simulation: FFD of the remaining units of the entry's groups onto new, empty instances
+ * of `o`, at most `cap` of them. With `commit`, reports each group's placed units (the caller
+ * updates the groups).
  */
-function simulate(o: LaunchOption, eligible: readonly number[], groups: readonly Group[], cap: number, bins: Bins,
-  out: Simulation, commit: ((g: Group, n: number) => void) | undefined): void {
+function simulate(o: LaunchOption, e: RentedEntry, smallest: readonly Vec[], cap: number, bins: Bins, commit: ((g: Group, n: number) => void) | undefined): Simulation {
   bins.reset();
   let nodes = 0;
   let units = 0;
   let usedCpus = 0;
   let usedMem = 0;
-  for (let e = 0; e < eligible.length; e++) {
-    const g = groups[eligible[e]];
+  const { eligible } = e;
+  for (let i = e.next; i < eligible.length; i++) {
+    const g = eligible[i];
     if (g.remaining === 0) continue;
-    if (nodes >= cap && bins.size === 0) break;
+    // At the cap, only the open machines can take more: stop once nothing left fits any of them.
+    // (smallest[g.order] covers every group after g in FFD order, hence every later eligible one.)
+    if (nodes >= cap && !bins.couldFit(smallest[g.order])) break;
     // Eligible groups already satisfy the option's attributes: no constraint check per machine.
     let k = bins.place(g.vec, undefined, g.remaining);
     if (k > 0 && nodes < cap) {
@@ -466,13 +528,25 @@ function simulate(o: LaunchOption, eligible: readonly number[], groups: readonly
       commit?.(g, n);
     }
   }
-  out.nodes = nodes;
-  out.units = units;
-  out.usedCpus = usedCpus;
-  out.usedMem = usedMem;
+  return { nodes, units, usedCpus, usedMem };
 }
 
+function unchangedSince(groups: readonly Group[], at: number): boolean {
+  for (let i = 0; i < groups.length; i++) if (groups[i].changedAt > at) return false;
+  return true;
+}
 
+/** out[i]: the smallest need per dimension among groups[i..]. */
+function suffixMins(groups: readonly Group[]): Vec[] {
+  const out: Vec[] = new Array(groups.length);
+  let m: Vec = { cpus: Infinity, mem: Infinity, disk: Infinity, gpus: Infinity };
+  for (let i = groups.length - 1; i >= 0; i--) {
+    const v = groups[i].vec;
+    m = { cpus: Math.min(m.cpus, v.cpus), mem: Math.min(m.mem, v.mem), disk: Math.min(m.disk, v.disk), gpus: Math.min(m.gpus, v.gpus) };
+    out[i] = m;
+  }
+  return out;
+}
 
 function skippedOptions(options: readonly LaunchOption[], off: ReadonlySet<LaunchOption>, gateFor: (o: LaunchOption) => Gate): SkippedOption[] {
   const seen = new Map<string, { pool: string; types: string[]; reason: string }>();
@@ -488,20 +562,35 @@ function skippedOptions(options: readonly LaunchOption[], off: ReadonlySet<Launc
   return [...seen.values()].map((s) => (s.types.length === 1 ? { pool: s.pool, instanceType: s.types[0], reason: s.reason } : { pool: s.pool, reason: s.reason }));
 }
 
-/** Why a group that some pool could hold is still unplaced: the first blocked option's reason. */
+/**
+ * Why a group that some pool could hold is still unplaced. Every option that could hold it is
+ * blocked by some rule; the rule blocking the most of them is the binding one (a budget that
+ * stops 40 types says more than the one pool at its max), and its sentence comes from the
+ * best-ranked option it blocks.
+ */
 function blockingReason(g: Group, blockers: readonly LaunchOption[], off: ReadonlySet<LaunchOption>, used: ReadonlySet<LaunchOption>,
-  gateFor: (o: LaunchOption) => Gate): string {
-  let exhausted: string | undefined;
+  gateFor: (o: LaunchOption) => Gate & { by?: string }): string {
+  const byRule = new Map<string, { count: number; reason: string }>();
   for (const o of blockers) {
     if (o.pool.max <= 0 || unitsThatFit(o.shape, g.vec) < 1 || !satisfies(g.constraints, o.attributes)) continue;
+    let rule: string;
+    let reason: string;
     if (o.kind === 'power-on' && (!off.has(o) || used.has(o))) {
-      exhausted ??= `pool ${o.pool.name} has no powered-off machine left that can hold ${describeShape(g.vec)}`;
-      continue;
+      rule = 'machines';
+      reason = `pool ${o.pool.name} has no powered-off machine left that can hold ${describeShape(g.vec)}`;
+    } else {
+      const gate = gateFor(o);
+      if (gate.cap > 0) continue;
+      rule = gate.by ?? 'gate';
+      reason = gate.reason ?? `pool ${o.pool.name} cannot start ${o.name} now`;
     }
-    const gate = gateFor(o);
-    if (gate.cap <= 0) return gate.reason ?? `pool ${o.pool.name} cannot launch ${o.name} now`;
+    const r = byRule.get(rule);
+    if (r) r.count++;
+    else byRule.set(rule, { count: 1, reason });
   }
-  return exhausted ?? 'no option could take it';
+  let best: { count: number; reason: string } | undefined;
+  for (const r of byRule.values()) if (!best || r.count > best.count) best = r;
+  return best?.reason ?? 'no option could take it';
 }
 
 function impossibleReason(g: Group, options: readonly LaunchOption[]): string {

@@ -27,3 +27,7 @@ registerPolicyAdminCommands(program);
 registerPolicyCommands(program);
 
 await program.parseAsync(process.argv);
+
+// Client commands are done once their action returns; do not wait for idle keep-alive sockets.
+const SERVERS = new Set(['up', 'master', 'agent']);
+if (!SERVERS.has(program.args[0] ?? '')) process.exit(process.exitCode ?? 0);

@@ -55,7 +55,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     if (!isClientHangup(e)) log.error({ err: e }, 'http error');
   });
   const server = createServer(app.callback());
-  server.keepAliveTimeout = 75_000;
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

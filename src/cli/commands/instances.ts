@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { defaultMasterUrl } from '../../client/master-client.ts';
 import { createLogger } from '../../common/logger.ts';
 import { systemClock } from '../../common/clock.ts';
-import { loadPoolsFile, ConfigFileError } from '../../../providers/pool-config.ts';
+import { loadPoolsFile, ConfigFileError, type Pool } from '../../../providers/pool-config.ts';
 import { ProviderSet } from '../../../providers/registry.ts';
 import { ProviderError } from '../../../providers/errors.ts';
 import type { Instance } from '../../../providers/provider.ts';
@@ -16,20 +16,29 @@ interface CommonFlags { pools?: string; stateDir: string; cluster: string; maste
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--pools <file>', 'pools file (YAML or JSON) ($SPILLWAY_POOLS)', process.env.SPILLWAY_POOLS)
+    .option('--pools <file>', 'pools file (YAML or JSON) ($SPILLWAY_POOLS); default: the policy applied on the master', process.env.SPILLWAY_POOLS)
     .option('--state-dir <dir>', 'where the local and static providers keep their state', '.spillway/providers')
     .option('--cluster <name>', 'cluster name instances are tagged with', 'default')
     .option('--master <url>', 'master URL agents should join ($SPILLWAY_MASTER)', defaultMasterUrl());
 }
 
-function providers(o: CommonFlags): ProviderSet {
-  if (!o.pools) fail('no pools: give --pools FILE (or set SPILLWAY_POOLS)');
+async function providers(o: CommonFlags): Promise<ProviderSet> {
+  let pools: Pool[];
   try {
-    const file = loadPoolsFile(o.pools);
-    return new ProviderSet(file.pools, { cluster: o.cluster, masterUrl: o.master, log: createLogger('providers', 'warn'), clock: systemClock }, { stateDir: resolve(o.stateDir) });
+    pools = o.pools ? loadPoolsFile(o.pools).pools : await appliedPools(o.master);
   } catch (e) {
     return fail(e instanceof ConfigFileError ? `invalid pools file:\n${e.message}` : (e as Error).message);
   }
+  return new ProviderSet(pools, { cluster: o.cluster, masterUrl: o.master, log: createLogger('providers', 'warn'), clock: systemClock }, { stateDir: resolve(o.stateDir) });
+}
+
+/** The pools of the policy applied on the master (`spillway policy apply`). */
+async function appliedPools(master: string): Promise<Pool[]> {
+  const res = await fetch(new URL('/v1/policies/current', master), { headers: { Accept: 'application/json' } })
+    .catch((e: Error) => { throw new Error(`no --pools given and the master at ${master} cannot be reached: ${e.message}`); });
+  if (res.status === 404) throw new Error('no --pools given and no policy applied on the master (spillway policy apply FILE)');
+  if (!res.ok) throw new Error(`master answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { policy: { pools: Pool[] } }).policy.pools;
 }
 
 async function run(fn: () => Promise<void>): Promise<void> {
@@ -50,7 +59,7 @@ export function registerInstancesCommand(program: Command): void {
     // `instances launch --pool X`: options after a subcommand belong to it.
     .enablePositionalOptions()
     .action((o: CommonFlags & { pool?: string }) => run(async () => {
-      const set = providers(o);
+      const set = await providers(o);
       const names = o.pool ? [set.pool(o.pool).name] : set.poolNames();
       const all: Instance[] = [];
       for (const name of names) all.push(...(await set.forPool(name).list(name)));
@@ -68,7 +77,7 @@ export function registerInstancesCommand(program: Command): void {
     .action((o: CommonFlags & { pool: string; count: string; type?: string; token?: string }) => run(async () => {
       const count = Number(o.count);
       if (!Number.isInteger(count) || count <= 0) fail(`--count: '${o.count}' must be a whole number > 0`);
-      const set = providers(o);
+      const set = await providers(o);
       const pool = set.pool(o.pool);
       const type = o.type ?? pool.instanceTypes[0]?.name ?? (pool.provider === 'static' ? 'any' : '');
       const token = o.token ?? `cli-${randomUUID()}`;
@@ -83,7 +92,7 @@ export function registerInstancesCommand(program: Command): void {
     .argument('<ids...>', 'instance ids')
     .option('--pool <name>', 'the pool they belong to (default: found by listing)')
     .action((ids: string[], o: CommonFlags & { pool?: string }) => run(async () => {
-      const set = providers(o);
+      const set = await providers(o);
       const byPool = new Map<string, string[]>();
       if (o.pool) byPool.set(set.pool(o.pool).name, ids);
       else {
