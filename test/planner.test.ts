@@ -199,6 +199,16 @@ test('budget stops rented scale-up, with the reason in unmet; owned machines do 
   t.true(3.8 + p.rentedHourlyCost <= 5 + 1e-9);
 });
 
+test('unmet names the binding rule: the budget that stops most options, not the one pool at its max', (t) => {
+  const p = plan(input({
+    demands: [demand('d', 4, 8192, 10)],
+    pools: [rented('top', [M4], { priority: 10, max: 1 }), rented('b', [M4]), rented('c', [M4])],
+    policy: { budgetPerHour: 0.6 },
+  }));
+  t.is(launched(p), 3);
+  t.deepEqual(p.unmet, [{ demandId: 'd', count: 7, reason: 'budget of $0.60/h reached (planned $0.60/h + m4 $0.20/h)' }]);
+});
+
 test('budget: when the dear type no longer fits, a cheaper one still may', (t) => {
   const p = plan(input({
     demands: [demand('d', 4, 8192, 3)],

@@ -169,7 +169,7 @@ export interface Placements {
 export interface Unmet {
   readonly demandId: string;
   readonly count: number;
-  /** Why the first option that could hold it did not (one sentence). */
+  /** One sentence: the rule that blocks most of the options that could hold it (budget, max …). */
   readonly reason: string;
 }
 

@@ -22,8 +22,9 @@
 //   5. gates     before any instance is added, the gates say how many more are allowed, in this
 //                order: backoff (the provider said "not now"), cooldown, pool max, launch rate,
 //                budget (rented only). The first gate that allows none gives the reason.
-//   6. report    what is still unplaced becomes `unmet` with the reason of the best option that
-//                could have held it, or `impossible` when no pool could ever hold it (never chased).
+//   6. report    what is still unplaced becomes `unmet` with the sentence of the rule that blocks
+//                most of the options that could hold it, or `impossible` when no pool could ever
+//                hold it (reported, never chased).
 //
 // Packing (bins.ts) uses bin *classes* — identical machines in an identical state (same option,
 // same free vector) are one class with a count, so 25 000 new 4-cpu instances cost one class —
@@ -362,6 +363,13 @@ export function plan(input: PlanInput): Plan {
   const byInput = [...groups].sort((a, b) => a.inputIndex - b.inputIndex);
   const blockers = options.filter((o) => o.ownership === 'rented').sort((a, b) => b.pool.priority - a.pool.priority || a.price - b.price || cmp(a.pool.name, b.pool.name) || a.index - b.index)
     .concat(options.filter((o) => o.ownership === 'owned').sort((a, b) => b.pool.priority - a.pool.priority || a.price - b.price || cmp(a.pool.name, b.pool.name) || a.index - b.index));
+  // The plan is complete: gates no longer change, so each option's is asked once.
+  const finalGates = new Map<LaunchOption, Gate & { by?: string }>();
+  const finalGate = (o: LaunchOption): Gate & { by?: string } => {
+    let gate = finalGates.get(o);
+    if (!gate) finalGates.set(o, (gate = gateFor(o)));
+    return gate;
+  };
   let unmetUnits = 0;
   let impossibleUnits = 0;
   for (const g of byInput) {
@@ -372,7 +380,7 @@ export function plan(input: PlanInput): Plan {
       continue;
     }
     const reason = g.poolCanHold
-      ? blockingReason(g, blockers, offMachines, poweredOn, gateFor)
+      ? blockingReason(g, blockers, offMachines, poweredOn, finalGate)
       : `only existing agents can hold ${describeShape(g.vec)}${g.constraints ? ` with ${describeConstraints(g.constraints)}` : ''}, no pool can, and no agent has room left`;
     unmet.push({ demandId: g.id, count: g.remaining, reason });
     unmetUnits += g.remaining;
