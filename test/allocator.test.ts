@@ -1,6 +1,7 @@
 // The DRF sorter and the offer allocator: pure and synchronous, so every scenario runs with explicit
 // `now` values and seeded randomness.
 import test from 'ava';
+import { prng, int, pick, shuffle } from './helpers/random.ts';
 import { DrfSorter } from '../src/allocator/drf-sorter.ts';
 import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import {
@@ -12,27 +13,6 @@ import {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
-const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-function shuffle<T>(rand: () => number, xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
 
 const names = (s: DrfSorter): string[] => s.sorted().map((c) => c.name);
 const node = (cpus: number, mem: number, extra: Record<string, number> = {}, ports: [number, number][] = []): Resources =>

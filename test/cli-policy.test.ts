@@ -1,7 +1,7 @@
 // `spillway roles|weights|quota|reserve|unreserve` as a person runs them: the real CLI as a child
 // process against an in-process master (own Redis) with a simulated agent.
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
+import { spillway, type ProcessResult } from './helpers/run-process.ts';
 import { BIN } from './helpers/cluster.ts';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { RawFramework, scalarRes } from './helpers/raw-framework.ts';
@@ -9,21 +9,9 @@ import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
 import { resources } from '../src/resources/resources.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-interface CliResult { code: number | null; stdout: string; stderr: string }
+type CliResult = ProcessResult;
 
-/** Runs `spillway ARGS` without blocking this process (the master under test lives in it). */
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`spillway ${args.join(' ')} timed out`)); }, 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const cli = spillway;
 
 async function op(m: InProcessMaster, body: object): Promise<Any> {
   const res = await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });

@@ -2,7 +2,7 @@
 // through the fenced Store; the /v1/policies API; and `spillway policy validate|apply|show|history`
 // as a person runs them (child processes against an in-process master).
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
+import { spillway, type ProcessResult } from './helpers/run-process.ts';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { RedisStore } from '../src/store/redis-store.ts';
 import { FencedError } from '../src/store/store.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-interface CliResult { code: number | null; stdout: string; stderr: string }
+type CliResult = ProcessResult;
 
 const EXAMPLES = fileURLToPath(new URL('../policies/examples/', import.meta.url));
 
@@ -31,19 +31,7 @@ budget:
   perHour: 1
 `;
 
-/** Runs `spillway ARGS` without blocking this process (the master under test lives in it). */
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`spillway ${args.join(' ')} timed out`)); }, 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const cli = spillway;
 
 function errorsOf(t: ExecutionContext, text: string, file = 'policy.yaml'): PolicyProblem[] {
   const r = validatePolicy(text, file);

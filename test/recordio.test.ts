@@ -1,18 +1,8 @@
 // RecordIO framing of Mesos streaming responses: "<byte length>\n<JSON>" per record.
 import test from 'ava';
+import { prng } from './helpers/random.ts';
 import { encodeRecord, RecordIODecoder } from '../src/mesos/recordio.ts';
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EVENTS: unknown[] = [
   { type: 'SUBSCRIBED', subscribed: { framework_id: { value: 'fw-1' }, heartbeat_interval_seconds: 15 } },

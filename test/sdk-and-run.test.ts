@@ -1,22 +1,12 @@
 // The TypeScript SDK's batch example and `spillway run` against real master and agent processes.
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessResult } from './helpers/run-process.ts';
 import { fileURLToPath } from 'node:url';
 import { BIN, startCluster, operator, type Cluster } from './helpers/cluster.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/batch.ts', import.meta.url));
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}): Promise<ProcessResult> => runProcess(args, { ...process.env, ...env });
 
 let c: Cluster;
 test.before(async () => { c = await startCluster({ agents: 2 }); });
