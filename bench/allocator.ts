@@ -74,13 +74,13 @@ interface Settings {
   partial: boolean;
 }
 
-/** The suite, each entry with its wall-clock limit in seconds (~5½ minutes in all at most). */
+/** The suite, each entry with its wall-clock limit in seconds (under 6 minutes in all, at worst). */
 const SUITE: readonly { scenario: ScenarioName; agents: number; frameworks: number; limit: number; declineRounds?: number }[] = [
   { scenario: 'decline', agents: 1_000, frameworks: 100, limit: 20 },
   { scenario: 'decline', agents: 10_000, frameworks: 1_000, limit: 70 },
   { scenario: 'decline-roles', agents: 10_000, frameworks: 1_000, limit: 60 },
   { scenario: 'quota+reservations', agents: 10_000, frameworks: 1_000, limit: 80 },
-  { scenario: 'decline', agents: 50_000, frameworks: 2_000, limit: 100, declineRounds: 1 },
+  { scenario: 'decline', agents: 50_000, frameworks: 2_000, limit: 120, declineRounds: 1 },
 ];
 
 /** Filtered-round targets from the issue, by size; other sizes have none. */

@@ -11,20 +11,27 @@ export function chopUnreserved(s: ResourceSet, allowance: Readonly<Record<string
 
 export function chop(s: ResourceSet, allowance: Readonly<Record<string, number>>, applies: (b: Bucket) => boolean): ResourceSet {
   const left: Record<string, number> = { ...allowance };
-  let changed = false;
-  const out: Bucket[] = [];
-  for (const b of s) {
-    if (!applies(b)) { out.push(b); continue; }
-    const scalars: Record<string, number> = { ...b.resources.scalars };
-    for (const name of Object.keys(scalars)) {
+  let out: Bucket[] | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const b = s[i];
+    if (!applies(b)) continue;
+    let scalars: Record<string, number> | undefined;
+    for (const name in b.resources.scalars) {
       const room = left[name];
       if (room === undefined) continue;
-      const take = Math.max(0, Math.min(scalars[name], room));
-      if (take !== scalars[name]) changed = true;
-      scalars[name] = take;
+      const have = b.resources.scalars[name];
+      const take = Math.max(0, Math.min(have, room));
       left[name] = room - take;
+      if (take === have) continue;
+      scalars ??= { ...b.resources.scalars };
+      const r = Math.round(take * 1000) / 1000;
+      if (r === 0) delete scalars[name];
+      else scalars[name] = r;
     }
-    out.push(bucket(resources(scalars, [...b.resources.ports]), b.reservation, b.revocable));
+    if (!scalars) continue;
+    out ??= s.slice();
+    // Same bucket key: reservation and revocability are unchanged; ports pass through as they are.
+    out[i] = { ...b, resources: { scalars, ports: b.resources.ports } };
   }
-  return changed ? setOf(out) : s;
+  return out ? setOf(out) : s;
 }

@@ -56,6 +56,8 @@ interface AgentEntry {
   active: boolean;
   /** Bumped on every change to `free`; offer filters compare against it. */
   version: number;
+  /** Offer filters on this agent, by client index (agent-major: a round reads them in a row). */
+  readonly filters: OfferFilters;
   /** Revocable resources held by frameworks (offered or in use): free revocable = slack − this. */
   revHeld: Resources;
 }
@@ -64,7 +66,9 @@ interface Client {
   readonly frameworkId: string;
   readonly role: string;
   suppressed: boolean;
-  readonly filters: OfferFilters;
+  /** Index into every agent's filter arrays. */
+  readonly index: number;
+  readonly framework: FrameworkEntry;
 }
 
 interface FrameworkEntry {
@@ -91,6 +95,8 @@ export class Allocator {
   private readonly minAllocatable: MinAllocatable;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
+  private readonly freeClients: number[] = [];
+  private nextClient = 0;
   private total: Resources = EMPTY;
   private orderCache: { version: number; clients: Client[] } | undefined;
 
@@ -104,7 +110,7 @@ export class Allocator {
   addAgent(id: string, total: ResourceSet, inUse: ResourceSet = NO_RESOURCES): void {
     if (this.agents.has(id)) this.removeAgent(id);
     const slot = this.freeSlots.pop() ?? this.nextSlot++;
-    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0, revHeld: revocablePart(inUse) };
+    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0, filters: new OfferFilters(), revHeld: revocablePart(inUse) };
     this.agents.set(id, a);
     this.setFree(a, subtractSets(total, inUse));
     this.setTotal(add(this.total, scalarsOnly(flatten(nonRevocable(total)))));
@@ -116,7 +122,6 @@ export class Allocator {
     this.setFree(a, NO_RESOURCES);
     this.agents.delete(id);
     this.setTotal(subtract(this.total, scalarsOnly(flatten(nonRevocable(a.total)))));
-    for (const f of this.frameworks.values()) for (const c of f.clients.values()) c.filters.clear(a.slot);
     this.freeSlots.push(a.slot);
   }
 
@@ -186,8 +191,9 @@ export class Allocator {
     f.revocable = Boolean(opts.revocable);
     for (const role of roles) {
       if (f.clients.has(role)) continue;
-      f.clients.set(role, { frameworkId: id, role, suppressed: false, filters: new OfferFilters() });
-      this.tree.ensure(role).frameworks.add(id);
+      const c: Client = { frameworkId: id, role, suppressed: false, index: this.freeClients.pop() ?? this.nextClient++, framework: f };
+      f.clients.set(role, c);
+      this.tree.ensure(role).frameworks.add(id, 1, c);
     }
     this.orderCache = undefined;
   }
@@ -197,6 +203,7 @@ export class Allocator {
     const f = this.frameworks.get(id);
     if (!f) return;
     this.frameworks.delete(id);
+    for (const c of f.clients.values()) this.releaseClient(c);
     for (const role of f.clients.keys()) {
       this.tree.node(role)?.frameworks.remove(id);
       this.tree.prune(role);
@@ -207,7 +214,10 @@ export class Allocator {
   /** Leaves one role (UPDATE_FRAMEWORK); the caller checks the framework holds nothing in it. */
   removeRole(id: string, role: string): void {
     const f = this.frameworks.get(id);
-    if (!f || !f.clients.delete(role)) return;
+    const c = f?.clients.get(role);
+    if (!f || !c) return;
+    f.clients.delete(role);
+    this.releaseClient(c);
     this.tree.node(role)?.frameworks.remove(id);
     this.tree.prune(role);
     this.orderCache = undefined;
@@ -231,7 +241,7 @@ export class Allocator {
   revive(id: string, roles?: readonly string[]): void {
     for (const c of this.clientsOf(id, roles)) {
       c.suppressed = false;
-      c.filters.clear();
+      for (const a of this.agents.values()) a.filters.clear(c.index);
     }
   }
 
@@ -316,7 +326,7 @@ export class Allocator {
     if (a && f && c && filter && filter.refuseSeconds > 0 && !isEmptySet(s)) {
       // The version shortcut is safe only when everything the agent now offers this client was refused.
       const all = eligibleResources(a.free, role, f.revocable);
-      c.filters.set(a.slot, s, filter.now + filter.refuseSeconds * 1000, containsSet(s, all) ? a.version : -1);
+      a.filters.set(c.index, s, filter.now + filter.refuseSeconds * 1000, containsSet(s, all) ? a.version : -1);
     }
   }
 
@@ -347,7 +357,7 @@ export class Allocator {
   refuse(frameworkId: string, role: string, agentId: string, s: ResourceSet, refuseSeconds: number, now: number): void {
     const a = this.agents.get(agentId);
     const c = this.frameworks.get(frameworkId)?.clients.get(role);
-    if (a && c && refuseSeconds > 0) c.filters.set(a.slot, s, now + refuseSeconds * 1000, a.version);
+    if (a && c && refuseSeconds > 0) a.filters.set(c.index, s, now + refuseSeconds * 1000, a.version);
   }
 
   // ---- the allocation round --------------------------------------------------------------------
@@ -362,17 +372,21 @@ export class Allocator {
     // Optimistic mode: a per-agent budget across both stages, and one proposal per pair.
     const given = new Map<string, number>();
     const proposed = new Set<string>();
+    // Quota figures per role, valid until the next allocation in this round.
+    const memo: RoundMemo = { unmet: new Map(), limit: new Map(), required: undefined };
     const pass = (stage: 1 | 2): void => {
       for (const agentId of ids) {
         const a = this.agents.get(agentId);
         if (!a || !a.active || a.free.length === 0) continue;
+        if (a.filters.refusesAll(this.nextClient - this.freeClients.length, now, a.version)) continue;
         if (optimistic && (given.get(agentId) ?? 0) >= optimistic.perAgent) continue;
         for (const c of this.order()) {
-          if (stage === 1 && !hasNeed(unmetFor(this.tree.node(c.role)!))) continue;
-          const f = this.frameworks.get(c.frameworkId)!;
+          const f = c.framework;
           if (!f.active || c.suppressed) continue;
+          if (a.filters.refusedAt(c.index, now, a.version)) continue;
+          if (stage === 1 && !hasNeed(this.unmetMemo(memo, c.role))) continue;
           if (optimistic && (proposed.has(`${f.id}|${agentId}`) || optimistic.hasOffer(f.id, agentId))) continue;
-          const offer = this.candidate(a, c, f, now, stage, guaranteed, available);
+          const offer = this.candidate(a, c, f, now, stage, guaranteed, available, memo);
           if (!offer) continue;
           proposals.push({ frameworkId: f.id, agentId, role: c.role, resources: offer });
           if (optimistic) {
@@ -383,6 +397,9 @@ export class Allocator {
             continue;
           }
           this.allocate(f.id, c.role, agentId, offer);
+          memo.unmet.clear();
+          memo.limit.clear();
+          memo.required = undefined;
           const u = unreservedPart(offer).scalars;
           for (const k of Object.keys(available)) available[k] -= u[k] ?? 0;
           // What this framework could not use (other reservations, revocable) goes to the next.
@@ -396,23 +413,33 @@ export class Allocator {
   }
 
   /** What `c` would be offered from agent `a` now, or undefined (rules 2–6 of the pipeline). */
-  private candidate(a: AgentEntry, c: Client, f: FrameworkEntry, now: number, stage: 1 | 2, guaranteed: RoleNode[], available: Record<string, number>): ResourceSet | undefined {
-    const filter = c.filters.peek(a.slot, now, a.version);
+  private unmetMemo(memo: RoundMemo, role: string): Record<string, number> {
+    let u = memo.unmet.get(role);
+    if (!u) memo.unmet.set(role, (u = unmetFor(this.tree.node(role)!)));
+    return u;
+  }
+
+  private candidate(a: AgentEntry, c: Client, f: FrameworkEntry, now: number, stage: 1 | 2, guaranteed: RoleNode[], available: Record<string, number>, memo: RoundMemo): ResourceSet | undefined {
+    const filter = a.filters.peek(c.index, now, a.version);
     if (filter === 'refused') return undefined;
     let offer = eligibleResources(a.free, c.role, f.revocable);
     if (offer.length === 0) return undefined;
     const node = this.tree.node(c.role)!;
-    const limit = limitAllowance(node);
+    let limit = memo.limit.get(c.role);
+    if (!memo.limit.has(c.role)) memo.limit.set(c.role, (limit = limitAllowance(node)));
+    // At its limit (no room for any minimum), a role can only be offered what limits do not bound.
+    if (limit && !this.minAllocatable.some((q) => Object.entries(q).every(([k, v]) => (limit[k] ?? Infinity) >= v))
+      && !offer.some((b) => (b.revocable) || (b.reservation && roleMayUse(b.reservation.role, node.path)))) return undefined;
     // Limits bound everything but the role's own (subtree's) reservations, which already count.
     if (limit) offer = chop(offer, limit, (b) => !b.revocable && !(b.reservation && roleMayUse(b.reservation.role, node.path)));
-    if (stage === 1) offer = chopUnreserved(offer, unmetFor(node));
+    if (stage === 1) offer = chopUnreserved(offer, this.unmetMemo(memo, c.role));
     if (guaranteed.length) {
-      const allowance = headroomAllowance(node, requiredHeadroom(guaranteed), available);
+      const allowance = headroomAllowance(node, (memo.required ??= requiredHeadroom(guaranteed)), available);
       if (allowance) offer = chopUnreserved(offer, allowance);
     }
     if (offer.length === 0 || !meetsMinimum(flatten(offer), this.minAllocatable)) return undefined;
     // Filters compare what would actually be offered, after the quota cuts (as Mesos does).
-    if (filter === 'check' && c.filters.refuses(a.slot, offer, now)) return undefined;
+    if (filter === 'check' && a.filters.refuses(c.index, offer, now)) return undefined;
     return offer;
   }
 
@@ -420,7 +447,7 @@ export class Allocator {
   private order(): Client[] {
     const v = this.tree.orderVersion;
     if (this.orderCache?.version === v) return this.orderCache.clients;
-    const clients = this.tree.order().map(({ role, frameworkId }) => this.frameworks.get(frameworkId)!.clients.get(role)!);
+    const clients = this.tree.orderPayloads() as Client[];
     this.orderCache = { version: v, clients };
     return clients;
   }
@@ -432,6 +459,11 @@ export class Allocator {
       for (const [k, v] of Object.entries(unreservedPart(a.free).scalars)) out[k] = (out[k] ?? 0) + v;
     }
     return out;
+  }
+
+  private releaseClient(c: Client): void {
+    for (const a of this.agents.values()) a.filters.clear(c.index);
+    this.freeClients.push(c.index);
   }
 
   private clientsOf(id: string, roles?: readonly string[]): Client[] {
@@ -480,6 +512,12 @@ function mergeProposals(list: OfferProposal[]): OfferProposal[] {
     byKey.set(key, prev ? { ...prev, resources: addSets(prev.resources, p.resources) } : p);
   }
   return byKey.size === list.length ? list : [...byKey.values()];
+}
+
+interface RoundMemo {
+  readonly unmet: Map<string, Record<string, number>>;
+  readonly limit: Map<string, Record<string, number> | undefined>;
+  required: Record<string, number> | undefined;
 }
 
 function hasNeed(unmet: Record<string, number>): boolean {

@@ -7,6 +7,8 @@ import { add, subtract, EMPTY } from '../resources/resources.ts';
 
 interface Client {
   readonly name: string;
+  /** Whatever the owner attaches (the allocator: its client record), returned by sorted(). */
+  readonly payload: unknown;
   weight: number;
   allocation: Resources;
   share: number;
@@ -30,9 +32,9 @@ export class DrfSorter {
     return this.clients.has(name);
   }
 
-  add(name: string, weight = 1): void {
+  add(name: string, weight = 1, payload?: unknown): void {
     if (this.clients.has(name)) return;
-    const c: Client = { name, weight, allocation: EMPTY, share: 0 };
+    const c: Client = { name, payload, weight, allocation: EMPTY, share: 0 };
     this.clients.set(name, c);
     this.insert(c);
   }
@@ -65,7 +67,7 @@ export class DrfSorter {
   }
 
   /** Clients from lowest to highest weighted dominant share. Do not mutate. */
-  sorted(): readonly { readonly name: string }[] {
+  sorted(): readonly { readonly name: string; readonly payload: unknown }[] {
     return this.order;
   }
 

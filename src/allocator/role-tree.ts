@@ -148,6 +148,23 @@ export class RoleTree {
    * Every (role, framework) pair, most deserving first: a depth-first walk that at each level
    * visits children in DRF order, a role's own frameworks competing as the child SELF.
    */
+  /** The payloads the frameworks were added with, in order(): no objects built, no look-ups. */
+  orderPayloads(): unknown[] {
+    const out: unknown[] = [];
+    const walk = (n: RoleNode): void => {
+      for (const c of n.childSorter.sorted()) {
+        if (c.name === SELF) {
+          if (n === this.root) continue;
+          for (const f of n.frameworks.sorted()) out.push(f.payload);
+        } else {
+          walk(n.children.get(c.name)!);
+        }
+      }
+    };
+    walk(this.root);
+    return out;
+  }
+
   order(): { role: string; frameworkId: string }[] {
     const out: { role: string; frameworkId: string }[] = [];
     const walk = (n: RoleNode): void => {
