@@ -22,6 +22,7 @@ const job = new BatchJob({
 });
 
 job.on('launched', (task, offer) => console.log(`launched ${task.id} on ${offer.hostname}`));
+job.client.on('error', (message) => console.error(`master says: ${message}`));
 job.on('update', (status) => console.log(`${status.task_id.value}: ${status.state}${status.message ? ` (${status.message})` : ''}`));
 
 const results = await job.run();

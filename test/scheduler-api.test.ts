@@ -244,11 +244,12 @@ test.serial('a framework that re-subscribes with its id within failover_timeout 
 test.serial('an agent that stops pinging is removed: TASK_UNREACHABLE to PARTITION_AWARE frameworks, TASK_LOST to others', async (t) => {
   const lonely = new SimulatedAgent({ master: m.url, behaviour: 'run', hostname: '127.0.0.2', resources: resources({ cpus: 1, mem: 256 }) });
   await lonely.start();
+  t.teardown(() => lonely.stop());
   const aware = await subscribed({ ...INFO, name: 'aware', capabilities: [{ type: 'PARTITION_AWARE' }] });
   const plain = await subscribed({ ...INFO, name: 'plain' });
   const onLonely = async (fw: RawFramework, id: string) => {
     for (let seen = 0; ;) {
-      const ev = await fw.next(offersEvent, 5000, seen);
+      const ev = await fw.next(offersEvent, 20_000, seen);
       seen = fw.events.indexOf(ev) + 1;
       const o = ev.offers.offers.find((x: Event) => x.agent_id.value === lonely.agentId);
       for (const other of ev.offers.offers.filter((x: Event) => x !== o)) await fw.call({ type: 'DECLINE', decline: { offer_ids: [other.id], filters: { refuse_seconds: 3600 } } });

@@ -42,6 +42,7 @@ export class BatchJob extends EventEmitter<BatchEvents> {
   private readonly results = new Map<string, TaskResult>();
   private readonly agentAddress = new Map<string, string>();
   private finished!: () => void;
+  private done = false;
 
   constructor(private readonly opts: BatchJobOptions) {
     super();
@@ -54,8 +55,9 @@ export class BatchJob extends EventEmitter<BatchEvents> {
 
   /** Runs every task to a terminal state and tears the framework down. */
   async run(): Promise<TaskResult[]> {
-    const done = new Promise<void>((resolve) => { this.finished = resolve; });
-    this.client.on('offers', (offers) => { this.onOffers(offers).catch((e) => this.client.emit('error', String(e))); });
+    const done = new Promise<void>((resolve) => { this.finished = () => { this.done = true; resolve(); }; });
+    // Offers racing the teardown are not errors: the job is over.
+    this.client.on('offers', (offers) => { this.onOffers(offers).catch((e) => { if (!this.done) this.client.emit('error', String(e)); }); });
     this.client.on('update', (s) => this.onUpdate(s));
     await this.client.subscribe();
     if (this.opts.tasks.length === 0) this.finished();
@@ -66,6 +68,7 @@ export class BatchJob extends EventEmitter<BatchEvents> {
 
   private async onOffers(offers: Offer[]): Promise<void> {
     for (const offer of offers) {
+      if (this.done) return;
       let cpus = offerScalar(offer, 'cpus');
       let mem = offerScalar(offer, 'mem');
       const address = offer.url ? `${offer.url.address.hostname}:${offer.url.address.port}` : offer.hostname;
