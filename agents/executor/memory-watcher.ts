@@ -1,7 +1,7 @@
 // Memory limit enforcement without cgroups: every 250 ms, sum the resident memory of all processes
 // in the task's process group and report once when it exceeds the task's `mem` resource. This is
 // a best-effort limit (a fast allocator can overshoot between two polls, and a process that leaves
-// the group escapes it); cgroup v2 enforcement is not implemented.
+// the group escapes it); cgroup v2 limits are not used (this host has cgroup v1 only).
 import { groupRssBytes } from './process-group.ts';
 
 export const MEMORY_POLL_MS = 250;

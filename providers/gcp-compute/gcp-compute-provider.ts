@@ -10,7 +10,7 @@
 // Prices: on-demand from the pool's price book; spot from instanceTypes[].spotPrice when given.
 // Live GCE spot prices need the Cloud Billing Catalog API and are out of scope here.
 //
-// Interruptions: not implemented. Spot VMs are created with instanceTerminationAction DELETE, so a
+// Interruptions (optional in the contract) are not offered: spot VMs are created with instanceTerminationAction DELETE, so a
 // preempted instance simply disappears from list(); the preemption notice itself is only visible
 // from the VM's metadata server (the agent's side).
 import { randomUUID } from 'node:crypto';
