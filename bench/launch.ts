@@ -31,8 +31,8 @@ import { runMaster } from '../src/master/run-master.ts';
 import { resources } from '../src/resources/resources.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
 import { freePort, startRedis, type RedisProcess } from '../src/up/redis-process.ts';
-import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts';
-import { machineBusyMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
+import { installSignalHandlers, onCleanup, runCleanups, shuttingDown } from './lib/cleanup.ts';
+import { machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
@@ -237,7 +237,7 @@ async function connectedAgents(url: string): Promise<number> {
 
 // ---- the two modes ----------------------------------------------------------------------------
 
-interface Measured { result: LoadResult; cpu: Record<string, number>; redis: Record<string, number> }
+interface Measured { result: LoadResult; cpu: Record<string, number>; redis: Record<string, number>; machine: Record<string, number> }
 
 /** Runs the load and records the CPU each participant spent during it. */
 async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (number | undefined)[]): Promise<Measured> {
@@ -259,9 +259,11 @@ async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (num
     } : {}),
   });
   const redisBefore = await redisCalls(m.redis.url);
+  const machineBefore = machineCpuMs();
   const before = cpuNow();
   const result = await fw.run();
   const after = cpuNow();
+  const machineAfter = machineCpuMs();
   const redisAfter = await redisCalls(m.redis.url);
   const cpu: Record<string, number> = {};
   let ours = 0;
@@ -270,11 +272,15 @@ async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (num
     cpu[k] = Math.round(after[k] - before[k]);
     ours += cpu[k];
   }
-  // Whatever else ran on the machine meanwhile (other users' builds and tests skew the numbers).
-  cpu.other_processes = Math.max(0, Math.round(after.machine_busy - before.machine_busy - ours));
+  // The rest of the machine's busy time: other users' processes (they skew the numbers), but also
+  // kernel threads and interrupts working for this run (writeback of the agents' fsyncs, loopback
+  // networking). `machine` below splits the machine's time by kind.
+  cpu.other = Math.max(0, Math.round(after.machine_busy - before.machine_busy - ours));
+  const machine: Record<string, number> = {};
+  for (const k of Object.keys(machineAfter)) machine[k] = Math.round(machineAfter[k] - (machineBefore[k] ?? 0));
   const redis: Record<string, number> = {};
   for (const [k, v] of Object.entries(redisAfter)) redis[k] = v - (redisBefore[k] ?? 0);
-  return { result, cpu, redis };
+  return { result, cpu, redis, machine };
 }
 
 /** Commands redis-server executed so far, by name (INFO commandstats), plus bytes received. */
@@ -344,7 +350,7 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
   else onCleanup('temp dir', () => rmSync(dir, { recursive: true, force: true }));
   log(`${mode}: ${JSON.stringify(s)} in ${dir}`);
   try {
-    const { result: r, cpu, redis } = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
+    const { result: r, cpu, redis, machine } = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
     const tasksPerS = r.tasks / (r.durationMs / 1000);
     const p99 = percentile(r.latenciesMs, 99);
     const target = TARGETS[mode];
@@ -375,6 +381,8 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
       ...(mode === 'master' ? { sim_fetch_connections: s.simConnections || 'unbounded' } : {}),
       cpu_ms: cpu,
       cpu_ms_per_task: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round((v / r.tasks) * 1000) / 1000])),
+      // The whole machine's CPU per task by kind (user, system, iowait, irq, softirq, steal).
+      machine_cpu_ms_per_task: Object.fromEntries(Object.entries(machine).map(([k, v]) => [k, Math.round((v / r.tasks) * 1000) / 1000])),
       // Write batches (EVALSHA of the fenced Lua script) and bytes the master sent to Redis, per task.
       redis_per_task: {
         evalsha: Math.round(((redis.evalsha ?? 0) / r.tasks) * 100) / 100,
@@ -411,6 +419,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(),
   async (e: unknown) => {
+    if (shuttingDown()) return; // the signal handler cleans up and exits
     log(`failed: ${(e as Error).stack ?? String(e)}`);
     await runCleanups(log);
     process.exit(1);

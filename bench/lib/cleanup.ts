@@ -27,6 +27,12 @@ export async function runCleanups(log: (s: string) => void): Promise<void> {
 }
 
 let installed = false;
+let interrupted = false;
+
+/** True once a signal or a fatal error started the shutdown (the main flow's errors are moot then). */
+export function shuttingDown(): boolean {
+  return interrupted;
+}
 
 /** On SIGINT/SIGTERM: stop everything we started, then exit. */
 export function installSignalHandlers(log: (s: string) => void): void {
@@ -36,6 +42,7 @@ export function installSignalHandlers(log: (s: string) => void): void {
   const handler = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    interrupted = true;
     log(`${sig}: stopping everything the benchmark started`);
     void runCleanups(log).finally(() => process.exit(130));
   };
@@ -46,6 +53,7 @@ export function installSignalHandlers(log: (s: string) => void): void {
   const fatal = (what: string) => (e: unknown): void => {
     if (stopping) return;
     stopping = true;
+    interrupted = true;
     log(`${what}: ${(e as Error)?.stack ?? String(e)}`);
     log('stopping everything the benchmark started');
     void runCleanups(log).finally(() => process.exit(1));

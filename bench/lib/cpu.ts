@@ -40,14 +40,19 @@ export function selfCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** CPU time the whole machine spent busy (all cores; /proc/stat), in ms; NaN when unknown. */
-export function machineBusyMs(): number {
+/** The whole machine's CPU time by kind (all cores; /proc/stat), in ms; empty when unknown. */
+export function machineCpuMs(): Record<string, number> {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal …
-    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
-    return (busy * 1000) / clockTicks();
+    const ms = (t: number | undefined): number => ((t ?? 0) * 1000) / clockTicks();
+    return { user: ms(f[0] + f[1]), system: ms(f[2]), iowait: ms(f[4]), irq: ms(f[5]), softirq: ms(f[6]), steal: ms(f[7]) };
   } catch {
-    return Number.NaN;
+    return {};
   }
+}
+
+/** CPU time the whole machine spent running something (user, system, irq, softirq), in ms. */
+export function machineBusyMs(): number {
+  const m = machineCpuMs();
+  return m.user + m.system + m.irq + m.softirq;
 }

@@ -291,6 +291,10 @@ export class Allocator {
         ...(n.quota ? { quota: n.quota } : {}),
       });
     }
+    // Roles known only by a configured weight are listed too, as Mesos does.
+    for (const [role, weight] of this.tree.weightsConfigured()) {
+      if (!this.tree.node(role)) out.push({ role, weight, frameworks: [], allocated: EMPTY, reservedUnallocated: EMPTY, consumption: EMPTY });
+    }
     return out.sort((a, b) => (a.role < b.role ? -1 : 1));
   }
 

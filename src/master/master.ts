@@ -91,6 +91,8 @@ export class Master {
   private timers: NodeJS.Timeout[] = [];
   private allocationPending = false;
   private readonly lastSentAt = new Map<string, number>();
+  /** The uuid last sent per task, so two paths (an ACK and a new update) never send it twice. */
+  private readonly lastSentUuid = new Map<string, string>();
   private readonly onFatal: (e: Error) => void;
   private stopped = false;
 
@@ -218,14 +220,20 @@ export class Master {
     };
   }
 
-  /** Sends the oldest unacknowledged update of a task, if its framework is connected. */
-  deliverHead(t: TaskRecord): void {
+  /**
+   * Sends the oldest unacknowledged update of a task, if its framework is connected. Without
+   * `resend`, an update already sent is not sent again (the retry timer and re-subscription resend).
+   */
+  deliverHead(t: TaskRecord, resend = false): void {
     const head = t.pending[0];
     if (!head) return;
     const fw = this.state.frameworks.get(t.frameworkId);
     if (!fw?.stream) return;
+    const key = taskKey(t.frameworkId, t.info.task_id.value);
+    if (!resend && head.uuid !== undefined && this.lastSentUuid.get(key) === head.uuid) return;
     fw.stream.send({ type: 'UPDATE', update: { status: head } });
-    this.lastSentAt.set(taskKey(t.frameworkId, t.info.task_id.value), this.clock.now());
+    this.lastSentAt.set(key, this.clock.now());
+    if (head.uuid !== undefined) this.lastSentUuid.set(key, head.uuid);
   }
 
   /** The framework acknowledged `uuid`; drops it and completes the task if nothing is left. */
@@ -249,6 +257,7 @@ export class Master {
   completeTask(t: TaskRecord): WriteOp[] {
     this.state.deleteTask(t);
     this.lastSentAt.delete(taskKey(t.frameworkId, t.info.task_id.value));
+    this.lastSentUuid.delete(taskKey(t.frameworkId, t.info.task_id.value));
     return [
       { op: 'delete', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value) },
       { op: 'append', list: 'completed_tasks', value: { ...t, pending: [] }, max: this.config.maxCompletedTasks },
@@ -261,7 +270,7 @@ export class Master {
     for (const t of this.state.tasks.values()) {
       if (t.pending.length === 0) continue;
       const last = this.lastSentAt.get(taskKey(t.frameworkId, t.info.task_id.value)) ?? 0;
-      if (now - last >= due) this.deliverHead(t);
+      if (now - last >= due) this.deliverHead(t, true);
     }
   }
 

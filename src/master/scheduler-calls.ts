@@ -101,7 +101,7 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
   });
   m.allocator.setFrameworkActive(id, true);
   if (sub.suppressed_roles?.length) m.allocator.suppress(id, sub.suppressed_roles);
-  for (const t of m.state.tasksOfFramework(id)) m.deliverHead(t);
+  for (const t of m.state.tasksOfFramework(id)) m.deliverHead(t, true);
   m.log.info({ frameworkId: id, name: info.name }, f.record.reregisteredAt ? 'framework re-subscribed' : 'framework subscribed');
   m.scheduleAllocation();
   return id;
