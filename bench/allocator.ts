@@ -43,6 +43,7 @@
 // CPU profiles of just those rounds; read one with `node --import=tsx bench/profile-top.ts FILE`).
 // Targets (the issue): ≤ 100 ms per filtered round at 10k agents / 1k frameworks, ≤ 1 s at 50k / 2k.
 import { spawn, spawnSync } from 'node:child_process';
+import { prng } from '../src/common/seeded-random.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -174,17 +175,8 @@ function parse(argv: string[]): Options {
 
 // ---- the cluster -------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so every run shuffles and picks ports the same way. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
+
 
 function shuffled<T>(xs: readonly T[], random: () => number): T[] {
   const out = [...xs];
@@ -212,7 +204,7 @@ interface Cluster {
 const roleName = (i: number): string => `role${i}`;
 
 function build(s: Settings): Cluster {
-  const random = rng(s.seed);
+  const random = prng(s.seed); // seeded: every run shuffles and picks ports the same way
   const allocator = new Allocator();
   // Agents first: adding an agent changes the cluster total, which re-sorts every framework
   // (O(F log F) per agent; see docs/BENCHMARKS.md), and setup is not what is measured here.

@@ -3,7 +3,7 @@
 // optimistic offers, and min-allocatable / offer filters on reserved buckets. Each test states an
 // outcome an operator would notice (shares, what a role is offered, what it may hold).
 import test, { type ExecutionContext } from 'ava';
-import { prng, int, pick, shuffle } from './helpers/random.ts';
+import { prng, int, pick, shuffle } from '../src/common/seeded-random.ts';
 import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import { add, EMPTY, format, isEmpty, resources, scalar, type Resources } from '../src/resources/resources.ts';
 import {

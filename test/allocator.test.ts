@@ -1,7 +1,7 @@
 // The DRF sorter and the offer allocator: pure and synchronous, so every scenario runs with explicit
 // `now` values and seeded randomness.
 import test from 'ava';
-import { prng, int, pick, shuffle } from './helpers/random.ts';
+import { prng, int, pick, shuffle } from '../src/common/seeded-random.ts';
 import { DrfSorter } from '../src/allocator/drf-sorter.ts';
 import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import {

@@ -1,6 +1,6 @@
 // RecordIO framing of Mesos streaming responses: "<byte length>\n<JSON>" per record.
 import test from 'ava';
-import { prng } from './helpers/random.ts';
+import { prng } from '../src/common/seeded-random.ts';
 import { encodeRecord, RecordIODecoder } from '../src/mesos/recordio.ts';
 
 

@@ -139,9 +139,8 @@ export interface PlanStep {
   readonly units: readonly UnitCount[];
 }
 
-export interface DemandPlacement {
-  readonly demandId: string;
-  readonly count: number;
+/** Where units went, counted (per demand and in total). */
+export interface PlacementCounts {
   /** Units that fit on agents' free capacity now: they need nothing new. */
   readonly onAgents: number;
   /** Units that fit on instances still booting (PoolState.booting): they need nothing new. */
@@ -152,15 +151,13 @@ export interface DemandPlacement {
   readonly impossible: number;
 }
 
-export interface Placements {
+export interface DemandPlacement extends PlacementCounts {
+  readonly demandId: string;
+  readonly count: number;
+}
+
+export interface Placements extends PlacementCounts {
   readonly units: number;
-  readonly onAgents: number;
-  /** Units that fit on instances still booting (PoolState.booting): they need nothing new. */
-  readonly onBooting: number;
-  readonly onOwned: number;
-  readonly onRented: number;
-  readonly unmet: number;
-  readonly impossible: number;
   readonly byDemand: readonly DemandPlacement[];
   /** Which agents' free capacity holds which units (agents in id order). */
   readonly agents: readonly { readonly agentId: string; readonly units: readonly UnitCount[] }[];

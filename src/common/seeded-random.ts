@@ -1,4 +1,4 @@
-// Seeded randomness for reproducible randomized tests.
+// Seeded randomness: reproducible shuffles and picks for simulations, benchmarks and randomized tests.
 
 /** mulberry32: small, fast, seeded. */
 export function prng(seed: number): () => number {
