@@ -26,6 +26,15 @@ function need<T>(value: T | undefined, field: string): T {
 
 const COMPLETED_SHOWN = 1000;
 
+type ParsedCall = z.infer<typeof OperatorCall>;
+
+const MUTATIONS: Record<'UPDATE_WEIGHTS' | 'UPDATE_QUOTA' | 'RESERVE_RESOURCES' | 'UNRESERVE_RESOURCES', { status: number; run: (m: Master, c: ParsedCall) => Promise<void> }> = {
+  UPDATE_WEIGHTS: { status: 200, run: (m, c) => updateWeights(m, need(c.update_weights, 'update_weights')) },
+  UPDATE_QUOTA: { status: 200, run: (m, c) => updateQuota(m, need(c.update_quota, 'update_quota')) },
+  RESERVE_RESOURCES: { status: 202, run: (m, c) => operatorReservation(m, 'RESERVE', need(c.reserve_resources, 'reserve_resources')) },
+  UNRESERVE_RESOURCES: { status: 202, run: (m, c) => operatorReservation(m, 'UNRESERVE', need(c.unreserve_resources, 'unreserve_resources')) },
+};
+
 async function completedTasks(master: Master): Promise<TaskRecord[]> {
   return (await master.store.readList('completed_tasks', COMPLETED_SHOWN)) as TaskRecord[];
 }
@@ -36,7 +45,15 @@ export function operatorRoute(master: Master) {
     if (!parsed.success) throw badRequest(describeZodError('Failed to validate master::Call', parsed.error));
     const call = parsed.data;
     const type = call.type;
-    let body: object;
+    // Calls that change policy answer with a status and no body (Mesos: 200 for updates, 202 for reservations).
+    const mutation = MUTATIONS[type as keyof typeof MUTATIONS];
+    if (mutation) {
+      await mutation.run(master, call);
+      ctx.status = mutation.status;
+      ctx.body = '';
+      return;
+    }
+    let body: object = {};
     switch (type) {
       case 'GET_ROLES':
         body = { get_roles: getRoles(master) };
@@ -47,26 +64,6 @@ export function operatorRoute(master: Master) {
       case 'GET_QUOTA':
         body = { get_quota: getQuota(master) };
         break;
-      case 'UPDATE_WEIGHTS':
-        await updateWeights(master, need(call.update_weights, 'update_weights'));
-        ctx.status = 200;
-        ctx.body = '';
-        return;
-      case 'UPDATE_QUOTA':
-        await updateQuota(master, need(call.update_quota, 'update_quota'));
-        ctx.status = 200;
-        ctx.body = '';
-        return;
-      case 'RESERVE_RESOURCES':
-        await operatorReservation(master, 'RESERVE', need(call.reserve_resources, 'reserve_resources'));
-        ctx.status = 202;
-        ctx.body = '';
-        return;
-      case 'UNRESERVE_RESOURCES':
-        await operatorReservation(master, 'UNRESERVE', need(call.unreserve_resources, 'unreserve_resources'));
-        ctx.status = 202;
-        ctx.body = '';
-        return;
       case 'GET_HEALTH':
         body = { get_health: { healthy: true } };
         break;
