@@ -105,15 +105,18 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     onEvent: (ev) => handleEvent(ev),
   });
 
-  const sendUpdate = async (u: JournaledUpdate): Promise<boolean> => {
+  const sendUpdates = async (batch: readonly JournaledUpdate[]): Promise<boolean> => {
     await connection.whenSubscribed();
     const id = connection.agentId!;
-    const status = u.status.agent_id ? u.status : { ...u.status, agent_id: { value: id } };
-    const code = await connection.call({ type: 'UPDATE', agent_id: { value: id }, update: { framework_id: { value: u.framework_id }, status } });
-    if (code !== 202) logger.warn({ code, taskId: u.status.task_id.value, state: u.status.state }, 'UPDATE not accepted; will retry');
+    const updates = batch.map((u) => ({
+      framework_id: { value: u.framework_id },
+      status: u.status.agent_id ? u.status : { ...u.status, agent_id: { value: id } },
+    }));
+    const code = await connection.call({ type: 'UPDATE', agent_id: { value: id }, updates });
+    if (code !== 202) logger.warn({ code, updates: batch.length, first: batch[0].status.task_id.value }, 'UPDATE not accepted; will retry');
     return code === 202;
   };
-  const journal = await StatusJournal.open(workDir, sendUpdate, { logger, maxBackoffMs: opts.reconnectMaxDelayMs ?? 5000 })
+  const journal = await StatusJournal.open(workDir, sendUpdates, { logger, maxBackoffMs: opts.reconnectMaxDelayMs ?? 5000 })
     .catch(async (err: unknown) => {
       await closeServer(server);
       throw err;

@@ -44,9 +44,9 @@ test('journal: compaction keeps only unacknowledged updates, and reopening re-se
   t.teardown(cleanup);
   let accept = true;
   const sent: string[] = [];
-  const send = async (u: JournaledUpdate): Promise<boolean> => {
+  const send = async (batch: readonly JournaledUpdate[]): Promise<boolean> => {
     if (!accept) return false;
-    sent.push(u.status.uuid!);
+    sent.push(...batch.map((u) => u.status.uuid!));
     return true;
   };
   const status = (task: string) => ({ task_id: { value: task }, state: 'TASK_RUNNING' as const, uuid: newStatusUuid() });

@@ -1,5 +1,6 @@
-// The benchmark's scheduler: a lean Mesos v1 HTTP framework (node:http with keep-alive, no SDK in
-// the hot path) that launches a fixed number of identical tasks as fast as the master lets it.
+// The benchmark's scheduler: a lean Mesos v1 HTTP framework (calls pipelined on a few persistent
+// connections, see pipelined-client.ts; no SDK in the hot path) that launches a fixed number of
+// identical tasks as fast as the master lets it.
 //
 //  * every offer is packed with as many pending tasks as fit (cpus and mem), in one ACCEPT;
 //  * offers with no room (or arriving once everything is launched) are declined;
@@ -11,6 +12,10 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { RecordIODecoder } from '../../src/mesos/recordio.ts';
+import { PipelinedClient } from './pipelined-client.ts';
+
+/** Connections the calls are pipelined on (the subscription has its own). */
+const CALL_CONNECTIONS = 4;
 
 export interface LoadOptions {
   master: string;
@@ -57,7 +62,7 @@ const scalarOf = (o: MesosOffer, name: string): number =>
   o.resources.reduce((s, r) => s + (r.name === name ? r.scalar?.value ?? 0 : 0), 0);
 
 export class LoadFramework {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private calls: PipelinedClient | undefined;
   private readonly url: URL;
   private frameworkId = '';
   private streamId = '';
@@ -106,7 +111,7 @@ export class LoadFramework {
   close(): void {
     this.closed = true;
     this.subscription?.destroy();
-    this.agent.destroy();
+    this.calls?.close();
   }
 
   private describe(): string {
@@ -255,30 +260,20 @@ export class LoadFramework {
     });
   }
 
-  /** POSTs a call on the keep-alive pool; anything but 202 counts as an error. */
+  /** POSTs a call on the pipelined connections; anything but 202 counts as an error. */
   private call(call: Record<string, unknown>, after?: () => void): void {
     const body = JSON.stringify({ framework_id: { value: this.frameworkId }, ...call });
-    const req = http.request(this.url, {
-      method: 'POST', agent: this.agent,
-      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId, 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { if (text.length < 500) text += c; });
-      res.on('end', () => {
-        if (res.statusCode !== 202) {
-          this.callErrors++;
-          this.o.progress?.(`${String(call.type)} answered ${res.statusCode}: ${text.slice(0, 300)}`);
-        }
-        after?.();
-      });
-    });
-    req.on('error', (e) => {
-      if (this.closed) return;
-      this.callErrors++;
-      this.o.progress?.(`${String(call.type)} failed: ${e.message}`);
+    this.calls ??= new PipelinedClient(this.url, CALL_CONNECTIONS, (e) => { if (!this.closed) this.fail(new Error(`call connection failed: ${e.message}`)); });
+    this.calls.post(body, { 'Mesos-Stream-Id': this.streamId }, (outcome) => {
+      if (outcome instanceof Error) {
+        if (this.closed) return;
+        this.callErrors++;
+        this.o.progress?.(`${String(call.type)} failed: ${outcome.message}`);
+      } else if (outcome.status !== 202) {
+        this.callErrors++;
+        this.o.progress?.(`${String(call.type)} answered ${outcome.status}: ${outcome.body.slice(0, 300)}`);
+      }
       after?.();
     });
-    req.end(body);
   }
 }

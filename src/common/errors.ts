@@ -1,7 +1,8 @@
 // An error that carries the HTTP status the API layer should answer with.
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  /** `headers`: extra response headers (Retry-After, Allow, Location …). */
+  constructor(readonly status: number, message: string, readonly headers?: Record<string, string>) {
     super(message);
     this.name = 'HttpError';
   }

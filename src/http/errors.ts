@@ -4,20 +4,27 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../common/logger.ts';
 import { HttpError } from '../common/errors.ts';
 
+/** The status and text/plain body an error is answered with; 5xx details stay in the log. */
+export function describeError(e: unknown): { status: number; message: string } {
+  const err = e as { status?: number; statusCode?: number; message?: string; expose?: boolean; type?: string };
+  let status = e instanceof HttpError ? e.status : (err.status ?? err.statusCode ?? 500);
+  let message = err.message ?? 'Internal error';
+  if (e instanceof SyntaxError || err.type === 'entity.parse.failed') { status = 400; message = `Failed to parse the request body as JSON: ${message}`; }
+  if (err.type === 'entity.too.large') { status = 413; message = `Request body is larger than the limit: ${message}`; }
+  if (status >= 500 && !(e instanceof HttpError)) message = 'Internal error';
+  return { status, message };
+}
+
 export function errorResponder(log: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
     } catch (e) {
-      const err = e as { status?: number; statusCode?: number; message?: string; expose?: boolean; type?: string };
-      let status = e instanceof HttpError ? e.status : (err.status ?? err.statusCode ?? 500);
-      let message = err.message ?? 'Internal error';
-      if (e instanceof SyntaxError || err.type === 'entity.parse.failed') { status = 400; message = `Failed to parse the request body as JSON: ${message}`; }
-      if (err.type === 'entity.too.large') { status = 413; message = `Request body is larger than the limit: ${message}`; }
+      const { status, message } = describeError(e);
       if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
       ctx.status = status;
       ctx.type = 'text/plain';
-      ctx.body = status >= 500 && !(e instanceof HttpError) ? 'Internal error' : message;
+      ctx.body = message;
     }
   };
 }

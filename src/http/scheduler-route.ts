@@ -1,11 +1,12 @@
 // POST /api/v1/scheduler — the Mesos v1 scheduler HTTP API (JSON encoding).
-import type { Context } from 'koa';
+import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
 import { HttpError, badRequest, unavailable } from '../common/errors.ts';
 import { CallSchema, REQUIRED_FIELD, describeZodError, type Call } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
 import { authorizeCall, handleSchedulerCall, subscribeFramework } from '../master/scheduler-calls.ts';
 import { CapacityExceededError, capacityExceededMessage, type FrameworkRateLimiter } from '../master/rate-limits.ts';
+import type { CallHandler } from './call-endpoint.ts';
 import { HttpEventSink } from './stream-sink.ts';
 
 export function parseCall(body: unknown): Call {
@@ -17,37 +18,40 @@ export function parseCall(body: unknown): Call {
   return call;
 }
 
-export function schedulerRoute(master: Master, limiter?: FrameworkRateLimiter) {
+export function schedulerCalls(master: Master, limiter?: FrameworkRateLimiter): CallHandler {
   const throttle = limiter ? rateLimitGate(master, limiter) : undefined;
-  return async (ctx: Context): Promise<void> => {
-    const call = parseCall(ctx.request.body);
+  return async (body, req) => {
+    const call = parseCall(body);
     if (call.type !== 'SUBSCRIBE') {
-      const streamId = ctx.get('Mesos-Stream-Id') || undefined;
+      const streamId = header(req, 'mesos-stream-id');
       try {
-        await throttle?.(ctx, call, streamId);
+        await throttle?.(call, streamId);
         await handleSchedulerCall(master, call, streamId);
       } catch (e) {
         master.metrics.invalidCalls.inc({ status: String((e as { status?: number }).status ?? 500) });
         throw e;
       }
-      ctx.status = 202;
-      ctx.body = '';
-      return;
+      return { status: 202 };
     }
     const sink = new HttpEventSink();
     const frameworkId = await subscribeFramework(master, call, sink);
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.status = 200;
-    ctx.type = 'application/json';
-    ctx.set('Mesos-Stream-Id', sink.id);
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = sink.body;
-    ctx.res.on('close', () => {
-      sink.markClosed();
-      master.frameworkDisconnected(frameworkId, sink);
-    });
+    return {
+      status: 200,
+      headers: { 'Mesos-Stream-Id': sink.id },
+      stream: sink.body,
+      onClose: () => {
+        sink.markClosed();
+        master.frameworkDisconnected(frameworkId, sink);
+      },
+    };
   };
+}
+
+/** A request header as one string ('' and absent both count as absent). */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s || undefined;
 }
 
 /**
@@ -75,7 +79,7 @@ function rateLimitGate(master: Master, limiter: FrameworkRateLimiter) {
       for (const l of limiter.limiters()) this.set({ limiter: l.key }, l.throttle.waiting);
     },
   });
-  return async (ctx: Context, call: Call, streamId: string | undefined): Promise<void> => {
+  return async (call: Call, streamId: string | undefined): Promise<void> => {
     const f = authorizeCall(master, call, streamId);
     const principal = f.record.info.principal;
     const l = limiter.limiterFor(principal);
@@ -90,8 +94,7 @@ function rateLimitGate(master: Master, limiter: FrameworkRateLimiter) {
       // Mesos' v1 Event.Error is {"type":"ERROR","error":{"message"}}; `message` at the top level
       // is also set for clients that read it there, as Spillway's own ERROR events put it.
       f.stream?.send({ type: 'ERROR', error: { message }, message });
-      ctx.set('Retry-After', String(Math.max(1, Math.ceil(l.throttle.waiting / l.throttle.rate))));
-      throw new HttpError(429, message);
+      throw new HttpError(429, message, { 'Retry-After': String(Math.max(1, Math.ceil(l.throttle.waiting / l.throttle.rate))) });
     }
   };
 }

@@ -8,8 +8,9 @@ import type { Logger } from '../common/logger.ts';
 import type { Master } from '../master/master.ts';
 import { requireJson } from './content-type.ts';
 import { errorResponder, isClientHangup } from './errors.ts';
-import { schedulerRoute } from './scheduler-route.ts';
-import { agentRoute } from './agent-route.ts';
+import { schedulerCalls } from './scheduler-route.ts';
+import { agentCalls } from './agent-route.ts';
+import { serveCall, type CallHandler } from './call-endpoint.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
 import { mountPolicyRoutes } from './policy-routes.ts';
 import { demandView } from '../master/operator-views.ts';
@@ -34,11 +35,15 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   const app = new Koa();
   const router = new Router();
   let url = '';
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: opts.bodyLimit ?? '1mb' });
+  const bodyLimit = opts.bodyLimit ?? '1mb';
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit });
   app.use(errorResponder(log));
   const limiter = opts.rateLimits ? new FrameworkRateLimiter(opts.rateLimits) : undefined;
-  router.post('/api/v1/scheduler', requireJson, json, schedulerRoute(master, limiter));
-  router.post('/api/v1/agent', requireJson, json, agentRoute(master));
+  // The hot call endpoints bypass Koa (see call-endpoint.ts); everything else goes through it.
+  const calls = new Map<string, CallHandler>([
+    ['/api/v1/scheduler', schedulerCalls(master, limiter)],
+    ['/api/v1/agent', agentCalls(master)],
+  ]);
   router.post('/api/v1', requireJson, json, operatorRoute(master));
   router.get('/master/state', legacyStateRoute(master, () => url));
   router.get('/state', legacyStateRoute(master, () => url));
@@ -54,7 +59,15 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   app.on('error', (e: unknown) => {
     if (!isClientHangup(e)) log.error({ err: e }, 'http error');
   });
-  const server = createServer(app.callback());
+  const koa = app.callback();
+  const callOptions = { limit: bodyLimit, log };
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const handler = calls.get(q < 0 ? url : url.slice(0, q));
+    if (handler) serveCall(handler, req, res, callOptions);
+    else void koa(req, res);
+  });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

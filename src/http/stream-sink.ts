@@ -1,13 +1,15 @@
 // A subscriber's event stream over a chunked HTTP response, RecordIO-framed as Mesos does.
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { encodeRecord } from '../mesos/recordio.ts';
+import { recordText } from '../mesos/recordio.ts';
 import type { EventSink } from '../master/records.ts';
 
 export class HttpEventSink implements EventSink {
   readonly id = randomUUID();
   readonly body = new PassThrough();
   private done = false;
+  /** Records sent during this turn of the event loop; written together (one socket write, not one per event). */
+  private queued: string[] = [];
 
   get closed(): boolean {
     return this.done;
@@ -15,13 +17,22 @@ export class HttpEventSink implements EventSink {
 
   send(event: object): void {
     if (this.done) return;
-    this.body.write(encodeRecord(event));
+    this.queued.push(recordText(event));
+    if (this.queued.length === 1) setImmediate(() => this.flush());
   }
 
   close(): void {
     if (this.done) return;
+    this.flush();
     this.done = true;
     this.body.end();
+  }
+
+  private flush(): void {
+    if (this.done || this.queued.length === 0) return;
+    const text = this.queued.length === 1 ? this.queued[0] : this.queued.join('');
+    this.queued = [];
+    this.body.write(text, 'utf8');
   }
 
   /** The client went away: no more writes. */

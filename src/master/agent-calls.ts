@@ -30,6 +30,10 @@ const TaskStatusSchema = z.looseObject({
   healthy: z.boolean().optional(),
 });
 
+const StatusUpdateSchema = z.looseObject({ framework_id: ValueId, status: TaskStatusSchema });
+/** Bounds one UPDATE call's work (and the Lua batch it becomes). */
+export const MAX_UPDATES_PER_CALL = 500;
+
 export const AgentCallSchema = z.looseObject({
   type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE', 'UPDATE_OVERSUBSCRIBED']),
   agent_id: ValueId.optional(),
@@ -44,7 +48,9 @@ export const AgentCallSchema = z.looseObject({
     tasks: z.array(z.looseObject({ framework_id: ValueId, task_id: ValueId, state: z.string() })).default([]),
     version: z.string().default('unknown'),
   }).optional(),
-  update: z.looseObject({ framework_id: ValueId, status: TaskStatusSchema }).optional(),
+  update: StatusUpdateSchema.optional(),
+  /** Several updates in one call (one per task at most: each is its task's oldest unacknowledged). */
+  updates: z.array(StatusUpdateSchema).min(1).max(MAX_UPDATES_PER_CALL).optional(),
   message: z.looseObject({ framework_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
   oversubscribed: z.looseObject({ resources: z.array(MesosResourceSchema).default([]) }).optional(),
 });
@@ -138,8 +144,9 @@ export async function handleAgentCall(m: Master, call: AgentCall, streamId: stri
     case 'PING':
       return;
     case 'UPDATE': {
-      if (!call.update) throw badRequest("Expecting 'update' to be present");
-      return statusUpdate(m, a, call.update.framework_id.value, call.update.status as TaskStatus);
+      const updates = call.updates ?? (call.update ? [call.update] : undefined);
+      if (!updates) throw badRequest("Expecting 'update' or 'updates' to be present");
+      return statusUpdates(m, a, updates.map((u) => ({ frameworkId: u.framework_id.value, status: u.status as TaskStatus })));
     }
     case 'MESSAGE': {
       if (!call.message) throw badRequest("Expecting 'message' to be present");
@@ -202,20 +209,28 @@ function withDynamicReservations(reported: ResourceSet, dynamic: ResourceSet): {
 const sameSet = (a: ResourceSet, b: ResourceSet): boolean => containsSet(a, b) && containsSet(b, a);
 const isEmptyList = (s: ResourceSet): boolean => s.length === 0;
 
-/** A status update from an agent: recorded durably, then forwarded in order to the framework. */
-async function statusUpdate(m: Master, a: AgentLive, frameworkId: string, status: TaskStatus): Promise<void> {
-  const t = m.state.task(frameworkId, status.task_id.value);
-  if (!t || t.agentId !== a.record.id) {
-    // A task the master does not track (its framework was removed): make sure it stops.
-    if (!isTerminal(status.state)) a.stream?.send({ type: 'KILL', kill: { framework_id: { value: frameworkId }, task_id: status.task_id } });
-    return;
+/**
+ * Status updates from an agent: recorded durably (one fenced write for the whole call), then each
+ * forwarded in order to its framework. The 202 that follows is the agent's acknowledgement.
+ */
+async function statusUpdates(m: Master, a: AgentLive, updates: { frameworkId: string; status: TaskStatus }[]): Promise<void> {
+  const ops: WriteOp[] = [];
+  const fresh: TaskRecord[] = [];
+  for (const { frameworkId, status } of updates) {
+    const t = m.state.task(frameworkId, status.task_id.value);
+    if (!t || t.agentId !== a.record.id) {
+      // A task the master does not track (its framework was removed): make sure it stops.
+      if (!isTerminal(status.state)) a.stream?.send({ type: 'KILL', kill: { framework_id: { value: frameworkId }, task_id: status.task_id } });
+      continue;
+    }
+    if (t.statuses.some((s) => s.uuid === status.uuid)) continue; // a retry of one already recorded
+    if (isTerminal(t.state)) continue; // nothing follows a terminal state
+    const full: TaskStatus = {
+      ...status, agent_id: { value: a.record.id }, source: status.source ?? 'SOURCE_EXECUTOR', timestamp: status.timestamp ?? m.clock.now() / 1000,
+    };
+    ops.push(...m.applyStatus(t, full));
+    if (t.pending.length === 1) fresh.push(t);
   }
-  if (t.statuses.some((s) => s.uuid === status.uuid)) return; // a retry of one already recorded
-  if (isTerminal(t.state)) return; // nothing follows a terminal state
-  const full: TaskStatus = {
-    ...status, agent_id: { value: a.record.id }, source: status.source ?? 'SOURCE_EXECUTOR', timestamp: status.timestamp ?? m.clock.now() / 1000,
-  };
-  const ops = m.applyStatus(t, full);
   await m.persist(ops);
-  if (t.pending.length === 1) m.deliverHead(t);
+  for (const t of fresh) m.deliverHead(t);
 }

@@ -2,8 +2,13 @@
 // counts bytes (not characters) of the record that follows.
 
 export function encodeRecord(obj: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(obj), 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length}\n`, 'ascii'), body]);
+  return Buffer.from(recordText(obj), 'utf8');
+}
+
+/** One record as text, for writers that join several records into one write. */
+export function recordText(obj: unknown): string {
+  const json = JSON.stringify(obj);
+  return `${Buffer.byteLength(json, 'utf8')}\n${json}`;
 }
 
 /** Incremental decoder: feed chunks as they arrive, get whole records back. */

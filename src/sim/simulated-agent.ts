@@ -5,6 +5,7 @@ import { RecordIODecoder } from '../mesos/recordio.ts';
 import { newStatusUuid, type TaskState } from '../mesos/task-status.ts';
 import { toMesos } from '../resources/mesos-resources.ts';
 import { resources, type Resources } from '../resources/resources.ts';
+import { MAX_UPDATES_PER_CALL } from '../master/agent-calls.ts';
 
 export interface SimulatedAgentOptions {
   master: string;
@@ -28,6 +29,7 @@ export class SimulatedAgent {
   readonly running = new Map<string, LaunchedTask>();
   readonly launched: LaunchedTask[] = [];
   private subscribed!: () => void;
+  private outbox: { update: object; resolve(): void; reject(e: unknown): void }[] = [];
 
   constructor(private readonly opts: SimulatedAgentOptions) {
     this.agentId = opts.agentId;
@@ -84,8 +86,9 @@ export class SimulatedAgent {
   }
 
   private async onLaunch(t: LaunchedTask): Promise<void> {
-    await this.update(t, 'TASK_RUNNING');
-    if ((this.opts.behaviour ?? 'finish') === 'finish') await this.finish(t.frameworkId, t.taskId, 'TASK_FINISHED');
+    const running = this.update(t, 'TASK_RUNNING');
+    if ((this.opts.behaviour ?? 'finish') === 'finish') await Promise.all([running, this.finish(t.frameworkId, t.taskId, 'TASK_FINISHED')]);
+    else await running;
   }
 
   /** Ends a running task with the given state. */
@@ -96,14 +99,29 @@ export class SimulatedAgent {
     await this.update(t, state);
   }
 
-  private async update(t: LaunchedTask, state: TaskState): Promise<void> {
-    await this.call({
-      type: 'UPDATE',
-      update: {
-        framework_id: { value: t.frameworkId },
-        status: { task_id: { value: t.taskId }, state, uuid: newStatusUuid(), source: 'SOURCE_EXECUTOR', message: state === 'TASK_FINISHED' ? 'Command exited with status 0' : undefined },
-      },
+  /** Queues an update; those made in one tick go to the master in one UPDATE call, in order. */
+  private update(t: LaunchedTask, state: TaskState): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.outbox.push({
+        update: {
+          framework_id: { value: t.frameworkId },
+          status: { task_id: { value: t.taskId }, state, uuid: newStatusUuid(), source: 'SOURCE_EXECUTOR', message: state === 'TASK_FINISHED' ? 'Command exited with status 0' : undefined },
+        },
+        resolve, reject,
+      });
+      if (this.outbox.length === 1) setImmediate(() => this.flushOutbox());
     });
+  }
+
+  private flushOutbox(): void {
+    const batch = this.outbox.splice(0, this.outbox.length);
+    for (let i = 0; i < batch.length; i += MAX_UPDATES_PER_CALL) {
+      const part = batch.slice(i, i + MAX_UPDATES_PER_CALL);
+      this.call({ type: 'UPDATE', updates: part.map((p) => p.update) }).then(
+        () => { for (const p of part) p.resolve(); },
+        (e: unknown) => { for (const p of part) p.reject(e); },
+      );
+    }
   }
 
   async call(body: Record<string, unknown>): Promise<void> {

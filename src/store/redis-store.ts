@@ -101,12 +101,10 @@ export class RedisStore implements Store {
       return i;
     };
     const args: string[] = [String(this.epoch)];
-    for (const p of batch) {
-      for (const op of p.ops) {
-        if (op.op === 'put') args.push('HSET', String(indexOf(op.hash)), op.id, JSON.stringify(op.value));
-        else if (op.op === 'delete') args.push('HDEL', String(indexOf(op.hash)), op.id, '');
-        else args.push('LPUSHTRIM', String(indexOf(op.list)), JSON.stringify(op.value), String(op.max));
-      }
+    for (const op of coalesce(batch)) {
+      if (op.op === 'put') args.push('HSET', String(indexOf(op.hash)), op.id, JSON.stringify(op.value));
+      else if (op.op === 'delete') args.push('HDEL', String(indexOf(op.hash)), op.id, '');
+      else args.push('LPUSHTRIM', String(indexOf(op.list)), JSON.stringify(op.value), String(op.max));
     }
     this.redis.fencedBatch(keys.length, ...keys, ...args).then(
       () => { for (const p of batch) p.resolve(); },
@@ -139,4 +137,27 @@ export class RedisStore implements Store {
     if (this.queue.length) await new Promise((r) => setImmediate(r));
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * The ops of one atomic call, with every hash field written once: its last put or delete wins
+ * (a task launched, updated twice and completed in one tick costs one HDEL, not four full
+ * records). Values are serialised here, at send time, so a record mutated again before the flush
+ * is written in its newest form — never older than what the callers awaiting this call saw.
+ * List appends keep their order.
+ */
+function coalesce(batch: readonly Pending[]): WriteOp[] {
+  const fields = new Map<string, WriteOp>();
+  const appends: WriteOp[] = [];
+  for (const p of batch) {
+    for (const op of p.ops) {
+      if (op.op === 'append') appends.push(op);
+      else {
+        const key = `${op.hash}\u0000${op.id}`;
+        fields.delete(key); // re-insert: keeps the map in last-write order
+        fields.set(key, op);
+      }
+    }
+  }
+  return [...fields.values(), ...appends];
 }

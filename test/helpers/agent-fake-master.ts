@@ -127,7 +127,7 @@ export class FakeMaster {
     for await (const c of req) chunks.push(c as Buffer);
     if (req.url !== '/api/v1/agent' || req.method !== 'POST') return void res.writeHead(404).end();
     const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      type: string; agent_id?: { value: string }; subscribe?: SubscribeCall; update?: RecordedUpdate & { framework_id: { value: string } };
+      type: string; agent_id?: { value: string }; subscribe?: SubscribeCall; update?: RecordedUpdate & { framework_id: { value: string } }; updates?: (RecordedUpdate & { framework_id: { value: string } })[];
       oversubscribed?: { resources: RecordedOversubscribed['resources'] };
     };
     if (call.type === 'SUBSCRIBE') return this.subscribe(call.subscribe!, res);
@@ -137,13 +137,13 @@ export class FakeMaster {
       return void res.writeHead(202).end();
     }
     if (call.type === 'UPDATE') {
-      const u = { framework_id: call.update!.framework_id.value, status: call.update!.status };
-      this.updateAttempts.push(u);
+      const batch = (call.updates ?? [call.update!]).map((x) => ({ framework_id: x.framework_id.value, status: x.status }));
+      this.updateAttempts.push(...batch);
       if (this.failUpdates > 0) {
         this.failUpdates--;
         return void res.writeHead(500).end('injected failure');
       }
-      if (!this.updates.some((x) => x.status.uuid === u.status.uuid)) this.updates.push(u);
+      for (const u of batch) if (!this.updates.some((x) => x.status.uuid === u.status.uuid)) this.updates.push(u);
       return void res.writeHead(202).end();
     }
     if (call.type === 'UPDATE_OVERSUBSCRIBED') {
