@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { TaskInfoSchema, type TaskInfo } from '../src/mesos/scheduler-call.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../src/mesos/task-status.ts';
 import { CommandExecutor, type ExecutorUpdate, type TaskCheckpoint } from './executor/command-executor.ts';
+import { Launcher } from './executor/launcher.ts';
+import { inheritedEnvironment } from './executor/task-environment.ts';
 import { loadTaskCheckpoints, saveTaskCheckpoint } from './recovery.ts';
 import type { StatusJournal } from './status-journal.ts';
 
@@ -45,6 +47,7 @@ export class TaskManager {
   private nextSeq = 0;
   /** Tasks that reached a terminal state, so a late KILL is ignored rather than answered TASK_LOST. */
   private readonly ended = new Map<string, { frameworkId: string; taskId: string; state: TaskState }>();
+  private currentLauncher: Launcher | undefined;
 
   constructor(private readonly opts: TaskManagerOptions) {}
 
@@ -136,6 +139,13 @@ export class TaskManager {
     if (killTasks) await Promise.race([Promise.all(executors.map((e) => e.destroy())), delay(5000)]);
     for (const e of executors) e.detach();
     await Promise.all(executors.map((e) => e.flushed()));
+    await this.currentLauncher?.close();
+  }
+
+  /** The launcher new tasks start through; a new one if the last died (its tasks are watched via /proc). */
+  private launcher(): Launcher {
+    if (!this.currentLauncher?.alive) this.currentLauncher = new Launcher(inheritedEnvironment(), this.opts.logger);
+    return this.currentLauncher;
   }
 
   private track(frameworkId: string, task: TaskInfo): CommandExecutor {
@@ -143,7 +153,7 @@ export class TaskManager {
     const k = key(frameworkId, taskId);
     const executor: CommandExecutor = new CommandExecutor({
       frameworkId, task, workDir: this.opts.workDir, host: this.opts.host, defaultGraceMs: this.opts.defaultGraceMs,
-      agentId: this.opts.agentId() ?? '', logger: this.opts.logger.child({ taskId, frameworkId }),
+      agentId: this.opts.agentId() ?? '', logger: this.opts.logger.child({ taskId, frameworkId }), launcher: () => this.launcher(),
       onUpdate: (u) => this.record(frameworkId, taskId, u),
       onCheckpoint: (cp: TaskCheckpoint) => saveTaskCheckpoint(this.opts.workDir, cp),
     });

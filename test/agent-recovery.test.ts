@@ -94,6 +94,23 @@ test('a task that finished while the agent was down is reported with its real ex
   t.deepEqual(sub.tasks.map((x) => `${x.task_id.value}:${x.state}`).sort(), ['ok-while-away:TASK_FINISHED', 'while-away:TASK_FAILED']);
 });
 
+test('a task SIGKILLed while the agent was away is reported with how it died', async (t) => {
+  const { dir, master } = await fixture(t);
+  const first = await startTestAgent(master.url, dir);
+  await eventually(() => first.agentId(), 'first subscription');
+  master.launch(FW, commandTask('killed-away', 'sleep 60'));
+  await eventually(() => master.statesOf('killed-away').includes('TASK_RUNNING'), 'RUNNING');
+  const { pgid } = await readCheckpoint(dir, 'killed-away');
+  await first.stop();
+  killGroup(pgid); // the launcher's waiter, outside the task's group, records the signal
+  await eventually(() => !groupExists(pgid!), 'group to die');
+
+  const second = await startTestAgent(master.url, dir);
+  t.teardown(() => second.stop({ killTasks: true }));
+  const fin = await eventually(() => master.updatesFor('killed-away').find((u) => u.status.state === 'TASK_FAILED'), 'TASK_FAILED');
+  t.is(fin.status.message, 'Command terminated by signal SIGKILL');
+});
+
 test('a task whose group vanished without an exit status is TASK_FAILED, exit status unknown', async (t) => {
   const { dir, master } = await fixture(t);
   const first = await startTestAgent(master.url, dir);
@@ -102,7 +119,10 @@ test('a task whose group vanished without an exit status is TASK_FAILED, exit st
   await eventually(() => master.statesOf('vanished').includes('TASK_RUNNING'), 'RUNNING');
   const { pgid } = await readCheckpoint(dir, 'vanished');
   await first.stop();
-  killGroup(pgid); // SIGKILL: the wrapper cannot write .exit_status
+  // The waiting launcher subshell (the task's parent) goes first, as in a host that lost both.
+  const waiter = Number((await readFile(`/proc/${pgid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+  process.kill(waiter, 'SIGKILL');
+  killGroup(pgid);
   await eventually(() => !groupExists(pgid!), 'group to die');
 
   const second = await startTestAgent(master.url, dir);

@@ -4,6 +4,7 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentHandle } from '../agents/agent.ts';
+import { readProcStat } from '../agents/executor/process-group.ts';
 import { FakeMaster } from './helpers/agent-fake-master.ts';
 import { commandTask, eventually, FW, groupExists, killGroup, readCheckpoint, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
 
@@ -201,4 +202,22 @@ test('an invalid task is answered with TASK_ERROR', async (t) => {
   t.is(err.status.state, 'TASK_ERROR');
   t.is(err.status.message, 'Task has no command');
   t.is((await terminalOf(master, '..')).status.state, 'TASK_ERROR');
+});
+
+const parentOf = async (pid: number): Promise<number> => Number((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+
+test('the task launcher dying does not lose tasks: running ones still report their end, new ones start', async (t) => {
+  const { master, workDir } = await setup(t);
+  master.launch(FW, commandTask('before', 'sleep 60'));
+  await eventually(() => master.statesOf('before').includes('TASK_RUNNING'), 'RUNNING');
+  const { pgid } = await readCheckpoint(workDir, 'before');
+  const launcher = await parentOf(await parentOf(pgid!)); // task ← waiting subshell ← launcher
+  process.kill(launcher, 'SIGKILL');
+  await eventually(() => { const p = readProcStat(launcher); return !p || p.state === 'Z'; }, 'launcher gone');
+
+  master.launch(FW, commandTask('after', 'echo still here'));
+  t.is((await terminalOf(master, 'after')).status.state, 'TASK_FINISHED');
+  killGroup(pgid);
+  const fin = await terminalOf(master, 'before');
+  t.is(fin.status.message, 'Command terminated by signal SIGKILL');
 });

@@ -4,7 +4,11 @@ import { flatten, reservedByRole, unreservedPart } from '../src/resources/resour
 import { agentResources, parseAttributes } from '../agents/agent-resources.ts';
 import { readProcStat, systemPageSize } from '../agents/executor/process-group.ts';
 import { taskEnvironment, taskMemMb, taskPorts } from '../agents/executor/task-environment.ts';
-import { describeExit, fromShellStatus, fromWrapperExit, wrapperArgv } from '../agents/executor/wrapper.ts';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { silentLogger } from '../src/common/logger.ts';
+import { commandArgv, describeExit, fromShellStatus } from '../agents/executor/exit-status.ts';
+import { Launcher, requestLine } from '../agents/executor/launcher.ts';
 import { TaskInfoSchema } from '../src/mesos/scheduler-call.ts';
 import { tempWorkDir } from './helpers/agent-test-utils.ts';
 
@@ -12,14 +16,36 @@ test('shell statuses: 0..128 are exits, 128+N are signal deaths', (t) => {
   t.deepEqual(fromShellStatus(0), { kind: 'exited', status: 0 });
   t.deepEqual(fromShellStatus(3), { kind: 'exited', status: 3 });
   t.deepEqual(fromShellStatus(143), { kind: 'signaled', signal: 'SIGTERM' });
-  t.deepEqual(fromWrapperExit(null, 'SIGKILL'), { kind: 'signaled', signal: 'SIGKILL' });
+  t.deepEqual(fromShellStatus(-1), { kind: 'unknown' });
   t.is(describeExit(fromShellStatus(137)), 'Command terminated by signal SIGKILL');
   t.is(describeExit(fromShellStatus(3)), 'Command exited with status 3');
 });
 
-test('wrapper argv: shell commands go through sh -c, others run value with arguments[1..]', (t) => {
-  t.deepEqual(wrapperArgv({ value: 'echo hi' }, '/s').slice(2), ['spillway-wrapper', '/s/.exit_status', '/bin/sh', '-c', 'echo hi']);
-  t.deepEqual(wrapperArgv({ value: '/bin/echo', shell: false, arguments: ['echo', 'x'] }, '/s').slice(4), ['/bin/echo', 'x']);
+test('command argv: shell commands go through sh -c, others run value with arguments[1..]', (t) => {
+  t.deepEqual(commandArgv({ value: 'echo hi' }), ['/bin/sh', '-c', 'echo hi']);
+  t.deepEqual(commandArgv({ value: '/bin/echo', shell: false, arguments: ['echo', 'x'] }), ['/bin/echo', 'x']);
+});
+
+test('launcher: sandbox paths, variables and argv reach the task byte for byte, quotes, newlines and $ included', async (t) => {
+  const { dir, cleanup } = await tempWorkDir();
+  t.teardown(cleanup);
+  const hostile = `it's "$HOME" \\ \`id\`\nline two; rm -rf /`;
+  const sandbox = join(dir, "sand box/it's");
+  await mkdir(sandbox, { recursive: true });
+  t.false(requestLine(1, { sandbox, variables: { GREETING: hostile }, argv: ['true'] }).includes('\n'), 'one request is one line');
+  const launcher = new Launcher({ PATH: process.env.PATH ?? '/usr/bin:/bin' }, silentLogger);
+  t.teardown(() => launcher.close());
+  const run = (variables: Record<string, string>, argv: string[]) => new Promise<number>((resolve, reject) => {
+    launcher.launch({ sandbox, variables, argv }, { onStarted: () => {}, onExited: resolve, onFailed: (r) => reject(new Error(r)), onLauncherGone: reject });
+  });
+  t.is(await run({ GREETING: hostile }, ['/bin/sh', '-c', 'printf %s "$GREETING"; exit 3']), 3);
+  t.is(await readFile(join(sandbox, 'stdout'), 'utf8'), hostile);
+  t.is(await readFile(join(sandbox, '.exit_status'), 'utf8'), '3\n');
+  // A name sh cannot assign goes through env(1) to a command that is not a shell (a shell drops it).
+  t.is(await run({ 'odd.name': hostile }, ['env']), 0);
+  t.true((await readFile(join(sandbox, 'stdout'), 'utf8')).includes(`odd.name=${hostile}\n`));
+  t.is(await run({}, ['/bin/sh', '-c', 'printf "[%s]" "$0" "$1"', hostile, '$1']), 0);
+  t.is(await readFile(join(sandbox, 'stdout'), 'utf8'), `[${hostile}][$1]`);
 });
 
 test('attributes: TEXT and SCALAR, malformed input rejected', (t) => {

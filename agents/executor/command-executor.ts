@@ -1,19 +1,19 @@
 // Runs one TaskInfo command the way Mesos' command executor does, minus the separate executor
-// process: the agent spawns the wrapper shell directly, in its own process group, and turns its
-// life into status updates: STARTING → RUNNING → FINISHED | FAILED | KILLED. A task can also be
-// *recovered* after an agent restart: then there is no child handle, only a pgid to poll, and the
-// exit status comes from the sandbox's .exit_status file.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, rm } from 'node:fs/promises';
+// process: the agent's launcher (launcher.ts) starts the command in its own process group, and
+// the executor turns its life into status updates: STARTING → RUNNING → FINISHED | FAILED | KILLED.
+// A task can also be *recovered* after an agent restart (or when the launcher died): then there is
+// only a pgid to poll, and the exit status comes from the sandbox's .exit_status file.
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TaskInfo } from '../../src/mesos/scheduler-call.ts';
 import { isTerminal, type StatusSource, type TaskState } from '../../src/mesos/task-status.ts';
 import { MemoryWatcher, type MemoryExceeded } from './memory-watcher.ts';
 import { isGroupAlive, readProcStat, signalGroup } from './process-group.ts';
-import { taskEnvironment, taskMemMb } from './task-environment.ts';
+import { taskMemMb, taskVariables } from './task-environment.ts';
 import { terminalUpdate } from './terminal-update.ts';
-import { EXIT_STATUS_FILE, fromWrapperExit, readExitStatus, wrapperArgv, type ExitInfo } from './wrapper.ts';
+import { EXIT_STATUS_FILE, PID_FILE, commandArgv, fromShellStatus, readExitStatus, readPid, type ExitInfo } from './exit-status.ts';
+import type { Launcher } from './launcher.ts';
 
 /** What the agent keeps on disk per task (see recovery.ts). */
 export interface TaskCheckpoint {
@@ -42,6 +42,8 @@ export interface ExecutorDeps {
   host: string;
   defaultGraceMs: number;
   logger: Logger;
+  /** The agent's task launcher (a live one: the agent replaces a launcher that died). */
+  launcher(): Launcher;
   /** Journals the update; resolves once it is durable. */
   onUpdate(update: ExecutorUpdate): Promise<void>;
   onCheckpoint(cp: TaskCheckpoint): Promise<void>;
@@ -56,7 +58,6 @@ export class CommandExecutor {
   private current: TaskState = 'TASK_STAGING';
   private pgid: number | undefined;
   private startTime: number | undefined;
-  private child: ChildProcess | undefined;
   private killRequested = false;
   private pendingKillGraceMs: number | undefined;
   private preemption: string | undefined;
@@ -101,8 +102,9 @@ export class CommandExecutor {
   /** Starts a fresh run of the task. */
   async launch(): Promise<void> {
     try {
-      await mkdir(this.sandbox, { recursive: true });
-      await rm(join(this.sandbox, EXIT_STATUS_FILE), { force: true }); // a stale status from an earlier run
+      const created = await mkdir(this.sandbox, { recursive: true });
+      // A sandbox that existed holds an earlier run's status and pid: they are not this run's.
+      if (created === undefined) await Promise.all([EXIT_STATUS_FILE, PID_FILE].map((f) => rm(join(this.sandbox, f), { force: true })));
     } catch (err) {
       this.report({ state: 'TASK_FAILED', source: 'SOURCE_AGENT', message: `Failed to create sandbox: ${(err as Error).message}` });
       return;
@@ -112,61 +114,80 @@ export class CommandExecutor {
       this.report({ state: 'TASK_KILLED', source: 'SOURCE_EXECUTOR', message: 'Task killed before it started' });
       return;
     }
-    let child: ChildProcess;
-    let exited: Promise<{ exit: ExitInfo; error?: string }>;
-    let startTime: number | undefined;
-    try {
-      const stdout = await open(join(this.sandbox, 'stdout'), 'w');
-      const stderr = await open(join(this.sandbox, 'stderr'), 'w').catch(async (err: unknown) => { await stdout.close(); throw err; });
-      try {
-        // detached: setsid() — the wrapper leads a new process group (pgid = its pid) and session,
-        // so signals to the group reach every process of the task and none of the agent's.
-        child = spawn('/bin/sh', wrapperArgv(this.deps.task.command ?? {}, this.sandbox), {
-          cwd: this.sandbox,
-          env: taskEnvironment({ ...this.deps, sandbox: this.sandbox }),
-          detached: true,
-          stdio: ['ignore', stdout.fd, stderr.fd],
-        });
-        // Listen before any await: a quick command may be gone by the time the files are closed.
-        exited = new Promise((resolve) => {
-          child.once('error', (err) => resolve({ exit: { kind: 'unknown' }, error: `Failed to launch: ${err.message}` }));
-          child.once('exit', (code, signal) => resolve({ exit: fromWrapperExit(code, signal) }));
-        });
-        if (child.pid !== undefined) startTime = readProcStat(child.pid)?.startTime;
-      } finally {
-        await Promise.all([stdout.close(), stderr.close()]);
-      }
-    } catch (err) {
-      await this.finish({ kind: 'unknown' }, `Failed to launch: ${(err as Error).message}`);
-      return;
-    }
-    this.child = child;
-    if (child.pid !== undefined) {
-      this.attach(child.pid, startTime);
+    const ended = new Promise<{ exit: ExitInfo; error?: string }>((resolve) => {
+      this.deps.launcher().launch({
+        sandbox: this.sandbox,
+        variables: taskVariables({ ...this.deps, sandbox: this.sandbox }),
+        argv: commandArgv(this.deps.task.command ?? {}),
+      }, {
+        onStarted: (pid) => {
+          this.attach(pid, readProcStat(pid)?.startTime);
+          this.checkpoint();
+          this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
+          if (this.killRequested) this.signalKill(undefined); // a KILL that came while it was starting
+        },
+        onExited: (status) => resolve({ exit: fromShellStatus(status) }),
+        onFailed: (reason) => resolve({ exit: { kind: 'unknown' }, error: `Failed to launch: ${reason}` }),
+        onLauncherGone: () => void this.watchWithoutLauncher().then(resolve),
+      });
+    });
+    const { exit, error } = await ended;
+    await this.finish(exit, error);
+  }
+
+  /** The launcher died while the task ran (or was starting): learn its end from /proc and the sandbox. */
+  private async watchWithoutLauncher(): Promise<{ exit: ExitInfo; error?: string }> {
+    if (this.detached) return { exit: { kind: 'unknown' } };
+    if (this.pgid === undefined) {
+      const pid = await readPid(this.sandbox);
+      if (pid === undefined) return { exit: await readExitStatus(this.sandbox), error: 'The task launcher died before the task started' };
+      this.attach(pid, readProcStat(pid)?.startTime);
       this.checkpoint();
       this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
-      if (this.killRequested) this.signalKill(undefined); // a KILL that came while we were spawning
     }
-    const { exit, error } = await exited;
-    await this.finish(exit, error);
+    await this.untilGroupGone(this.pgid!, this.startTime);
+    return { exit: await readExitStatus(this.sandbox) };
+  }
+
+  private untilGroupGone(pgid: number, startTime: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.detached || !isGroupAlive(pgid, startTime)) {
+          clearInterval(this.pollTimer);
+          resolve();
+        }
+      };
+      this.pollTimer = setInterval(check, RECOVERED_POLL_MS);
+      this.pollTimer.unref();
+      check();
+    });
   }
 
   /** Takes over a task checkpointed by an earlier agent process. */
   async recover(cp: TaskCheckpoint): Promise<void> {
     this.current = cp.state;
-    if (cp.pgid === undefined || !isGroupAlive(cp.pgid, cp.start_time)) {
+    let pgid = cp.pgid;
+    let startTime = cp.start_time;
+    if (pgid === undefined) {
+      // Checkpointed as STARTING: the launcher may have started it just before the agent died.
+      const pid = await readPid(this.sandbox);
+      const info = pid !== undefined ? readProcStat(pid) : undefined;
+      if (info && info.pgrp === pid) {
+        pgid = pid;
+        startTime = info.startTime;
+      }
+    }
+    if (pgid === undefined || !isGroupAlive(pgid, startTime)) {
       await this.finish(await readExitStatus(this.sandbox));
       return;
     }
-    // Alive means it was spawned: a checkpoint may still say STARTING if the agent died right after.
+    // Alive means it was started: a checkpoint may still say STARTING if the agent died right after.
     this.current = 'TASK_RUNNING';
-    this.attach(cp.pgid, cp.start_time);
-    this.pollTimer = setInterval(() => {
-      if (isGroupAlive(cp.pgid!, cp.start_time)) return;
-      clearInterval(this.pollTimer);
-      void readExitStatus(this.sandbox).then((exit) => this.finish(exit));
-    }, RECOVERED_POLL_MS);
-    this.pollTimer.unref();
+    this.attach(pgid, startTime);
+    if (cp.pgid === undefined) this.checkpoint();
+    void this.untilGroupGone(pgid, startTime).then(async () => {
+      if (!this.detached) await this.finish(await readExitStatus(this.sandbox));
+    });
   }
 
   /** SIGTERM to the group, SIGKILL after the grace period (KILL event > kill_policy > agent default). */
@@ -221,8 +242,6 @@ export class CommandExecutor {
   detach(): void {
     this.detached = true;
     this.stopTimers();
-    this.child?.on('error', () => {});
-    this.child?.unref();
     this.finished();
   }
 

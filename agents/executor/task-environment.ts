@@ -36,9 +36,16 @@ export function taskMemMb(task: TaskInfo): number | undefined {
 
 const SECRET_LIKE = /SECRET|TOKEN|PASSW(OR)?D|CREDENTIAL|PRIVATE_KEY|API_KEY|REDIS_URL/i;
 
-export function taskEnvironment(ctx: EnvContext): Record<string, string> {
+/** What every task inherits from the agent: its environment without secret-looking variables. */
+export function inheritedEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SECRET_LIKE.test(k)) env[k] = v;
+  return env;
+}
+
+/** The variables a task gets on top of the inherited ones: Mesos' own, then the task's (last wins). */
+export function taskVariables(ctx: EnvContext): Record<string, string> {
+  const env: Record<string, string> = {};
   env.MESOS_SANDBOX = ctx.sandbox;
   env.MESOS_DIRECTORY = ctx.sandbox;
   env.MESOS_TASK_ID = ctx.task.task_id.value;
@@ -56,4 +63,9 @@ export function taskEnvironment(ctx: EnvContext): Record<string, string> {
     if (v.type === undefined || v.type === 'VALUE') env[v.name] = v.value ?? '';
   }
   return env;
+}
+
+/** The whole environment a task sees. */
+export function taskEnvironment(ctx: EnvContext): Record<string, string> {
+  return { ...inheritedEnvironment(), ...taskVariables(ctx) };
 }

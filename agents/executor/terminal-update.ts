@@ -4,7 +4,7 @@
 // command executor.
 import type { ExecutorUpdate } from './command-executor.ts';
 import type { MemoryExceeded } from './memory-watcher.ts';
-import { describeExit, type ExitInfo } from './wrapper.ts';
+import { describeExit, type ExitInfo } from './exit-status.ts';
 
 export interface EndContext {
   launchError?: string;
