@@ -14,6 +14,7 @@ import { legacyStateRoute, operatorRoute } from './operator-route.ts';
 import { mountPolicyRoutes } from './policy-routes.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
+import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
 
 export interface HttpOptions {
   host: string;
@@ -22,11 +23,15 @@ export interface HttpOptions {
   bodyLimit?: string;
   /** Mesos' --rate_limits: throttles scheduler calls per framework principal. */
   rateLimits?: RateLimits;
+  /** More addresses to serve on (`--listen`), e.g. a network namespace bridge; port defaults to the primary's. */
+  listen?: ListenAddress[];
 }
 
 export interface RunningServer {
   server: Server;
   url: string;
+  /** Every address served: the primary first, then the `listen` ones. */
+  urls: string[];
   close(): Promise<void>;
 }
 
@@ -54,21 +59,35 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   app.on('error', (e: unknown) => {
     if (!isClientHangup(e)) log.error({ err: e }, 'http error');
   });
+  const configure = (s: Server): void => { s.keepAliveTimeout = 5_000; };
   const server = createServer(app.callback());
-  server.keepAliveTimeout = 5_000;
+  configure(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${addr.port}`;
+  url = urlFor(opts.host, addr.port);
+  const extra = new ExtraListeners(app.callback(), log, configure);
+  const urls = [url];
+  try {
+    for (const l of opts.listen ?? []) urls.push(await extra.add(l.host, l.port ?? addr.port));
+  } catch (e) {
+    await extra.close();
+    server.close();
+    throw e;
+  }
   return {
     server,
     url,
-    close: () => new Promise<void>((resolve) => {
+    urls,
+    close: async () => {
       limiter?.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+      await extra.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
   };
 }
