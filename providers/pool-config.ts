@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
+import { DEFAULT_SUBNET, parseSubnet } from './local/netns.ts';
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, starting with a letter or digit (≤ 63)');
 
@@ -63,9 +64,23 @@ const StaticSchema = z.object({
   onRelease: z.enum(['power-off', 'drain-only']).default('power-off'),
 }).strict();
 
+const SubnetSchema = z.string().superRefine((v, ctx) => {
+  try {
+    parseSubnet(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
 const LocalSchema = z.object({
   /** Run each instance in its own network namespace with its own address (root only). */
   netns: z.boolean().default(false),
+  /** The namespaces' private IPv4 subnet; the host (and the master) take its first address. */
+  subnet: SubnetSchema.default(DEFAULT_SUBNET),
+  /** Name of that network (prefixes its bridge, namespaces and links); pools may share one. */
+  network: z.string().regex(/^[a-z][a-z0-9]{0,5}$/, '1–6 lowercase letters and digits, starting with a letter').default('spw'),
+  /** Where agents in the namespaces find the master (default: the master URL with the bridge address as host). */
+  masterUrl: z.string().url().optional(),
 }).strict();
 
 export const PoolSchema = z.object({
@@ -102,12 +117,26 @@ export const PoolSchema = z.object({
 });
 export type Pool = z.infer<typeof PoolSchema>;
 
+/** A cross-pool rule shared by pool files and policies: pools sharing a netns network share its subnet. */
+export function checkNetnsNetworks(pools: readonly Pool[], ctx: z.RefinementCtx, path: (string | number)[]): void {
+  const subnets = new Map<string, string>();
+  pools.forEach((p, i) => {
+    if (p.provider !== 'local' || !p.local?.netns) return;
+    const other = subnets.get(p.local.network);
+    if (other !== undefined && other !== p.local.subnet) {
+      ctx.addIssue({ code: 'custom', path: [...path, i, 'local', 'subnet'], message: `network '${p.local.network}' is already given subnet ${other} by another pool` });
+    }
+    subnets.set(p.local.network, p.local.subnet);
+  });
+}
+
 export const PoolsFileSchema = z.object({ pools: z.array(PoolSchema) }).strict().superRefine((f, ctx) => {
   const seen = new Set<string>();
   f.pools.forEach((p, i) => {
     if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `pool name '${p.name}' is used twice` });
     seen.add(p.name);
   });
+  checkNetnsNetworks(f.pools, ctx, ['pools']);
 });
 export type PoolsFile = z.infer<typeof PoolsFileSchema>;
 

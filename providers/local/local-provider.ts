@@ -2,8 +2,9 @@
 // `spillway up`, development and tests. Each instance gets its own work dir and port; its agent
 // advertises the pool as an attribute. Launches are idempotent under the token: the token and the
 // instance ids are written to the state file before any process starts, so a crash between the
-// two never makes a retry start a second set.
-import { spawn } from 'node:child_process';
+// two never makes a retry start a second set. With `local.netns` each agent runs in its own
+// network namespace with its own address (local-netns.ts; root only).
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import type { ProviderContext } from '../context.ts';
 import { InvalidConfigError } from '../errors.ts';
 import { StateFile } from '../state-file.ts';
 import { freePort } from '../../src/up/redis-process.ts';
+import { addInstanceNamespace, prepareNetwork, removeInstanceNamespace, type NetnsPlacement, type PreparedNetwork } from './local-netns.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/spillway', import.meta.url));
 
@@ -27,7 +29,14 @@ interface LocalInstanceRecord {
   workDir: string;
   launchedAt: number;
   terminated?: boolean;
+  /** Set in netns mode once the instance's namespace exists. */
+  placement?: NetnsPlacement;
 }
+
+/** Inside its own namespace an agent has the port space to itself. */
+const NETNS_AGENT_PORT = 5051;
+/** How long a terminated netns instance's processes get between SIGTERM and SIGKILL. */
+const NETNS_STOP_GRACE_MS = 10_000;
 
 interface LocalState {
   instances: LocalInstanceRecord[];
@@ -55,6 +64,7 @@ export class LocalProvider implements Provider {
     if (!type) throw new InvalidConfigError(`pool ${poolName}: instance type '${spec.instanceType}' is not in its instanceTypes (${pool.instanceTypes.map((t) => t.name).join(', ')})`, this.kind);
     const existing = this.state.read().instances.filter((i) => i.token === spec.token && i.pool === poolName);
     if (existing.length) return existing.map((r) => this.toInstance(r));
+    const net = pool.local?.netns ? await prepareNetwork(poolName, pool.local, this.ctx.masterUrl) : undefined;
     const now = this.ctx.clock.now();
     const records: LocalInstanceRecord[] = Array.from({ length: count }, (_, i) => {
       const id = `local-${createHash('sha256').update(`${poolName}:${spec.token}:${i}`).digest('hex').slice(0, 12)}`;
@@ -62,13 +72,16 @@ export class LocalProvider implements Provider {
     });
     this.state.update((s) => s.instances.push(...records));
     for (const r of records) {
-      const port = await freePort();
-      const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:[${port + 1}-${port + 100}]`;
+      const port = net ? NETNS_AGENT_PORT : await freePort();
+      const ports = net ? '[31000-32000]' : `[${port + 1}-${port + 100}]`;
+      const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:${ports}`;
       const attrs = Object.entries({ ...pool.attributes, pool: poolName, instance: r.id }).map(([k, v]) => `${k}:${v}`).join(';');
-      const child = spawn(process.execPath, [BIN, 'agent', '--master', this.ctx.masterUrl, '--port', String(port), '--work-dir', r.workDir,
-        '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])], {
-        detached: true, stdio: 'ignore', env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id },
-      });
+      const spawnOpts = { detached: true, stdio: 'ignore' as const, env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id } };
+      const agentArgs = (master: string, host: string[]) => [BIN, 'agent', '--master', master, '--port', String(port), ...host, '--work-dir', r.workDir,
+        '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])];
+      const child = net
+        ? await this.spawnInNamespace(poolName, net, r, (address) => agentArgs(net.masterUrl, ['--hostname', address]), spawnOpts)
+        : spawn(process.execPath, agentArgs(this.ctx.masterUrl, []), spawnOpts);
       child.unref();
       this.state.update((s) => {
         const rec = s.instances.find((x) => x.id === r.id);
@@ -76,7 +89,7 @@ export class LocalProvider implements Provider {
       });
       r.pid = child.pid;
       r.port = port;
-      this.ctx.log.info({ pool: poolName, instance: r.id, pid: child.pid }, 'local instance started');
+      this.ctx.log.info({ pool: poolName, instance: r.id, pid: child.pid, ...(r.placement ? { address: r.placement.address, netns: r.placement.netns } : {}) }, 'local instance started');
     }
     return records.map((r) => this.toInstance(r));
   }
@@ -89,7 +102,29 @@ export class LocalProvider implements Provider {
         try { process.kill(r.pid, 'SIGTERM'); } catch { /* already gone */ }
       }
     }
+    // Namespaces go once what runs inside has stopped; the placement is looked up by instance id,
+    // so a namespace made just before a crash (not yet in the state file) goes too.
+    for (const r of records) {
+      const network = r.placement ?? this.placementOf(r.pool);
+      if (network) await removeInstanceNamespace(network, r.id, NETNS_STOP_GRACE_MS);
+    }
     this.state.update((s) => { for (const i of s.instances) if (wanted.has(i.id)) i.terminated = true; });
+  }
+
+  /** Creates the instance's namespace, records where it is, then starts its agent inside. */
+  private async spawnInNamespace(pool: string, net: PreparedNetwork, r: LocalInstanceRecord, args: (address: string) => string[], opts: SpawnOptions): Promise<ChildProcess> {
+    const ns = await addInstanceNamespace(pool, net.network, r.id);
+    r.placement = { network: net.network.name, subnet: net.network.subnet.cidr, netns: ns.name, address: ns.address };
+    this.state.update((s) => {
+      const rec = s.instances.find((x) => x.id === r.id);
+      if (rec) rec.placement = r.placement;
+    });
+    return ns.spawn(process.execPath, args(ns.address), opts);
+  }
+
+  private placementOf(pool: string): Pick<NetnsPlacement, 'network' | 'subnet'> | undefined {
+    const local = this.pools.get(pool)?.local;
+    return local?.netns ? { network: local.network, subnet: local.subnet } : undefined;
   }
 
   async list(poolName: string): Promise<Instance[]> {
@@ -112,7 +147,7 @@ export class LocalProvider implements Provider {
       id: r.id, pool: r.pool, provider: this.kind, instanceType: r.instanceType,
       capacityType: pool?.ownership === 'owned' ? 'owned' : (pool?.capacityType ?? 'on-demand'),
       zone: 'local', state: r.terminated ? 'terminated' : alive ? 'running' : r.pid === undefined ? 'pending' : 'stopped',
-      launchedAt: r.launchedAt, privateAddress: '127.0.0.1',
+      launchedAt: r.launchedAt, privateAddress: r.placement?.address ?? '127.0.0.1',
     };
   }
 

@@ -4,7 +4,7 @@
 // files' parseConfig, so every problem names the file, the line, the path and the reason.
 import * as z from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
-import { ConfigFileError, PoolSchema, parseConfig, type Pool } from '../../providers/pool-config.ts';
+import { ConfigFileError, PoolSchema, checkNetnsNetworks, parseConfig, type Pool } from '../../providers/pool-config.ts';
 
 export const EXPANDERS = ['priority', 'least-waste', 'cheapest'] as const;
 export type Expander = (typeof EXPANDERS)[number];
@@ -92,6 +92,7 @@ export const PolicySchema = z.object({
     if (seen.has(pool.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `pool name '${pool.name}' is used twice (first at pools.${seen.get(pool.name)})` });
     else seen.set(pool.name, i);
   });
+  checkNetnsNetworks(p.pools, ctx, ['pools']);
   const rented = p.pools.filter((x) => x.ownership === 'rented' && x.max > 0);
   if (!p.budget && rented.length) {
     ctx.addIssue({ code: 'custom', path: ['budget'], message: `rented pools can launch (${rented.map((x) => x.name).join(', ')}): give a budget (budget.perHour; 0 means no rented spending)` });

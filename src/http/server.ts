@@ -1,5 +1,5 @@
 // The master's HTTP server: Koa with thin routes that validate and call the master.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -15,6 +15,7 @@ import { legacyStateRoute, operatorRoute } from './operator-route.ts';
 import { mountPolicyRoutes } from './policy-routes.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
+import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
 
 export interface HttpOptions {
   host: string;
@@ -23,11 +24,15 @@ export interface HttpOptions {
   bodyLimit?: string;
   /** Mesos' --rate_limits: throttles scheduler calls per framework principal. */
   rateLimits?: RateLimits;
+  /** More addresses to serve on (`--listen`), e.g. a network namespace bridge; port defaults to the primary's. */
+  listen?: ListenAddress[];
 }
 
 export interface RunningServer {
   server: Server;
   url: string;
+  /** Every address served: the primary first, then the `listen` ones. */
+  urls: string[];
   close(): Promise<void>;
 }
 
@@ -61,27 +66,42 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   });
   const koa = app.callback();
   const callOptions = { limit: bodyLimit, log };
-  const server = createServer((req, res) => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const handler = calls.get(q < 0 ? url : url.slice(0, q));
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = req.url ?? '/';
+    const q = path.indexOf('?');
+    const handler = calls.get(q < 0 ? path : path.slice(0, q));
     if (handler) serveCall(handler, req, res, callOptions);
     else void koa(req, res);
-  });
-  server.keepAliveTimeout = 5_000;
+  };
+  const configure = (s: Server): void => { s.keepAliveTimeout = 5_000; };
+  const server = createServer(handle);
+  configure(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${addr.port}`;
+  url = urlFor(opts.host, addr.port);
+  const extra = new ExtraListeners(handle, log, configure);
+  const urls = [url];
+  try {
+    for (const l of opts.listen ?? []) urls.push(await extra.add(l.host, l.port ?? addr.port));
+  } catch (e) {
+    await extra.close();
+    server.close();
+    throw e;
+  }
   return {
     server,
     url,
-    close: () => new Promise<void>((resolve) => {
+    urls,
+    close: async () => {
       limiter?.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+      await extra.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
   };
 }

@@ -4,11 +4,14 @@ import { createLogger, redactUrl, type Logger } from '../common/logger.ts';
 import { startHttpServer, type RunningServer } from '../http/server.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
+import type { ListenAddress } from '../http/listeners.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
   host: string;
   port: number;
+  /** More addresses to listen on besides host:port (`--listen`); a missing port means `port`. */
+  listen?: ListenAddress[];
   config?: Partial<MasterConfig>;
   bodyLimit?: string;
   /** Mesos' --rate_limits (already validated): throttles scheduler calls per principal. */
@@ -35,9 +38,9 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const master = new Master({ store, log, config: opts.config });
   if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
   await master.start();
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits });
+  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits });
   log.info({
-    url: http.url, redis: redactUrl(opts.redisUrl),
+    url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.maxTaskLaunchesPerSecond !== undefined ? { maxTaskLaunchesPerSecond: opts.maxTaskLaunchesPerSecond } : {}),
   }, 'master listening');
