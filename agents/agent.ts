@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { createLogger, redactUrl } from '../src/common/logger.ts';
 import { VERSION } from '../src/common/version.ts';
 import { toMesosSet } from '../src/resources/mesos-resources.ts';
+import { DEFAULT_KILL_GRACE_MS } from '../src/mesos/task-status.ts';
 import { agentResources, parseAttributes } from './agent-resources.ts';
 import { startFilesServer } from './files-server.ts';
 import { MasterConnection, type MasterEvent } from './master-connection.ts';
@@ -122,7 +123,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       throw err;
     });
   tasks = new TaskManager({
-    workDir, host, logger, journal, defaultGraceMs: opts.killGracePeriodMs ?? 3000, agentId: () => agentId,
+    workDir, host, logger, journal, defaultGraceMs: opts.killGracePeriodMs ?? DEFAULT_KILL_GRACE_MS, agentId: () => agentId,
   });
   const manager = tasks;
 

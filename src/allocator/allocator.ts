@@ -53,7 +53,10 @@ interface AgentEntry {
   readonly slot: number;
   total: ResourceSet;
   free: ResourceSet;
+  /** Connected (the master clears it while the agent is away). */
   active: boolean;
+  /** Deactivated by an operator or draining: no offers until reactivated. */
+  deactivated: boolean;
   /** Bumped on every change to `free`; offer filters compare against it. */
   version: number;
   /** Offer filters on this agent, by client index (agent-major: a round reads them in a row). */
@@ -91,6 +94,8 @@ export interface RoleView {
 export class Allocator {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
+  /** Agents deactivated by an operator; kept by id so re-adding an agent keeps the flag. */
+  private readonly deactivatedIds = new Set<string>();
   private readonly tree: RoleTree;
   private readonly minAllocatable: MinAllocatable;
   private readonly freeSlots: number[] = [];
@@ -110,7 +115,7 @@ export class Allocator {
   addAgent(id: string, total: ResourceSet, inUse: ResourceSet = NO_RESOURCES): void {
     if (this.agents.has(id)) this.removeAgent(id);
     const slot = this.freeSlots.pop() ?? this.nextSlot++;
-    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, version: 0, filters: new OfferFilters(), revHeld: revocablePart(inUse) };
+    const a: AgentEntry = { id, slot, total, free: NO_RESOURCES, active: true, deactivated: this.deactivatedIds.has(id), version: 0, filters: new OfferFilters(), revHeld: revocablePart(inUse) };
     this.agents.set(id, a);
     this.setFree(a, subtractSets(total, inUse));
     this.setTotal(add(this.total, scalarsOnly(flatten(nonRevocable(total)))));
@@ -128,6 +133,17 @@ export class Allocator {
   setAgentActive(id: string, active: boolean): void {
     const a = this.agents.get(id);
     if (a) a.active = active;
+  }
+
+  /**
+   * Operator deactivation (DEACTIVATE_AGENT, DRAIN_AGENT, maintenance): unlike `setAgentActive`,
+   * which follows the agent's connection, it holds across reconnects until cleared.
+   */
+  setAgentDeactivated(id: string, deactivated: boolean): void {
+    if (deactivated) this.deactivatedIds.add(id);
+    else this.deactivatedIds.delete(id);
+    const a = this.agents.get(id);
+    if (a) a.deactivated = deactivated;
   }
 
   hasAgent(id: string): boolean {
@@ -381,7 +397,7 @@ export class Allocator {
     const pass = (stage: 1 | 2): void => {
       for (const agentId of ids) {
         const a = this.agents.get(agentId);
-        if (!a || !a.active || a.free.length === 0) continue;
+        if (!a || !a.active || a.deactivated || a.free.length === 0) continue;
         if (a.filters.refusesAll(this.nextClient - this.freeClients.length, now, a.version)) continue;
         if (optimistic && (given.get(agentId) ?? 0) >= optimistic.perAgent) continue;
         for (const c of this.order()) {
@@ -459,7 +475,7 @@ export class Allocator {
   private unreservedAvailable(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const a of this.agents.values()) {
-      if (!a.active) continue;
+      if (!a.active || a.deactivated) continue;
       for (const [k, v] of Object.entries(unreservedPart(a.free).scalars)) out[k] = (out[k] ?? 0) + v;
     }
     return out;

@@ -9,6 +9,7 @@ import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { registerInstancesCommand } from './commands/instances.ts';
+import { registerMaintenanceCommands } from './commands/maintenance.ts';
 
 const program = new Command('spillway')
   .description('Spillway: one computer out of owned and rented machines — a Mesos-compatible master, agents and autoscaling')
@@ -23,6 +24,7 @@ registerAgentCommand(program);
 registerClusterCommands(program);
 registerRunCommand(program);
 registerInstancesCommand(program);
+registerMaintenanceCommands(program);
 registerPolicyAdminCommands(program);
 registerPolicyCommands(program);
 

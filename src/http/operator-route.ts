@@ -7,11 +7,12 @@ import { describeZodError } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
 import type { TaskRecord } from '../master/records.ts';
 import { getAgents, getFrameworks, getQuota, getRoles, getTasks, getVersion, getWeights, legacyState } from '../master/operator-views.ts';
+import { MAINTENANCE_CALL_TYPES, isMaintenanceCall, maintenanceCall } from '../master/maintenance-calls.ts';
 import { ReserveSchema, UpdateQuotaSchema, UpdateWeightsSchema, operatorReservation, updateQuota, updateWeights } from '../master/operator-calls.ts';
 
 const OperatorCall = z.looseObject({
   type: z.enum(['GET_HEALTH', 'GET_VERSION', 'GET_STATE', 'GET_AGENTS', 'GET_FRAMEWORKS', 'GET_TASKS', 'GET_ROLES',
-    'GET_WEIGHTS', 'UPDATE_WEIGHTS', 'GET_QUOTA', 'UPDATE_QUOTA', 'RESERVE_RESOURCES', 'UNRESERVE_RESOURCES']),
+    'GET_WEIGHTS', 'UPDATE_WEIGHTS', 'GET_QUOTA', 'UPDATE_QUOTA', 'RESERVE_RESOURCES', 'UNRESERVE_RESOURCES', ...MAINTENANCE_CALL_TYPES]),
   update_weights: UpdateWeightsSchema.optional(),
   update_quota: UpdateQuotaSchema.optional(),
   reserve_resources: ReserveSchema.optional(),
@@ -46,6 +47,13 @@ export function operatorRoute(master: Master) {
     const call = parsed.data;
     const type = call.type;
     // Calls that change policy answer with a status and no body (Mesos: 200 for updates, 202 for reservations).
+    if (isMaintenanceCall(type)) {
+      const r = await maintenanceCall(master, type, call);
+      ctx.status = r.status;
+      if (r.body) ctx.body = { type, ...r.body };
+      else ctx.body = '';
+      return;
+    }
     const mutation = MUTATIONS[type as keyof typeof MUTATIONS];
     if (mutation) {
       await mutation.run(master, call);

@@ -66,6 +66,7 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
   }
   const now = m.clock.now();
   const id = sub.agent_info.id?.value ?? m.newAgentId();
+  m.maintenance.admitAgent(id, sub.agent_info.hostname);
   const existing = m.state.agents.get(id);
   const { total, dynamic, dropped } = withDynamicReservations(parsed.value, existing?.record.dynamicReservations ?? NO_RESOURCES);
   if (!isEmptyList(dropped)) m.log.warn({ agentId: id, dropped }, 'agent came back smaller: dynamic reservations that no longer fit were dropped');
@@ -123,6 +124,7 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
   for (const k of toKill) sink.send({ type: 'KILL', kill: k });
   for (const t of m.state.tasksOfAgent(id)) if (t.killRequested && !isTerminal(t.state)) { t.killRequested = false; m.killOnAgent(t); }
   for (const t of notify) if (t.pending.length === 1) m.deliverHead(t);
+  m.maintenance.agentSubscribed(id);
   m.log.info({ agentId: id, hostname: fields.hostname, reregistered: Boolean(a.record.reregisteredAt), killed: toKill.length }, 'agent subscribed');
   m.scheduleAllocation();
   return id;
@@ -225,9 +227,9 @@ async function statusUpdates(m: Master, a: AgentLive, updates: { frameworkId: st
     }
     if (t.statuses.some((s) => s.uuid === status.uuid)) continue; // a retry of one already recorded
     if (isTerminal(t.state)) continue; // nothing follows a terminal state
-    const full: TaskStatus = {
+    const full: TaskStatus = m.maintenance.rewriteStatus(a.record.id, {
       ...status, agent_id: { value: a.record.id }, source: status.source ?? 'SOURCE_EXECUTOR', timestamp: status.timestamp ?? m.clock.now() / 1000,
-    };
+    });
     ops.push(...m.applyStatus(t, full));
     if (t.pending.length === 1) fresh.push(t);
   }

@@ -13,6 +13,7 @@ import type { QuotaConfig } from '../allocator/role-tree.ts';
 import { satisfy, type DemandUnit } from './demand.ts';
 import { DEFAULT_MIN_ALLOCATABLE, type MinAllocatable } from '../../policies/allocation/min-allocatable.ts';
 import { MasterState } from './master-state.ts';
+import { Maintenance } from './maintenance.ts';
 import { MasterMetrics } from './metrics.ts';
 import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
 import {
@@ -81,6 +82,8 @@ export class Master {
   readonly demands = new Map<string, DemandUnit[]>();
   /** Quota per role as configured (UPDATE_QUOTA); the allocator holds the same. */
   readonly quotas = new Map<string, QuotaConfig>();
+  /** Draining, deactivation, maintenance schedules and inverse offers (maintenance.ts). */
+  readonly maintenance: Maintenance;
   /** Master-wide cap on task launches per second (--max-task-launches-per-second), if set. */
   launchGate: { take(n: number): Promise<void> } | undefined;
   startedAt = 0;
@@ -102,6 +105,7 @@ export class Master {
     this.log = deps.log ?? silentLogger;
     this.config = { ...DEFAULT_MASTER_CONFIG, ...deps.config };
     this.allocator = new Allocator({ fairnessExcluded: this.config.fairnessExcluded, minAllocatable: this.config.minAllocatable });
+    this.maintenance = new Maintenance(this);
     this.onFatal = deps.onFatal ?? ((e) => { this.log.fatal({ err: e }, 'master cannot continue'); process.exit(1); });
   }
 
@@ -116,6 +120,7 @@ export class Master {
     every(Math.min(1000, this.config.agentPingIntervalSeconds * 1000), () => this.checkHealth());
     every(this.config.heartbeatIntervalSeconds * 1000, () => this.heartbeat());
     every(Math.max(100, this.config.statusUpdateRetrySeconds * 500), () => this.retryStatusUpdates());
+    this.maintenance.start();
     this.log.info({ epoch: this.epoch, masterId: this.id, agents: this.state.agents.size, frameworks: this.state.frameworks.size, tasks: this.state.tasks.size }, 'master started');
   }
 
@@ -123,6 +128,7 @@ export class Master {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.maintenance.stop();
     for (const f of this.state.frameworks.values()) f.stream?.close();
     for (const a of this.state.agents.values()) a.stream?.close();
   }
@@ -162,6 +168,7 @@ export class Master {
       if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
     }
     for (const f of await this.store.readList('removed_frameworks', 10_000)) this.removedFrameworks.add((f as { id: string }).id);
+    await this.maintenance.recover();
   }
 
   // ---- persistence -----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ export function getAgents(m: Master): object {
     if (a.record.unreachableSince) continue;
     agents.push({
       agent_info: agentInfoJson(a.record),
-      active: Boolean(a.stream),
-      deactivated: !a.stream,
+      active: Boolean(a.stream) && !m.maintenance.isDeactivated(a.record.id),
+      ...m.maintenance.agentView(a.record.id),
       version: a.record.version,
       pid: `slave(1)@${a.record.hostname}:${a.record.port}`,
       registered_time: nanos(a.record.registeredAt),
@@ -93,8 +93,8 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
     start_time: m.startedAt / 1000,
     elected_time: m.startedAt / 1000,
     leader: `master@${host.host}`,
-    activated_slaves: agents.filter((a) => a.stream).length,
-    deactivated_slaves: agents.filter((a) => !a.stream).length,
+    activated_slaves: agents.filter((a) => a.stream && !m.maintenance.isDeactivated(a.record.id)).length,
+    deactivated_slaves: agents.filter((a) => !a.stream || m.maintenance.isDeactivated(a.record.id)).length,
     unreachable_slaves: m.state.agents.size - agents.length,
     slaves: agents.map((a) => ({
       id: a.record.id,
@@ -108,7 +108,7 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
       reserved_resources: Object.fromEntries([...reservedByRole(a.record.resources)].map(([role, r]) => [role, legacyResources(r)])),
       unreserved_resources: legacyResources(unreservedPart(a.record.resources)),
       attributes: legacyAttributes(a.record.attributes),
-      active: Boolean(a.stream),
+      active: Boolean(a.stream) && !m.maintenance.isDeactivated(a.record.id),
       version: a.record.version,
     })),
     frameworks: [...m.state.frameworks.values()].map((f) => {

@@ -14,6 +14,9 @@ const TERMINAL = new Set<TaskState>([
 
 export const isTerminal = (s: TaskState): boolean => TERMINAL.has(s);
 
+/** How long an agent waits between SIGTERM and SIGKILL for a task without a kill policy. */
+export const DEFAULT_KILL_GRACE_MS = 3000;
+
 export type StatusSource = 'SOURCE_MASTER' | 'SOURCE_AGENT' | 'SOURCE_EXECUTOR';
 
 export interface TaskStatus {

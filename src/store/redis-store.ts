@@ -116,11 +116,13 @@ export class RedisStore implements Store {
     );
   }
 
+  async readHash(h: HashName): Promise<Map<string, unknown>> {
+    const raw = await this.redis.hgetall(this.key(h));
+    return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
+  }
+
   async load(): Promise<Snapshot> {
-    const read = async (h: HashName): Promise<Map<string, unknown>> => {
-      const raw = await this.redis.hgetall(this.key(h));
-      return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
-    };
+    const read = (h: HashName): Promise<Map<string, unknown>> => this.readHash(h);
     const [agents, frameworks, tasks, meta, weights, quotas, demands] = await Promise.all(
       (['agents', 'frameworks', 'tasks', 'meta', 'weights', 'quotas', 'demands'] as const).map(read),
     );

@@ -2,7 +2,10 @@
 // Store before it acknowledges the client. RedisStore (beside this file) is the real one.
 
 /** Hashes of records, keyed by id. */
-export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas' | 'demands';
+export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas' | 'demands'
+  // Maintenance (src/master/maintenance.ts): agent drains and deactivations, agents marked gone,
+  // the maintenance schedule, machine modes and frameworks' answers to inverse offers.
+  | 'agent_drains' | 'deactivated_agents' | 'gone_agents' | 'maintenance' | 'machines' | 'inverse_offer_statuses';
 /** Capped lists, newest first. */
 export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions';
 
@@ -27,6 +30,8 @@ export interface Store {
   /** Writes a batch atomically, guarded by the epoch. Rejects with FencedError when deposed. */
   write(ops: readonly WriteOp[]): Promise<void>;
   load(): Promise<Snapshot>;
+  /** Every record of one hash (for state the Snapshot does not carry). */
+  readHash(hash: HashName): Promise<Map<string, unknown>>;
   readList(list: ListName, limit: number): Promise<unknown[]>;
   close(): Promise<void>;
 }

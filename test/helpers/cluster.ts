@@ -29,7 +29,11 @@ export interface Cluster {
 
 export const FAST_MASTER_FLAGS = ['--agent-ping-timeout', '1', '--max-agent-ping-timeouts', '5', '--allocation-interval', '100', '--heartbeat-interval', '1'];
 
-export async function startCluster(opts: { agents: number; masterFlags?: string[]; agentResources?: string }): Promise<Cluster> {
+export async function startCluster(opts: {
+  agents: number; masterFlags?: string[]; agentResources?: string;
+  /** Extra flags for agent i (e.g. `--hostname 127.0.0.2` for an agent on another loopback address). */
+  agentArgs?: (i: number) => string[];
+}): Promise<Cluster> {
   const redis = await testRedis();
   const port = await freePort();
   const masterUrl = `http://127.0.0.1:${port}`;
@@ -49,7 +53,7 @@ export async function startCluster(opts: { agents: number; masterFlags?: string[
     async startAgent(i: number, workDir = tempDir('spillway-agent-')) {
       const agentPort = await freePort();
       const args = [BIN, 'agent', '--master', masterUrl, '--port', String(agentPort), '--work-dir', workDir,
-        '--resources', opts.agentResources ?? `cpus:4;mem:2048;disk:1000;ports:[${32000 + i * 100}-${32099 + i * 100}]`, '--attributes', `index:${i}`];
+        '--resources', opts.agentResources ?? `cpus:4;mem:2048;disk:1000;ports:[${32000 + i * 100}-${32099 + i * 100}]`, '--attributes', `index:${i}`, ...(opts.agentArgs?.(i) ?? [])];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
       children.add(child);
       const a = { child, workDir, port: agentPort, args };

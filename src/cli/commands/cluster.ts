@@ -29,6 +29,9 @@ async function run(fn: () => Promise<void>): Promise<void> {
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** DRAINING / DRAINED, deactivated (by an operator), disconnected, or up. */
+const agentState = (a: Any): string => a.drain_info?.state ?? (a.deactivated ? 'deactivated' : a.active ? 'up' : 'disconnected');
+
 export function registerClusterCommands(program: Command): void {
   withMaster(program.command('status').description('health, version and a summary of the cluster')).action((o: ListOptions) => run(async () => {
     const c = new MasterClient(o.master);
@@ -51,8 +54,8 @@ export function registerClusterCommands(program: Command): void {
     const r = await new MasterClient(o.master).call<Any>('GET_AGENTS');
     const agents = r.get_agents.agents as Any[];
     if (o.json) return printJson(agents);
-    printTable(['id', 'hostname', 'active', 'total', 'allocated', 'offered', 'registered'], agents.map((a) => [
-      a.agent_info.id.value, `${a.agent_info.hostname}:${a.agent_info.port}`, a.active ? 'yes' : 'no',
+    printTable(['id', 'hostname', 'active', 'state', 'total', 'allocated', 'offered', 'registered'], agents.map((a) => [
+      a.agent_info.id.value, `${a.agent_info.hostname}:${a.agent_info.port}`, a.active ? 'yes' : 'no', agentState(a),
       brief(a.total_resources), brief(a.allocated_resources), brief(a.offered_resources), nsToIso(a.registered_time),
     ]));
   }));

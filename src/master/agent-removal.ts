@@ -1,0 +1,46 @@
+// Removes an agent from the cluster for good (MARK_AGENT_GONE, a machine brought DOWN): its offers
+// are rescinded, its tasks get a terminal update from the master, it leaves the allocator and the
+// `agents` hash, its stream is closed and every framework gets FAILURE (Mesos' agent removal).
+import { isTerminal, type TaskState } from '../mesos/task-status.ts';
+import type { WriteOp } from '../store/store.ts';
+import type { Master } from './master.ts';
+import { errorEvent } from './mesos-json.ts';
+import { hasCapability, type AgentLive, type TaskRecord } from './records.ts';
+
+export interface Removal {
+  /** Terminal state for the tasks of frameworks without / with PARTITION_AWARE. */
+  state: TaskState;
+  partitionAwareState: TaskState;
+  reason: string;
+  message: string;
+}
+
+/** Returns the write ops; the caller adds its own, persists them, then calls `notify`. */
+export function removeAgent(m: Master, a: AgentLive, how: Removal): { ops: WriteOp[]; notify: () => void } {
+  const id = a.record.id;
+  m.log.warn({ agentId: id, hostname: a.record.hostname }, how.message);
+  m.metrics.agentsRemoved.inc();
+  for (const o of m.state.offersOfAgent(id)) m.rescind(o);
+  const ops: WriteOp[] = [{ op: 'delete', hash: 'agents', id }];
+  const touched: TaskRecord[] = [];
+  for (const t of m.state.tasksOfAgent(id)) {
+    if (isTerminal(t.state)) continue;
+    const fw = m.state.frameworks.get(t.frameworkId);
+    const state = fw && hasCapability(fw.record.info, 'PARTITION_AWARE') ? how.partitionAwareState : how.state;
+    // applyStatus hands a task's resources back when it stops running; an unreachable task's were
+    // handed back when it became unreachable, so charge them again first to keep the books even.
+    if (t.state === 'TASK_UNREACHABLE') m.allocator.allocate(t.frameworkId, t.role, id, t.resources);
+    ops.push(...m.applyStatus(t, m.masterStatus(t, state, how.message, how.reason)));
+    touched.push(t);
+  }
+  m.allocator.removeAgent(id);
+  m.state.agents.delete(id);
+  a.stream?.send(errorEvent(`removed: ${how.message}`));
+  a.stream?.close();
+  a.stream = undefined;
+  const notify = (): void => {
+    for (const t of touched) if (t.pending.length === 1) m.deliverHead(t);
+    for (const f of m.state.frameworks.values()) f.stream?.send({ type: 'FAILURE', failure: { agent_id: { value: id } } });
+  };
+  return { ops, notify };
+}

@@ -1,0 +1,92 @@
+// Operator calls for maintenance (POST /api/v1), with Mesos' bodies, status codes and refusals
+// (master.proto; src/master/http.cpp in Mesos ≥ 1.9): DRAIN_AGENT, DEACTIVATE_AGENT,
+// REACTIVATE_AGENT, MARK_AGENT_GONE. Each validates the whole request before changing anything.
+import * as z from 'zod';
+import { badRequest, conflict, notFound } from '../common/errors.ts';
+import { describeZodError, ValueId } from '../mesos/scheduler-call.ts';
+import type { DrainConfig } from './agent-drain.ts';
+import type { Master } from './master.ts';
+
+export const MAINTENANCE_CALL_TYPES = ['DRAIN_AGENT', 'DEACTIVATE_AGENT', 'REACTIVATE_AGENT', 'MARK_AGENT_GONE'] as const;
+export type MaintenanceCallType = (typeof MAINTENANCE_CALL_TYPES)[number];
+
+/** Mesos DurationInfo is `{nanoseconds}`; Mesos' own docs send `{seconds}`, so both are read. */
+const Duration = z.looseObject({
+  nanoseconds: z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number)]).optional(),
+  seconds: z.number({ error: 'must be a number' }).optional(),
+});
+
+const AgentCall = (field: string) => z.looseObject({ [field]: z.looseObject({ agent_id: ValueId }) });
+
+const DrainCall = z.looseObject({
+  drain_agent: z.looseObject({ agent_id: ValueId, max_grace_period: Duration.optional(), mark_gone: z.boolean().optional() }),
+});
+
+export interface CallResult {
+  status: number;
+  /** A `master::Response` body (its sub-message), or none. */
+  body?: object;
+}
+
+type Handler = (m: Master, call: Record<string, unknown>) => Promise<CallResult>;
+
+/** Validates `call` against `schema`; a missing sub-message gets Mesos' "Expecting … to be present". */
+function parse<T extends z.ZodType>(schema: T, call: Record<string, unknown>, field: string): z.infer<T> {
+  if (call[field] === undefined) throw badRequest(`Failed to validate master::Call: Expecting '${field}' to be present`);
+  const r = schema.safeParse(call);
+  if (!r.success) throw badRequest(describeZodError('Failed to validate master::Call', r.error));
+  return r.data;
+}
+
+function drainConfig(d: z.infer<typeof DrainCall>['drain_agent']): DrainConfig {
+  const g = d.max_grace_period;
+  let ns: number | undefined;
+  if (g) {
+    if (g.nanoseconds === undefined && g.seconds === undefined) throw badRequest("drain_agent.max_grace_period: needs 'nanoseconds' (or 'seconds')");
+    ns = g.nanoseconds ?? Math.round((g.seconds ?? 0) * 1e9);
+    if (!Number.isFinite(ns) || ns < 0) throw badRequest(`drain_agent.max_grace_period: must not be negative, got ${ns} ns`);
+  }
+  return { ...(ns !== undefined ? { max_grace_period: { nanoseconds: ns } } : {}), mark_gone: d.mark_gone ?? false };
+}
+
+const OK: CallResult = { status: 200 };
+
+const HANDLERS: Record<MaintenanceCallType, Handler> = {
+  async DRAIN_AGENT(m, call) {
+    const d = parse(DrainCall, call, 'drain_agent').drain_agent;
+    const config = drainConfig(d);
+    const id = d.agent_id.value;
+    if (!m.maintenance.drains.isKnown(id)) throw badRequest(`Unknown agent: drain_agent.agent_id '${id}' is not a registered, recovered or unreachable agent`);
+    await m.maintenance.drains.drain(id, config);
+    return OK;
+  },
+  async DEACTIVATE_AGENT(m, call) {
+    const id = (parse(AgentCall('deactivate_agent'), call, 'deactivate_agent').deactivate_agent as { agent_id: { value: string } }).agent_id.value;
+    if (!m.maintenance.drains.isKnown(id)) throw badRequest(`Unknown agent: deactivate_agent.agent_id '${id}' is not a registered, recovered or unreachable agent`);
+    await m.maintenance.drains.deactivate(id);
+    return OK;
+  },
+  async REACTIVATE_AGENT(m, call) {
+    const id = (parse(AgentCall('reactivate_agent'), call, 'reactivate_agent').reactivate_agent as { agent_id: { value: string } }).agent_id.value;
+    const drains = m.maintenance.drains;
+    if (!drains.isDeactivated(id)) throw badRequest(`Agent is not deactivated: reactivate_agent.agent_id '${id}'`);
+    if (drains.drains.get(id)?.state === 'DRAINING') throw badRequest(`Agent is still in the DRAINING state: reactivate_agent.agent_id '${id}' (wait for DRAINED)`);
+    if (!drains.isKnown(id)) throw conflict(`Agent removed while processing the call: '${id}'`);
+    await drains.reactivate(id);
+    return OK;
+  },
+  async MARK_AGENT_GONE(m, call) {
+    const id = (parse(AgentCall('mark_agent_gone'), call, 'mark_agent_gone').mark_agent_gone as { agent_id: { value: string } }).agent_id.value;
+    const drains = m.maintenance.drains;
+    if (drains.gone.has(id)) return OK; // idempotent, as in Mesos
+    if (!drains.isKnown(id)) throw notFound(`Agent '${id}' not found (mark_agent_gone.agent_id)`);
+    await drains.markGone(id);
+    return OK;
+  },
+};
+
+export const isMaintenanceCall = (type: string): type is MaintenanceCallType => (MAINTENANCE_CALL_TYPES as readonly string[]).includes(type);
+
+export function maintenanceCall(m: Master, type: MaintenanceCallType, call: Record<string, unknown>): Promise<CallResult> {
+  return HANDLERS[type](m, call);
+}
