@@ -174,9 +174,9 @@ export class Master {
   // ---- persistence -----------------------------------------------------------------------------
 
   /** Writes through the Store; a fenced master stops at once rather than act on stale state. */
-  async persist(ops: WriteOp[]): Promise<void> {
+  async persist(ops: WriteOp[], options?: { deferrable?: boolean }): Promise<void> {
     try {
-      await this.store.write(ops);
+      await this.store.write(ops, options);
     } catch (e) {
       if (e instanceof FencedError && !this.stopped) {
         this.stopped = true;
@@ -243,7 +243,12 @@ export class Master {
     if (head.uuid !== undefined) this.lastSentUuid.set(key, head.uuid);
   }
 
-  /** The framework acknowledged `uuid`; drops it and completes the task if nothing is left. */
+  /**
+   * The framework acknowledged `uuid`; drops it and completes the task if nothing is left. As in
+   * Mesos the call is answered without waiting for the write: an acknowledgement lost in a crash
+   * only makes the next leader send that update again (at least once). The write is deferrable,
+   * so it usually shares a Redis call with the task's next update or completion.
+   */
   async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<void> {
     const t = this.state.task(frameworkId, taskId);
     if (!t) return;
@@ -256,7 +261,7 @@ export class Master {
     } else {
       ops.push(this.putTaskOp(t));
     }
-    await this.persist(ops);
+    this.persist(ops, { deferrable: true }).catch((e: unknown) => this.log.warn({ err: e }, 'acknowledgement not persisted'));
     if (idx === 0) this.deliverHead(t);
   }
 

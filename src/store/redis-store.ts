@@ -7,6 +7,8 @@ import { FencedError, type HashName, type ListName, type Snapshot, type Store, t
 
 const FENCED_BATCH = readFileSync(new URL('./lua/fenced-batch.lua', import.meta.url), 'utf8');
 const MAX_OPS_PER_CALL = 2000;
+/** How long a deferrable write may wait for company (see Store.write). */
+const DEFER_MS = 20;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -30,6 +32,7 @@ export class RedisStore implements Store {
   private epoch: number | undefined;
   private queue: Pending[] = [];
   private flushScheduled = false;
+  private deferTimer: NodeJS.Timeout | undefined;
 
   constructor(redis: Redis, cluster = 'default') {
     this.redis = redis;
@@ -54,19 +57,24 @@ export class RedisStore implements Store {
     return this.epoch;
   }
 
-  write(ops: readonly WriteOp[]): Promise<void> {
+  write(ops: readonly WriteOp[], options?: { deferrable?: boolean }): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
+      if (this.flushScheduled) return;
+      if (options?.deferrable) {
+        this.deferTimer ??= setTimeout(() => this.flush(), DEFER_MS);
+        return;
       }
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     });
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
     const queue = this.queue;
     this.queue = [];
     // Group whole requests into calls of bounded size; a request is never split across calls.
@@ -116,7 +124,13 @@ export class RedisStore implements Store {
     );
   }
 
+  /** Sends queued writes now, so a read issued next (same connection, in order) sees them. */
+  private flushBeforeRead(): void {
+    if (this.queue.length) this.flush();
+  }
+
   async readHash(h: HashName): Promise<Map<string, unknown>> {
+    this.flushBeforeRead();
     const raw = await this.redis.hgetall(this.key(h));
     return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
   }
@@ -130,13 +144,17 @@ export class RedisStore implements Store {
   }
 
   async readList(list: ListName, limit: number): Promise<unknown[]> {
+    this.flushBeforeRead();
     const raw = await this.redis.lrange(this.key(list), 0, limit - 1);
     return raw.map((v) => JSON.parse(v));
   }
 
   async close(): Promise<void> {
     // Let queued writes go out before the connection closes.
-    if (this.queue.length) await new Promise((r) => setImmediate(r));
+    if (this.queue.length) {
+      this.flushBeforeRead();
+      await new Promise((r) => setImmediate(r));
+    }
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -27,8 +27,12 @@ export interface Snapshot {
 export interface Store {
   /** Becomes the writer: bumps the fencing epoch; writes of any older holder fail from now on. */
   claimEpoch(): Promise<number>;
-  /** Writes a batch atomically, guarded by the epoch. Rejects with FencedError when deposed. */
-  write(ops: readonly WriteOp[]): Promise<void>;
+  /**
+   * Writes a batch atomically, guarded by the epoch. Rejects with FencedError when deposed.
+   * `deferrable` writes may wait a few milliseconds to share a call with later writes (for
+   * state whose loss in a crash only causes a re-send, e.g. acknowledgements).
+   */
+  write(ops: readonly WriteOp[], options?: { deferrable?: boolean }): Promise<void>;
   load(): Promise<Snapshot>;
   /** Every record of one hash (for state the Snapshot does not carry). */
   readHash(hash: HashName): Promise<Map<string, unknown>>;
