@@ -111,14 +111,6 @@ export function systemPageSize(): number {
   return pageSize;
 }
 
-/** Resident memory of the whole group in bytes (0 when /proc is unavailable). */
-export function groupRssBytes(pgid: number): number {
-  if (!PROC_AVAILABLE) return 0;
-  let pages = 0;
-  for (const m of groupMembers(pgid)) pages += m.rssPages;
-  return pages * systemPageSize();
-}
-
 let clockTicks: number | undefined;
 
 /** USER_HZ, the unit of /proc's CPU times (`getconf CLK_TCK`, asked once); 100 if that fails. */
