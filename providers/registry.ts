@@ -8,8 +8,7 @@ import { InvalidConfigError } from './errors.ts';
 import { LocalProvider } from './local/local-provider.ts';
 import { StaticProvider } from './static/static-provider.ts';
 import { MeteredProvider, providerMetrics } from './metered-provider.ts';
-import { AwsEc2Provider } from './aws-ec2/index.ts';
-import { createGcpComputeProvider } from './gcp-compute/gcp-compute-provider.ts';
+import { LazyProvider } from './lazy-provider.ts';
 
 export interface ProviderSetOptions {
   /** Where the local and static providers keep their state files and instance work dirs. */
@@ -33,8 +32,9 @@ export class ProviderSet {
       let provider: Provider;
       if (kind === 'local') provider = new LocalProvider(byName, ctx, { stateDir: opts.stateDir, agentArgs: opts.localAgentArgs });
       else if (kind === 'static') provider = new StaticProvider(byName, ctx, { stateDir: opts.stateDir });
-      else if (kind === 'aws-ec2') provider = new AwsEc2Provider(byName, ctx);
-      else provider = createGcpComputeProvider(byName, ctx);
+      // The cloud SDKs load only if a pool uses them (lazy-provider.ts).
+      else if (kind === 'aws-ec2') provider = new LazyProvider(kind, async () => new (await import('./aws-ec2/index.ts')).AwsEc2Provider(byName, ctx));
+      else provider = new LazyProvider(kind, async () => (await import('./gcp-compute/gcp-compute-provider.ts')).createGcpComputeProvider(byName, ctx));
       this.byKind.set(kind, metrics ? new MeteredProvider(provider, metrics) : provider);
     }
   }
