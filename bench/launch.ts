@@ -32,7 +32,7 @@ import { resources } from '../src/resources/resources.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
 import { freePort, startRedis, type RedisProcess } from '../src/up/redis-process.ts';
 import { installSignalHandlers, onCleanup, runCleanups, shuttingDown } from './lib/cleanup.ts';
-import { machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
+import { childPids, machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
@@ -254,8 +254,10 @@ async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (num
     redis: processCpuMs(m.redis.child.pid),
     ...(agentPids.length ? {
       agent_processes: agentPids.reduce((sum: number, pid) => sum + processCpu(pid).self, 0),
-      // The tasks' own processes (wrapper shell and command), reaped by the agents.
-      agent_task_processes: agentPids.reduce((sum: number, pid) => sum + processCpu(pid).children, 0),
+      // The tasks' own processes: each agent's launcher shell (a live child of the agent) with the
+      // waiter subshells and commands it reaped, plus anything the agent reaped itself.
+      agent_task_processes: agentPids.reduce((sum: number, pid) => sum + processCpu(pid).children
+        + childPids(pid).reduce((s2, c) => s2 + processCpuMs(c), 0), 0),
     } : {}),
   });
   const redisBefore = await redisCalls(m.redis.url);

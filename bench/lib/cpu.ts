@@ -1,7 +1,7 @@
 // CPU time of processes, from /proc (Linux). Used to attribute a benchmark's CPU to the master,
 // redis-server, the agents and the benchmark process itself.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticks: number | undefined;
 
@@ -26,6 +26,21 @@ export function processCpu(pid: number | undefined): { self: number; children: n
   } catch {
     return { self: Number.NaN, children: Number.NaN };
   }
+}
+
+/** The live child processes of `pid` (Linux /proc/<pid>/task/<tid>/children). */
+export function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // gone, or no /proc
+  }
+  return out;
 }
 
 /** User + system CPU of a process and its reaped children, in ms (NaN when unknown). */
