@@ -9,11 +9,18 @@ export interface ProviderMetrics {
   errors: Counter<'provider' | 'method' | 'kind'>;
 }
 
+const byRegistry = new WeakMap<Registry, ProviderMetrics>();
+
+/** The provider metrics on a registry, made once (a registry refuses a metric name twice). */
 export function providerMetrics(registry: Registry): ProviderMetrics {
-  return {
+  const known = byRegistry.get(registry);
+  if (known) return known;
+  const m: ProviderMetrics = {
     calls: new Histogram({ name: 'spillway_provider_call_seconds', help: 'Provider API call latency', labelNames: ['provider', 'method'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120] }),
     errors: new Counter({ name: 'spillway_provider_errors_total', help: 'Provider call failures by kind', labelNames: ['provider', 'method', 'kind'], registers: [registry] }),
   };
+  byRegistry.set(registry, m);
+  return m;
 }
 
 export class MeteredProvider implements Provider {

@@ -76,6 +76,12 @@ export const CooldownsSchema = z.object({
 }).strict();
 export type Cooldowns = z.infer<typeof CooldownsSchema>;
 
+export const ReconcilerSchema = z.object({
+  /** Instances tagged for this cluster that no record or agent knows: give them back, or adopt them. */
+  unknownInstances: z.enum(['terminate', 'adopt'], { error: "'terminate' or 'adopt'" }).default('terminate'),
+}).strict();
+export type Reconciler = z.infer<typeof ReconcilerSchema>;
+
 /** Budget used when the file has none (allowed only when no rented pool can launch). */
 export const NO_RENTED_BUDGET: Budget = { perHour: 0, currency: 'USD' };
 
@@ -86,6 +92,7 @@ export const PolicySchema = z.object({
   budget: BudgetSchema.optional(),
   headroom: HeadroomSchema.default({ cpus: 0, mem: 0 }),
   cooldowns: CooldownsSchema.default(() => CooldownsSchema.parse({})),
+  reconciler: ReconcilerSchema.default(() => ReconcilerSchema.parse({})),
 }).strict().superRefine((p, ctx) => {
   const seen = new Map<string, number>();
   p.pools.forEach((pool, i) => {

@@ -1,0 +1,333 @@
+// One evaluation of the autoscaler, pure: everything the loop gathered (EvaluationInputs) in, what
+// to do and the decision record out. The loop executes the result; `GET /v1/plan` shows it and
+// executes nothing. Steps, in order:
+//
+//   1. reconcile   inventory vs agents vs records (reconcile.ts): registered, boot timeouts,
+//                  vanished instances, unknown instances
+//   2. notices     spot interruption notices: drain that agent now (no budget, no wait) and add its
+//                  allocated resources as one replacement unit of demand
+//   3. scale up    demand (past the batch window) + replacements → plan() → launch records with
+//                  deterministic job ids; pools below their min get a launch too
+//   4. scale down  selectVictims() (policies/scaling/scale-down.ts) unless a scale-up was just
+//                  planned or the scale-down cooldown runs
+import type { Instance, Price } from '../../providers/provider.ts';
+import type { Pool } from '../../providers/pool-config.ts';
+import { selectVictims, type ScaleDownAgent, type ScaleDownResult } from '../../policies/scaling/scale-down.ts';
+import { plan } from './planner.ts';
+import type { AgentCapacity, Demand, Plan, PlanInput, PoolState } from './plan-types.ts';
+import { scalingPolicyOf, type Policy } from './policy-schema.ts';
+import { reconcile, type Finding } from './reconcile.ts';
+import type { Decision, DecisionAction } from './decision-log.ts';
+import { launchJobId, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
+
+export interface Quantities {
+  readonly cpus: number;
+  readonly mem: number;
+  readonly disk: number;
+  readonly gpus: number;
+}
+
+/** A registered agent as the autoscaler sees it. */
+export interface AgentView {
+  readonly id: string;
+  readonly hostname: string;
+  readonly pool?: string;
+  /** The `instance` attribute the providers give their agents. */
+  readonly instanceId?: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly total: Quantities;
+  readonly used: Quantities;
+  readonly free: Quantities;
+  readonly reserved: boolean;
+  /** Running tasks labelled spillway.io/do-not-disrupt. */
+  readonly doNotDisrupt: readonly string[];
+  /** Draining or drained (maintenance), or deactivated. */
+  readonly draining: boolean;
+  /** Connected to the master right now. */
+  readonly active: boolean;
+}
+
+export interface EvaluationInputs {
+  readonly now: number;
+  readonly policy: Policy | undefined;
+  readonly policyVersion?: number;
+  readonly demands: readonly Demand[];
+  readonly agents: readonly AgentView[];
+  readonly records: readonly InstanceRecord[];
+  readonly launches: readonly LaunchRecord[];
+  /** Pool → its provider's listing (pools whose listing failed are in inventoryErrors). */
+  readonly inventory: Readonly<Record<string, readonly Instance[]>>;
+  readonly inventoryErrors: Readonly<Record<string, string>>;
+  readonly prices: Readonly<Record<string, readonly Price[]>>;
+  readonly backoff: readonly BackoffRecord[];
+  readonly launchesInLastMinute: number;
+  readonly lastScaleUpAt: Readonly<Record<string, number>>;
+  readonly lastScaleDownAt?: number;
+  readonly unneeded: Readonly<Record<string, number>>;
+  readonly generations: Readonly<Record<string, number>>;
+  readonly notices: readonly InterruptionRecord[];
+}
+
+export interface DrainOrder {
+  readonly agentId: string;
+  readonly instanceId?: string;
+  readonly pool: string;
+  readonly graceSeconds: number;
+  readonly reason: string;
+  /** Spot notice: drain now, whatever the budget. */
+  readonly urgent: boolean;
+}
+
+export interface Evaluation {
+  readonly now: number;
+  readonly plan: Plan | undefined;
+  readonly scaleDown: ScaleDownResult | undefined;
+  readonly findings: readonly Finding[];
+  /** Launches to record and queue (deterministic job ids). */
+  readonly launches: readonly LaunchRecord[];
+  readonly drains: readonly DrainOrder[];
+  /** Instances whose agent registered (the record becomes running). */
+  readonly registered: readonly { instanceId: string; agentId: string }[];
+  /** The next evaluation's unneeded map (scale-down candidates and since when). */
+  readonly unneeded: Record<string, number>;
+  /** When a unit held back by the batch window becomes due (ms), if any. */
+  readonly nextDueAt?: number;
+  readonly decision: Decision;
+}
+
+const LIVE = new Set(['booting', 'running', 'draining']);
+const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefined): number {
+  if (pool.ownership === 'owned') return pool.costPerHour ?? 0;
+  const spot = pool.capacityType === 'spot';
+  const live = prices?.filter((p) => p.instanceType === type && p.capacityType === (spot ? 'spot' : 'on-demand')).map((p) => p.hourly);
+  if (live?.length) return Math.max(...live);
+  const t = pool.instanceTypes.find((x) => x.name === type);
+  return (spot ? t?.spotPrice ?? t?.price : t?.price) ?? 0;
+}
+
+/** Pool states for the planner: machines up, launches pending and instances booting by type. */
+export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): PoolState[] {
+  const recordedIds = new Set(inputs.records.filter((r) => LIVE.has(r.state)).map((r) => r.instanceId));
+  return pools.map((pool) => {
+    const live = inputs.records.filter((r) => r.pool === pool.name && LIVE.has(r.state));
+    const booting: Record<string, number> = {};
+    for (const r of live) if (r.state === 'booting') booting[r.instanceType] = (booting[r.instanceType] ?? 0) + 1;
+    for (const l of inputs.launches) if (l.pool === pool.name && l.state === 'queued') booting[l.instanceType] = (booting[l.instanceType] ?? 0) + l.count;
+    const pending = Object.values(booting).reduce((a, b) => a + b, 0);
+    // Agents of the pool that no record covers (started outside the autoscaler, e.g. by `spillway up`).
+    const outside = inputs.agents.filter((a) => a.pool === pool.name && !(a.instanceId && recordedIds.has(a.instanceId))).length;
+    const running = live.filter((r) => r.state !== 'booting').length + outside;
+    const state: PoolState = { name: pool.name, running, pending, booting };
+    if (pool.provider === 'static') {
+      const on = new Set([...(inputs.inventory[pool.name] ?? []).filter((i) => i.state !== 'terminated' && i.state !== 'stopped').map((i) => i.id), ...live.map((r) => r.instanceId)]);
+      return { ...state, offMachines: (pool.static?.machines ?? []).map((m) => m.name).filter((n) => !on.has(n)) };
+    }
+    return state;
+  });
+}
+
+/** Demand units too young for the batch window wait; the rest go to the planner. */
+function dueDemands(demands: readonly Demand[], now: number, windowMs: number): { due: Demand[]; waiting: Demand[]; nextDueAt?: number } {
+  const due: Demand[] = [];
+  const waiting: Demand[] = [];
+  let nextDueAt: number | undefined;
+  for (const d of demands) {
+    if (now - d.since >= windowMs) due.push(d);
+    else {
+      waiting.push(d);
+      nextDueAt = Math.min(nextDueAt ?? Infinity, d.since + windowMs);
+    }
+  }
+  return { due, waiting, nextDueAt };
+}
+
+export function evaluate(inputs: EvaluationInputs): Evaluation {
+  const { now, policy } = inputs;
+  if (!policy) {
+    return {
+      now, plan: undefined, scaleDown: undefined, findings: [], launches: [], drains: [], registered: [], unneeded: {},
+      decision: { kind: 'evaluation', at: now, summary: 'no policy applied: nothing to scale (spillway policy apply FILE)', actions: [], notes: [] },
+    };
+  }
+  const pools = policy.pools;
+  const poolByName = new Map(pools.map((p) => [p.name, p]));
+  const actions: DecisionAction[] = [];
+  const notes: string[] = [];
+  for (const [pool, err] of Object.entries(inputs.inventoryErrors)) notes.push(`pool ${pool}: the provider's inventory could not be read (${err}); it is not reconciled this time`);
+
+  // ---- 1. reconcile --------------------------------------------------------------------------------
+  const findings = reconcile({
+    now,
+    bootTimeoutSeconds: Object.fromEntries(pools.map((p) => [p.name, p.bootTimeoutSeconds])),
+    inventory: inputs.inventory,
+    records: inputs.records,
+    launches: inputs.launches,
+    agents: inputs.agents,
+    unknownInstances: policy.reconciler.unknownInstances,
+  });
+  const registered = findings.flatMap((f) => (f.kind === 'registered' ? [{ instanceId: f.instanceId, agentId: f.agentId }] : []));
+  for (const r of registered) actions.push({ type: 'registered', instanceId: r.instanceId, agentId: r.agentId, reason: `instance ${r.instanceId}'s agent ${r.agentId} registered` });
+  const gone = new Set(findings.flatMap((f) => (f.kind === 'vanished' || f.kind === 'boot-timeout' ? [f.instanceId] : [])));
+  const records = inputs.records.map((r) => {
+    const reg = registered.find((x) => x.instanceId === r.instanceId);
+    return reg ? { ...r, state: 'running' as const, agentId: reg.agentId } : r;
+  }).filter((r) => !gone.has(r.instanceId));
+  const goneAgents = new Set(findings.flatMap((f) => (f.kind === 'vanished' && f.agentId ? [f.agentId] : [])));
+  const recordOf = (a: AgentView): InstanceRecord | undefined => (a.instanceId ? records.find((r) => r.instanceId === a.instanceId && LIVE.has(r.state)) : undefined);
+
+  // ---- 2. spot notices -------------------------------------------------------------------------------
+  const drains: DrainOrder[] = [];
+  const replacements: Demand[] = [];
+  const urgent = new Set<string>();
+  for (const n of inputs.notices) {
+    const agent = inputs.agents.find((a) => (n.agentId && a.id === n.agentId) || a.instanceId === n.instanceId);
+    if (!agent || goneAgents.has(agent.id)) continue;
+    urgent.add(agent.id);
+    const rec = recordOf(agent);
+    if (!agent.draining && rec?.state !== 'draining') {
+      const left = Math.max(0, Math.floor((n.deadline - now) / 1000));
+      const grace = Math.min(policy.scaleDown.drainGraceSeconds, left);
+      drains.push({
+        agentId: agent.id, instanceId: n.instanceId, pool: n.pool, graceSeconds: grace, urgent: true,
+        reason: `interruption notice for instance ${n.instanceId} (${n.reason}, taken back at ${new Date(n.deadline).toISOString()}): drain agent ${agent.id} now with ${grace} s grace`,
+      });
+    }
+    if (agent.used.cpus > 0 || agent.used.mem > 0) {
+      replacements.push({
+        id: `replace:${n.instanceId}`, frameworkId: 'autoscaler', role: '*', count: 1, since: n.receivedAt,
+        shape: { cpus: agent.used.cpus, mem: agent.used.mem, disk: agent.used.disk, gpus: agent.used.gpus },
+      });
+    }
+  }
+
+  // ---- 3. scale up -----------------------------------------------------------------------------------
+  const windowMs = policy.scaleUp.batchWindowSeconds * 1000;
+  const { due, waiting, nextDueAt } = dueDemands(inputs.demands, now, windowMs);
+  if (waiting.length) {
+    notes.push(`${plural(waiting.reduce((n, d) => n + d.count, 0), 'unit')} of demand wait for the batch window (${policy.scaleUp.batchWindowSeconds} s) until ${new Date(nextDueAt!).toISOString()}`);
+  }
+  const agents: AgentCapacity[] = inputs.agents.filter((a) => !goneAgents.has(a.id)).map((a) => ({
+    id: a.id, ...(a.pool ? { pool: a.pool } : {}), attributes: a.attributes, free: a.free,
+    draining: a.draining || !a.active || urgent.has(a.id) || recordOf(a)?.state === 'draining',
+  }));
+  const states = poolStates({ ...inputs, records }, pools);
+  const scaling = scalingPolicyOf(policy);
+  const cooldownUntil: Record<string, number> = {};
+  for (const [pool, at] of Object.entries(inputs.lastScaleUpAt)) cooldownUntil[pool] = at + policy.cooldowns.scaleUpSeconds * 1000;
+  let rentedSpend = 0;
+  for (const r of records) if (r.ownership === 'rented' && LIVE.has(r.state)) rentedSpend += r.unitPrice;
+  for (const l of inputs.launches) if (l.ownership === 'rented' && l.state === 'queued') rentedSpend += l.count * l.unitPrice;
+  const planInput: PlanInput = {
+    now, demands: [...due, ...replacements], agents, pools, poolStates: states, policy: scaling, prices: inputs.prices,
+    history: {
+      launchesInLastMinute: inputs.launchesInLastMinute, currentRentedSpendPerHour: rentedSpend,
+      backoff: inputs.backoff, cooldownUntil,
+    },
+  };
+  const thePlan = plan(planInput);
+  const launches: LaunchRecord[] = [];
+  const gen = new Map(Object.entries(inputs.generations));
+  const nextId = (pool: string, type: string): string => {
+    const g = gen.get(pool) ?? 0;
+    gen.set(pool, g + 1);
+    return launchJobId(pool, type, g);
+  };
+  for (const s of thePlan.steps) {
+    if (s.count <= 0) continue;
+    const jobId = nextId(s.pool, s.instanceType);
+    launches.push({
+      jobId, pool: s.pool, instanceType: s.instanceType, kind: s.kind, count: s.count, capacityType: s.capacityType, ownership: s.ownership,
+      unitPrice: s.unitPrice, state: 'queued', reason: s.reason, createdAt: now, updatedAt: now,
+    });
+    actions.push({ type: s.kind, pool: s.pool, instanceType: s.instanceType, count: s.count, jobId, reason: s.reason });
+  }
+  // Pools below their min: top them up with their cheapest type (the planner only plans for demand).
+  for (const pool of pools) {
+    const st = states.find((x) => x.name === pool.name)!;
+    const planned = launches.filter((l) => l.pool === pool.name).reduce((n, l) => n + l.count, 0);
+    const missing = pool.min - st.running - st.pending - planned;
+    if (missing <= 0 || pool.provider === 'static' || pool.instanceTypes.length === 0) continue;
+    if (inputs.backoff.some((b) => b.pool === pool.name && b.until > now)) { notes.push(`pool ${pool.name} is below its min of ${pool.min} but backing off`); continue; }
+    const type = [...pool.instanceTypes].sort((a, b) => typePrice(pool, a.name, inputs.prices[pool.name]) - typePrice(pool, b.name, inputs.prices[pool.name]))[0];
+    const price = typePrice(pool, type.name, inputs.prices[pool.name]);
+    const jobId = nextId(pool.name, type.name);
+    const reason = `start ${missing} × ${type.name} in pool ${pool.name}: it has ${st.running + st.pending} machine(s), below its min of ${pool.min}`;
+    launches.push({
+      jobId, pool: pool.name, instanceType: type.name, kind: 'launch', count: missing,
+      capacityType: pool.ownership === 'owned' ? 'owned' : pool.capacityType, ownership: pool.ownership, unitPrice: price,
+      state: 'queued', reason, createdAt: now, updatedAt: now,
+    });
+    actions.push({ type: 'launch', pool: pool.name, instanceType: type.name, count: missing, jobId, reason });
+  }
+  for (const u of thePlan.unmet) notes.push(`${plural(u.count, 'unit')} of ${u.demandId} unmet: ${u.reason}`);
+  for (const u of thePlan.impossible) notes.push(`${plural(u.count, 'unit')} of ${u.demandId} can never be placed: ${u.reason}`);
+  for (const s of thePlan.skipped) notes.push(`${s.instanceType ? `${s.pool}/${s.instanceType}` : s.pool} not used: ${s.reason}`);
+
+  // ---- 4. scale down ---------------------------------------------------------------------------------
+  const neededAgents = new Set(thePlan.placements.agents.filter((a) => a.units.length).map((a) => a.agentId));
+  const sdAgents: ScaleDownAgent[] = [];
+  for (const a of inputs.agents) {
+    const pool = a.pool ? poolByName.get(a.pool) : undefined;
+    if (!pool || goneAgents.has(a.id)) continue;
+    const rec = recordOf(a);
+    const share = (used: number, total: number): number => (total > 0 ? used / total : 0);
+    sdAgents.push({
+      id: a.id, pool: pool.name, ownership: pool.ownership,
+      hourlyCost: rec?.unitPrice ?? typePrice(pool, pool.instanceTypes[0]?.name ?? '', inputs.prices[pool.name]),
+      utilisation: { cpus: share(a.used.cpus, a.total.cpus), mem: share(a.used.mem, a.total.mem) },
+      reserved: a.reserved, doNotDisrupt: a.doNotDisrupt,
+      releasable: rec !== undefined && rec.state !== 'booting',
+      draining: a.draining || rec?.state === 'draining' || urgent.has(a.id),
+      needed: neededAgents.has(a.id),
+    });
+  }
+  const cooldownMs = policy.cooldowns.scaleDownSeconds * 1000;
+  const lastChange = Math.max(inputs.lastScaleDownAt ?? -Infinity, ...Object.values(inputs.lastScaleUpAt));
+  let blocked: string | undefined;
+  if (launches.length) blocked = 'a scale-up is planned in this evaluation';
+  else if (Number.isFinite(lastChange) && now - lastChange < cooldownMs) {
+    blocked = `scale-down cools down until ${new Date(lastChange + cooldownMs).toISOString()} (cooldowns.scaleDownSeconds ${policy.cooldowns.scaleDownSeconds} after the last scale event)`;
+  }
+  const sd = selectVictims({ now, agents: sdAgents, pools, unneededSince: inputs.unneeded, policy: policy.scaleDown, blocked });
+  for (const v of sd.victims) {
+    const a = inputs.agents.find((x) => x.id === v.agentId)!;
+    drains.push({ agentId: v.agentId, instanceId: a.instanceId, pool: v.pool, graceSeconds: policy.scaleDown.drainGraceSeconds, reason: v.reason, urgent: false });
+  }
+  for (const d of drains) actions.push({ type: 'drain', agentId: d.agentId, instanceId: d.instanceId, pool: d.pool, reason: d.reason });
+  for (const k of sd.kept) notes.push(k.reason);
+
+  // ---- findings as actions ------------------------------------------------------------------------------
+  for (const f of findings) {
+    if (f.kind === 'boot-timeout') actions.push({ type: 'terminate', instanceId: f.instanceId, pool: f.pool, instanceType: f.instanceType, reason: f.reason });
+    else if (f.kind === 'vanished') actions.push({ type: 'mark-gone', instanceId: f.instanceId, pool: f.pool, ...(f.agentId ? { agentId: f.agentId } : {}), reason: f.reason });
+    else if (f.kind === 'unknown') actions.push({ type: f.action, instanceId: f.instance.id, pool: f.instance.pool, reason: f.reason });
+  }
+
+  const units = inputs.demands.reduce((n, d) => n + d.count, 0);
+  const launched = launches.reduce((n, l) => n + l.count, 0);
+  const parts: string[] = [];
+  if (launched) parts.push(`launch ${launches.map((l) => `${l.count} × ${l.instanceType} in ${l.pool}`).join(', ')}`);
+  if (drains.length) parts.push(`drain ${drains.map((d) => d.agentId).join(', ')}`);
+  const found = findings.filter((f) => f.kind !== 'registered').length;
+  if (found) parts.push(`${plural(found, 'reconciler finding')}`);
+  const unmet = thePlan.unmet.reduce((n, u) => n + u.count, 0);
+  const summary = parts.length
+    ? `${parts.join('; ')}${unmet ? ` (${plural(unmet, 'unit')} still unmet)` : ''}`
+    : units === 0 ? 'no pending demand; nothing to change'
+      : unmet ? `${plural(unmet, 'unit')} of demand unmet and nothing can be launched now`
+        : `${plural(units, 'unit')} of demand fit on the capacity there is (or is booting)`;
+  const poolSummary = Object.fromEntries(states.map((s) => [s.name, { running: s.running, pending: s.pending }]));
+  const decision: Decision = {
+    kind: 'evaluation', at: now, summary, actions, notes,
+    inputs: {
+      policyVersion: inputs.policyVersion, demandUnits: units, dueUnits: due.reduce((n, d) => n + d.count, 0) + replacements.length,
+      agents: inputs.agents.length, pools: poolSummary, rentedSpendPerHour: Math.round(rentedSpend * 1e6) / 1e6,
+      budgetPerHour: policy.budget.perHour, launchesInLastMinute: inputs.launchesInLastMinute,
+      placements: { onAgents: thePlan.placements.onAgents, onBooting: thePlan.placements.onBooting, onOwned: thePlan.placements.onOwned, onRented: thePlan.placements.onRented, unmet, impossible: thePlan.placements.impossible },
+    },
+  };
+  return { now, plan: thePlan, scaleDown: sd, findings, launches, drains, registered, unneeded: sd.unneededSince, ...(nextDueAt !== undefined ? { nextDueAt } : {}), decision };
+}
+
