@@ -46,8 +46,10 @@ export class Autoscaler {
   readonly decisions: DecisionLog;
   readonly loop: AutoscalerLoop | undefined;
   readonly workers: WorkerPool | undefined;
+  readonly metrics: Registry;
 
   constructor(deps: AutoscalerDeps) {
+    this.metrics = deps.metrics;
     this.providers = new PolicyProviders(deps.redis, deps.cluster, deps.providerFactory);
     this.queues = new AutoscalerQueues(deps.redis, deps.cluster, { attempts: deps.attempts, backoffMs: deps.backoffMs });
     this.records = new AutoscalerRecords(deps.redis, deps.cluster);

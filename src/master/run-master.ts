@@ -5,6 +5,9 @@ import { startHttpServer, type RunningServer } from '../http/server.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
+import type { Clock } from '../common/clock.ts';
+import { startAutoscaler, type MasterAutoscalerOptions } from '../autoscaler/start.ts';
+import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
@@ -19,6 +22,9 @@ export interface MasterProcessOptions {
   /** --max-task-launches-per-second; undefined = unlimited. */
   maxTaskLaunchesPerSecond?: number;
   log?: Logger;
+  clock?: Clock;
+  /** The autoscaler's loop and workers (default on); false leaves it out. */
+  autoscaler?: MasterAutoscalerOptions | false;
 }
 
 export interface RunningMaster {
@@ -27,6 +33,8 @@ export interface RunningMaster {
   url: string;
   /** The master-wide launch gate (`await launchGate.take(n)` before launching n tasks). */
   launchGate: LaunchGate;
+  /** The autoscaler, once it runs (undefined when turned off). */
+  autoscaler: AutoscalerHolder;
   stop(): Promise<void>;
 }
 
@@ -35,10 +43,12 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const store = RedisStore.connect(opts.redisUrl, opts.config?.cluster ?? 'default');
   store.client.on('error', (e) => log.warn({ err: e.message }, 'redis connection problem'));
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
-  const master = new Master({ store, log, config: opts.config });
+  const master = new Master({ store, log, config: opts.config, clock: opts.clock });
   if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
   await master.start();
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits });
+  const autoscaler: AutoscalerHolder = {};
+  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler });
+  if (opts.autoscaler !== false) autoscaler.autoscaler = startAutoscaler(master, store.client, () => http.url, log, opts.autoscaler ?? {});
   log.info({
     url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
@@ -49,8 +59,10 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     http,
     url: http.url,
     launchGate,
+    autoscaler,
     async stop() {
       launchGate.close();
+      await autoscaler.autoscaler?.stop();
       await master.stop();
       await http.close();
       await store.close();

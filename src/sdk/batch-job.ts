@@ -61,9 +61,25 @@ export class BatchJob extends EventEmitter<BatchEvents> {
     this.client.on('update', (s) => this.onUpdate(s));
     await this.client.subscribe();
     if (this.opts.tasks.length === 0) this.finished();
+    else await this.requestDemand();
     await done;
     await this.client.teardown().catch(() => this.client.close());
     return this.opts.tasks.map((t) => this.results.get(t.id)!);
+  }
+
+  /**
+   * Tells the master what the job needs (tasks by shape), so the autoscaler can add capacity when
+   * the cluster is too small; every launch counts one unit off, as Mesos' REQUEST intends.
+   */
+  private async requestDemand(): Promise<void> {
+    const byShape = new Map<string, { cpus: number; mem: number; count: number }>();
+    for (const t of this.pending) {
+      const k = `${t.cpus}/${t.mem}`;
+      const e = byShape.get(k) ?? { cpus: t.cpus, mem: t.mem, count: 0 };
+      e.count++;
+      byShape.set(k, e);
+    }
+    await this.client.request([...byShape.values()].map((e) => ({ resources: taskResources(e.cpus, e.mem), count: e.count })));
   }
 
   private async onOffers(offers: Offer[]): Promise<void> {

@@ -187,6 +187,14 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     return this.call('SUPPRESS');
   }
 
+  /**
+   * REQUEST: tells the master (and its autoscaler) the resources this framework needs beyond what
+   * it holds — each entry a shape × count. It states the whole current need: an empty list withdraws it.
+   */
+  request(requests: { resources: TaskInfo['resources']; count: number }[]): Promise<void> {
+    return this.call('REQUEST', { request: { requests } });
+  }
+
   async teardown(): Promise<void> {
     await this.call('TEARDOWN');
     this.close();

@@ -20,6 +20,10 @@ export interface MasterFlags {
   fairSharingExcludedResourceNames: string;
   minAllocatableResources: string;
   optimisticOffers: string;
+  autoscaler: boolean;
+  autoscalerInterval: string;
+  autoscalerJobLock: string;
+  providerStateDir?: string;
 }
 
 export function addMasterFlags(cmd: Command): Command {
@@ -36,7 +40,11 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--max-task-launches-per-second <n>', 'most task launches per second, master-wide (default unlimited)')
     .option('--fair-sharing-excluded-resource-names <names>', 'comma-separated resources left out of DRF shares, e.g. gpus', '')
     .option('--min-allocatable-resources <spec>', 'offer only when one alternative is free, e.g. "cpus:0.01|mem:32"', 'cpus:0.01|mem:32')
-    .option('--optimistic-offers <n>', 'offer each free agent to up to n frameworks at once; first valid ACCEPT wins (0 = off)', '0');
+    .option('--optimistic-offers <n>', 'offer each free agent to up to n frameworks at once; first valid ACCEPT wins (0 = off)', '0')
+    .option('--no-autoscaler', 'do not run the autoscaler (its loop and its job workers) in this master')
+    .option('--autoscaler-interval <seconds>', 'time between autoscaler evaluations (it also evaluates soon after demand changes)', '10')
+    .option('--autoscaler-job-lock <ms>', 'a provisioning job whose worker died is handed to another worker after about this long', '30000')
+    .option('--provider-state-dir <dir>', 'where the local and static providers keep their state and instance work dirs (default .spillway/providers)');
 }
 
 function wholeNumber(flag: string, v: string): number {
@@ -76,8 +84,13 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
 }
 
 /** The process-level options (not MasterConfig) the flags set; exits with a message naming the field on error. */
-export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> {
-  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> = {};
+export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler'> {
+  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler'> = {};
+  out.autoscaler = o.autoscaler === false ? false : {
+    intervalSeconds: positive('autoscaler-interval', o.autoscalerInterval),
+    lockDurationMs: positive('autoscaler-job-lock', o.autoscalerJobLock),
+    ...(o.providerStateDir ? { stateDir: o.providerStateDir } : {}),
+  };
   if (o.rateLimits !== undefined) {
     try {
       out.rateLimits = loadRateLimits(o.rateLimits);
