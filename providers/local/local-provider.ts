@@ -63,35 +63,43 @@ export class LocalProvider implements Provider {
     const type = pool.instanceTypes.find((t) => t.name === spec.instanceType);
     if (!type) throw new InvalidConfigError(`pool ${poolName}: instance type '${spec.instanceType}' is not in its instanceTypes (${pool.instanceTypes.map((t) => t.name).join(', ')})`, this.kind);
     const existing = this.state.read().instances.filter((i) => i.token === spec.token && i.pool === poolName);
-    if (existing.length) return existing.map((r) => this.toInstance(r));
-    const net = pool.local?.netns ? await prepareNetwork(poolName, pool.local, this.ctx.masterUrl) : undefined;
+    // A crash between recording and starting leaves records without a process: start those now.
+    const unstarted = existing.filter((r) => r.pid === undefined && !r.terminated);
+    const net = (existing.length === 0 || unstarted.length) && pool.local?.netns ? await prepareNetwork(poolName, pool.local, this.ctx.masterUrl) : undefined;
+    if (existing.length) {
+      for (const r of unstarted) await this.start(r, pool, type, net);
+      return existing.map((r) => this.toInstance(r));
+    }
     const now = this.ctx.clock.now();
     const records: LocalInstanceRecord[] = Array.from({ length: count }, (_, i) => {
       const id = `local-${createHash('sha256').update(`${poolName}:${spec.token}:${i}`).digest('hex').slice(0, 12)}`;
       return { id, pool: poolName, instanceType: type.name, token: spec.token, workDir: join(this.opts.stateDir, 'instances', id), launchedAt: now };
     });
     this.state.update((s) => s.instances.push(...records));
-    for (const r of records) {
-      const port = net ? NETNS_AGENT_PORT : await freePort();
-      const ports = net ? '[31000-32000]' : `[${port + 1}-${port + 100}]`;
-      const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:${ports}`;
-      const attrs = Object.entries({ ...pool.attributes, pool: poolName, instance: r.id }).map(([k, v]) => `${k}:${v}`).join(';');
-      const spawnOpts = { detached: true, stdio: 'ignore' as const, env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id } };
-      const agentArgs = (master: string, host: string[]) => [BIN, 'agent', '--master', master, '--port', String(port), ...host, '--work-dir', r.workDir,
-        '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])];
-      const child = net
-        ? await this.spawnInNamespace(poolName, net, r, (address) => agentArgs(net.masterUrl, ['--hostname', address]), spawnOpts)
-        : spawn(process.execPath, agentArgs(this.ctx.masterUrl, []), spawnOpts);
-      child.unref();
-      this.state.update((s) => {
-        const rec = s.instances.find((x) => x.id === r.id);
-        if (rec) { rec.pid = child.pid; rec.port = port; }
-      });
-      r.pid = child.pid;
-      r.port = port;
-      this.ctx.log.info({ pool: poolName, instance: r.id, pid: child.pid, ...(r.placement ? { address: r.placement.address, netns: r.placement.netns } : {}) }, 'local instance started');
-    }
+    for (const r of records) await this.start(r, pool, type, net);
     return records.map((r) => this.toInstance(r));
+  }
+
+  /** Starts the agent process of a recorded instance (in its namespace with netns) and records its pid and port. */
+  private async start(r: LocalInstanceRecord, pool: Pool, type: Pool['instanceTypes'][number], net: PreparedNetwork | undefined): Promise<void> {
+    const port = net ? NETNS_AGENT_PORT : await freePort();
+    const ports = net ? '[31000-32000]' : `[${port + 1}-${port + 100}]`;
+    const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:${ports}`;
+    const attrs = Object.entries({ ...pool.attributes, pool: pool.name, instance: r.id }).map(([k, v]) => `${k}:${v}`).join(';');
+    const spawnOpts = { detached: true, stdio: 'ignore' as const, env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id } };
+    const agentArgs = (master: string, host: string[]) => [BIN, 'agent', '--master', master, '--port', String(port), ...host, '--work-dir', r.workDir,
+      '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])];
+    const child = net
+      ? await this.spawnInNamespace(pool.name, net, r, (address) => agentArgs(net.masterUrl, ['--hostname', address]), spawnOpts)
+      : spawn(process.execPath, agentArgs(this.ctx.masterUrl, []), spawnOpts);
+    child.unref();
+    this.state.update((s) => {
+      const rec = s.instances.find((x) => x.id === r.id);
+      if (rec) { rec.pid = child.pid; rec.port = port; }
+    });
+    r.pid = child.pid;
+    r.port = port;
+    this.ctx.log.info({ pool: pool.name, instance: r.id, pid: child.pid, ...(r.placement ? { address: r.placement.address, netns: r.placement.netns } : {}) }, 'local instance started');
   }
 
   async terminate(ids: readonly string[]): Promise<void> {

@@ -6,7 +6,7 @@ import type { Master } from '../master/master.ts';
 import type { AgentLive } from '../master/records.ts';
 import { isTerminal } from '../mesos/task-status.ts';
 import { flatten, nonRevocable } from '../resources/resource-set.ts';
-import type { Resources } from '../resources/resources.ts';
+import { subtract, type Resources } from '../resources/resources.ts';
 import { isDoNotDisrupt } from '../../policies/scaling/scale-down.ts';
 import type { AgentView, Quantities } from './evaluate.ts';
 import type { Demand } from './plan-types.ts';
@@ -61,7 +61,8 @@ export function masterSource(m: Master): ClusterSource {
         const attributes = attributesOf(a);
         const total = flatten(nonRevocable(a.record.resources));
         const used = flatten(nonRevocable(m.usedOn(a.record.id)));
-        const free = flatten(nonRevocable(m.allocator.agentFree(a.record.id)));
+        // Offered resources count as free: the framework holding them can use them for its demand.
+        const free = subtract(total, used);
         const tasks = m.state.tasksOfAgent(a.record.id).filter((t) => !isTerminal(t.state));
         out.push({
           id: a.record.id, hostname: a.record.hostname, attributes,
