@@ -2,8 +2,7 @@
 // or as a `bin/spillway master` child that a test can kill -9) with the autoscaler on, "owned"
 // agents started by the test, and rented agents the local provider starts on demand.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { freePort, type RedisProcess } from '../../src/up/redis-process.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { runMaster, type RunningMaster } from '../../src/master/run-master.ts';
@@ -102,12 +101,13 @@ export async function startAutoscaledCluster(o: AutoscaledOptions): Promise<Auto
   return c;
 }
 
-/** The local provider's agents are detached: stop every one it started (by its state file). */
+/** The local provider's agents are detached: stop every process whose command line names the state dir. */
 export function killLocalInstances(stateDir: string): void {
-  try {
-    const state = JSON.parse(readFileSync(join(stateDir, 'local-instances.json'), 'utf8')) as { instances: { pid?: number }[] };
-    for (const i of state.instances) if (i.pid) try { process.kill(i.pid, 'SIGKILL'); } catch { /* gone */ }
-  } catch { /* none started */ }
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) process.kill(Number(pid), 'SIGKILL');
+    } catch { /* gone, or not ours to read */ }
+  }
 }
 
 /** Waits for a decision matching `pred` and returns it. */

@@ -8,6 +8,7 @@ import { defaultMasterUrl } from '../../client/master-client.ts';
 import { formatProblem, validatePolicy, type PolicyProblem } from '../../autoscaler/policy-schema.ts';
 import type { PolicyVersion, PolicyVersionSummary } from '../../autoscaler/policy-store.ts';
 import { fail, printJson, printTable } from '../output.ts';
+import { registerPolicyPlan } from './scaling.ts';
 
 interface MasterOptions { master: string }
 interface JsonOptions { json?: boolean }
@@ -79,7 +80,8 @@ const shortTime = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy')
     .description('autoscaling policy files: validate, apply, show and history (docs/POLICIES.md)')
-    .addHelpText('after', '\nExamples:\n  spillway policy validate policies/examples/local.yaml\n  spillway policy apply policies/examples/local.yaml\n  spillway policy show\n  spillway policy history\n');
+    .addHelpText('after', '\nExamples:\n  spillway policy validate policies/examples/local.yaml\n  spillway policy apply policies/examples/local.yaml\n  spillway policy show\n  spillway policy history\n  spillway policy plan\n');
+  registerPolicyPlan(policy);
 
   policy.command('validate <file>')
     .description('check a policy file locally (no master needed): FILE:LINE: path: reason for each problem, exit 1 if any')

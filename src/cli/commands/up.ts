@@ -9,6 +9,8 @@ import { runMaster, type RunningMaster } from '../../master/run-master.ts';
 import { redisServerAvailable, startRedis, type RedisProcess } from '../../up/redis-process.ts';
 import { MasterClient } from '../../client/master-client.ts';
 import { fail, step } from '../output.ts';
+import { parseResourceFlag } from '../../resources/mesos-resources.ts';
+import { DEFAULT_RENTED_MAX, defaultPolicyYaml } from '../../autoscaler/default-policy.ts';
 import { addMasterFlags, masterConfigFromFlags, masterProcessOptionsFromFlags, type MasterFlags } from './master-flags.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/spillway', import.meta.url));
@@ -41,6 +43,7 @@ export function registerUpCommand(program: Command): void {
       shuttingDown = true;
       process.stderr.write('\n• stopping agents, master and Redis …\n');
       await Promise.all(children.map((c) => stopChild(c)));
+      await stopRentedAgents(master).catch(() => {});
       await master?.stop().catch(() => {});
       await redis?.stop().catch(() => {});
       process.stderr.write('• stopped\n');
@@ -63,7 +66,8 @@ export function registerUpCommand(program: Command): void {
         done();
       }
       const doneMaster = step(`starting the master on 127.0.0.1:${port}`);
-      master = await runMaster({ redisUrl, host: '127.0.0.1', port, config, ...limits, bodyLimit: o.bodyLimit, log: createLogger('master', process.env.SPILLWAY_LOG_LEVEL ?? 'warn') });
+      const autoscaler = limits.autoscaler === false ? false : { ...limits.autoscaler, stateDir: limits.autoscaler?.stateDir ?? join(dataDir, 'providers') };
+      master = await runMaster({ redisUrl, host: '127.0.0.1', port, config, ...limits, autoscaler, bodyLimit: o.bodyLimit, log: createLogger('master', process.env.SPILLWAY_LOG_LEVEL ?? 'warn') });
       doneMaster();
       const share = o.agentResources ?? defaultAgentShare(agents);
       for (let i = 0; i < agents; i++) {
@@ -79,6 +83,7 @@ export function registerUpCommand(program: Command): void {
         doneAgents();
       }
       const url = master.url;
+      if (autoscaler !== false) await applyDefaultPolicy(url, agents, share);
       process.stdout.write([
         '',
         `Spillway is up: master ${url} with ${agents} agent(s).`,
@@ -91,6 +96,8 @@ export function registerUpCommand(program: Command): void {
         `  ./bin/spillway agents --master ${url}`,
         `  ./bin/spillway run --master ${url} --count 4 -- 'echo hello from $MESOS_TASK_ID'`,
         `  ./bin/spillway tasks --all --master ${url}`,
+        `  ./bin/spillway run --master ${url} --count 20 -- sleep 5     # more than the owned agents hold: local-rented agents start`,
+        `  ./bin/spillway scaling decisions --follow --master ${url}   # what the autoscaler does, and why`,
         '',
         'Ctrl-C stops everything.',
         '',
@@ -102,9 +109,14 @@ export function registerUpCommand(program: Command): void {
   });
 }
 
+/**
+ * Each agent's share of this machine. Cpus are capped at 0.5 per agent so that the quick start's
+ * `spillway run --count 20 -- sleep 5` (20 × 0.1 cpus) is more than the owned agents hold on any
+ * machine, and the autoscaler visibly starts local-rented agents; `--agent-resources` overrides.
+ */
 function defaultAgentShare(n: number): string {
   const count = Math.max(1, n);
-  const cpus = Math.max(0.5, Math.floor((availableParallelism() / count) * 10) / 10);
+  const cpus = Math.min(0.5, Math.max(0.1, Math.floor((availableParallelism() / count) * 10) / 10));
   const mem = Math.max(256, Math.floor((totalmem() / 1048576 - 1024) / count));
   return `cpus:${cpus};mem:${mem};disk:${4096}`;
 }
@@ -118,6 +130,33 @@ async function waitForAgents(client: MasterClient, n: number, children: ChildPro
     if (r && r.get_agents.agents.length >= n) return;
     if (Date.now() > deadline) throw new Error(`only ${r?.get_agents.agents.length ?? 0} of ${n} agents registered within 30 s`);
     await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Applies the default policy (local-owned + local-rented) unless the master already has one. */
+async function applyDefaultPolicy(url: string, agents: number, share: string): Promise<void> {
+  const current = await fetch(`${url}/v1/policies/current`, { headers: { Accept: 'application/json' } });
+  if (current.ok) {
+    const v = (await current.json()) as { version: number };
+    process.stderr.write(`• autoscaling policy version ${v.version} is in force (spillway policy show)\n`);
+    return;
+  }
+  const parsed = parseResourceFlag(share);
+  const done = step(`applying the default autoscaling policy (local-owned: ${agents} agent(s), local-rented: up to ${DEFAULT_RENTED_MAX})`);
+  const yaml = defaultPolicyYaml({ ownedAgents: agents, ownedShape: parsed.ok ? parsed.value : { scalars: { cpus: 1, mem: 1024 }, ports: [] } });
+  const res = await fetch(`${url}/v1/policies?file=spillway-up-default.yaml`, { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: yaml });
+  if (res.status !== 201) throw new Error(`the default policy was refused: ${res.status} ${await res.text()}`);
+  done();
+}
+
+/** Ctrl-C: the local-rented agents the autoscaler started go too (they are detached processes). */
+async function stopRentedAgents(master: RunningMaster | undefined): Promise<void> {
+  const cur = await master?.autoscaler.autoscaler?.providers.current();
+  if (!cur) return;
+  for (const pool of cur.policy.policy.pools.filter((p) => p.provider === 'local')) {
+    const provider = cur.providers.forPool(pool.name);
+    const ids = (await provider.list(pool.name)).map((i) => i.id);
+    if (ids.length) await provider.terminate(ids);
   }
 }
 
