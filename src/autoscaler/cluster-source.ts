@@ -28,10 +28,14 @@ function attributesOf(a: AgentLive): Record<string, string> {
   return out;
 }
 
-/** Maintenance state the master records on an agent (drain, deactivation), read defensively. */
-function isDraining(a: AgentLive): boolean {
-  const r = a.record as unknown as { drainInfo?: { state?: string }; drain_info?: { state?: string }; deactivated?: boolean; drain?: { state?: string } };
-  return Boolean(r.deactivated || r.drainInfo?.state || r.drain_info?.state || r.drain?.state);
+/**
+ * Whether the master's maintenance state (DRAIN_AGENT / DEACTIVATE_AGENT) keeps offers away from
+ * the agent. Read through an optional seam so the autoscaler works on masters with and without
+ * the maintenance module.
+ */
+function isDraining(m: Master, a: AgentLive): boolean {
+  const maintenance = (m as unknown as { maintenance?: { drains?: { isDeactivated(id: string): boolean } } }).maintenance;
+  return maintenance?.drains?.isDeactivated(a.record.id) ?? false;
 }
 
 export function masterSource(m: Master): ClusterSource {
@@ -71,7 +75,7 @@ export function masterSource(m: Master): ClusterSource {
           total: q(total), used: q(used), free: q(free),
           reserved: a.record.resources.some((b) => b.reservation !== undefined),
           doNotDisrupt: tasks.filter((t) => isDoNotDisrupt(t.info.labels?.labels)).map((t) => t.info.task_id.value),
-          draining: isDraining(a),
+          draining: isDraining(m, a),
           active: Boolean(a.stream),
         });
       }

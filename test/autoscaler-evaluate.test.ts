@@ -1,0 +1,88 @@
+// One evaluation (src/autoscaler/evaluate.ts), pure: inputs in, actions and the decision record out.
+import test from 'ava';
+import { evaluate, type AgentView, type EvaluationInputs } from '../src/autoscaler/evaluate.ts';
+import { parsePolicy } from '../src/autoscaler/policy-schema.ts';
+import type { InstanceRecord } from '../src/autoscaler/records.ts';
+
+const { policy } = parsePolicy(`
+pools:
+  - { name: owned, provider: local, ownership: owned, max: 1, instanceTypes: [{ name: box, cpus: 1, mem: 512 }] }
+  - { name: burst, provider: local, ownership: rented, capacityType: spot, max: 3, instanceTypes: [{ name: small, cpus: 1, mem: 512, price: 0.1 }] }
+scaleUp: { batchWindowSeconds: 10 }
+scaleDown: { unneededForSeconds: 60, drainGraceSeconds: 30 }
+budget: { perHour: 1 }
+cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 300 }
+`, 'test.yaml');
+
+const q = (cpus: number, mem: number) => ({ cpus, mem, disk: 0, gpus: 0 });
+const agent = (id: string, o: Partial<AgentView> = {}): AgentView => ({
+  id, hostname: '127.0.0.1', pool: 'owned', attributes: { pool: o.pool ?? 'owned' }, total: q(1, 512), used: q(0, 0), free: q(1, 512),
+  reserved: false, doNotDisrupt: [], draining: false, active: true, ...o,
+});
+const rec = (id: string, o: Partial<InstanceRecord> = {}): InstanceRecord => ({
+  instanceId: id, pool: 'burst', instanceType: 'small', ownership: 'rented', capacityType: 'spot', unitPrice: 0.1, jobId: 'launch_burst_small_g0',
+  state: 'running', launchedAt: 0, updatedAt: 0, ...o,
+});
+const NOW = 1_000_000;
+const inputs = (o: Partial<EvaluationInputs> = {}): EvaluationInputs => ({
+  now: NOW, policy, policyVersion: 1, demands: [], agents: [agent('A-owned')], records: [], launches: [], inventory: { owned: [], burst: [] },
+  inventoryErrors: {}, prices: {}, backoff: [], launchesInLastMinute: 0, lastScaleUpAt: {}, unneeded: {}, generations: {}, notices: [], ...o,
+});
+const demand = (count: number, since = 0) => ({ id: 'F#0', frameworkId: 'F', role: '*', shape: { cpus: 1, mem: 64 }, count, since });
+
+test('demand beyond the owned agent becomes one launch with a deterministic job id; the same inputs give the same id', (t) => {
+  const a = evaluate(inputs({ demands: [demand(3)] }));
+  t.is(a.launches.length, 1);
+  t.like(a.launches[0], { pool: 'burst', instanceType: 'small', count: 2, state: 'queued', jobId: 'launch_burst_small_g0' });
+  t.is(evaluate(inputs({ demands: [demand(3)] })).launches[0].jobId, a.launches[0].jobId, 'same step twice → same job');
+  t.is(evaluate(inputs({ demands: [demand(3)], generations: { burst: 1 } })).launches[0].jobId, 'launch_burst_small_g1', 'after a recorded launch the next one differs');
+  t.regex(a.decision.summary, /launch 2 × small in burst/);
+  t.like(a.decision.inputs, { demandUnits: 3, placements: { onAgents: 1, onRented: 2 } });
+});
+
+test('a queued launch counts as booting capacity: the same demand is not launched for twice', (t) => {
+  const first = evaluate(inputs({ demands: [demand(3)] }));
+  const again = evaluate(inputs({ demands: [demand(3)], launches: first.launches, generations: { burst: 1 } }));
+  t.deepEqual(again.launches, []);
+  t.regex(again.decision.summary, /fit on the capacity there is \(or is booting\)/);
+});
+
+test('demand younger than the batch window waits, and the evaluation says until when', (t) => {
+  const e = evaluate(inputs({ demands: [demand(3, NOW - 2_000)] }));
+  t.deepEqual(e.launches, []);
+  t.is(e.nextDueAt, NOW + 8_000);
+  t.true(e.decision.notes.some((n) => /wait for the batch window \(10 s\)/.test(n)));
+});
+
+test('a spot notice drains its agent at once (grace capped by the deadline) and plans a replacement for what it ran', (t) => {
+  const spot = agent('A-spot', { pool: 'burst', instanceId: 'i-1', attributes: { pool: 'burst', instance: 'i-1' }, used: q(1, 256), free: q(0, 256) });
+  const e = evaluate(inputs({
+    agents: [agent('A-owned', { used: q(1, 512), free: q(0, 0) }), spot], records: [rec('i-1', { agentId: 'A-spot' })],
+    inventory: { owned: [], burst: [{ id: 'i-1', pool: 'burst', provider: 'local', instanceType: 'small', capacityType: 'spot', zone: 'z', state: 'running', launchedAt: 0 }] },
+    notices: [{ instanceId: 'i-1', pool: 'burst', deadline: NOW + 20_000, reason: 'spot reclaim', source: 'agent', receivedAt: NOW }],
+  }));
+  t.is(e.drains.length, 1);
+  t.like(e.drains[0], { agentId: 'A-spot', urgent: true, graceSeconds: 20 });
+  t.is(e.launches.length, 1, 'a replacement instance');
+  t.true(e.launches[0].reason.includes('replace:i-1') || e.plan!.steps[0].units.some((u) => u.demandId === 'replace:i-1'));
+});
+
+test('an idle rented agent is drained only after the unneeded time, and not during the scale-down cooldown', (t) => {
+  const idle = agent('A-r', { pool: 'burst', instanceId: 'i-1', attributes: { pool: 'burst', instance: 'i-1' } });
+  const base = { agents: [agent('A-owned'), idle], records: [rec('i-1', { agentId: 'A-r' })],
+    inventory: { owned: [], burst: [{ id: 'i-1', pool: 'burst', provider: 'local', instanceType: 'small', capacityType: 'spot' as const, zone: 'z', state: 'running' as const, launchedAt: 0 }] } };
+  const first = evaluate(inputs(base));
+  t.deepEqual(first.drains, []);
+  t.deepEqual(first.unneeded, { 'A-r': NOW });
+  const later = evaluate(inputs({ ...base, now: NOW + 60_000, unneeded: first.unneeded }));
+  t.like(later.drains[0], { agentId: 'A-r', instanceId: 'i-1', urgent: false, graceSeconds: 30 });
+  const cooling = evaluate(inputs({ ...base, now: NOW + 60_000, unneeded: first.unneeded, lastScaleUpAt: { burst: NOW } }));
+  t.deepEqual(cooling.drains, []);
+  t.true(cooling.decision.notes.some((n) => /scale-down cools down until/.test(n)));
+});
+
+test('without a policy nothing is planned and the record says so', (t) => {
+  const e = evaluate(inputs({ policy: undefined, demands: [demand(5)] }));
+  t.deepEqual(e.launches, []);
+  t.regex(e.decision.summary, /no policy applied/);
+});
