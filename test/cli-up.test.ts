@@ -58,6 +58,12 @@ test.serial('spillway up starts Redis, a master and agents, shows progress, and 
     const status = JSON.parse(cli(['status', '--json', '--master', master]).stdout);
     t.is(status.healthy, true);
     t.is(status.agents, 2);
+    // The default autoscaling policy: the 2 agents as local-owned, up to 4 local-rented.
+    const policy = cli(['policy', 'show', '--json', '--master', master]);
+    t.is(policy.code, 0, policy.stderr);
+    const pools = JSON.parse(policy.stdout).policy.pools as { name: string; ownership: string; max: number }[];
+    t.deepEqual(pools.map((p) => [p.name, p.ownership, p.max]), [['local-owned', 'owned', 2], ['local-rented', 'rented', 4]]);
+    t.regex(up.stderr(), /applying the default autoscaling policy \(local-owned: 2 agent\(s\), local-rented: up to 4\) … done/);
     t.deepEqual(JSON.parse(cli(['frameworks', '--json', '--master', master]).stdout), []);
     t.deepEqual(JSON.parse(cli(['tasks', '--json', '--master', master]).stdout), []);
     t.true(existsSync(join(dataDir, 'redis', 'appendonlydir')) || readdirSync(join(dataDir, 'redis')).some((f) => f.includes('appendonly')), 'AOF is on');
