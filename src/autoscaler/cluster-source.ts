@@ -28,14 +28,9 @@ function attributesOf(a: AgentLive): Record<string, string> {
   return out;
 }
 
-/**
- * Whether the master's maintenance state (DRAIN_AGENT / DEACTIVATE_AGENT) keeps offers away from
- * the agent. Read through an optional seam so the autoscaler works on masters with and without
- * the maintenance module.
- */
+/** DRAIN_AGENT / DEACTIVATE_AGENT keep offers away from the agent: it takes no new units. */
 function isDraining(m: Master, a: AgentLive): boolean {
-  const maintenance = (m as unknown as { maintenance?: { drains?: { isDeactivated(id: string): boolean } } }).maintenance;
-  return maintenance?.drains?.isDeactivated(a.record.id) ?? false;
+  return m.maintenance.drains.isDeactivated(a.record.id);
 }
 
 export function masterSource(m: Master): ClusterSource {

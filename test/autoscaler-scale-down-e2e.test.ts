@@ -1,0 +1,53 @@
+// End to end, scale-down and spot notices: drains go through the leader's operator API
+// (DRAIN_AGENT, waiting for DRAINED), then the instance is released through its provider.
+import test from 'ava';
+import { BatchJob } from '../src/sdk/batch-job.ts';
+import { startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
+import { waitFor } from './helpers/cluster.ts';
+
+
+test.serial('when demand ends, rented agents are drained and released after the unneeded time', async (t) => {
+  const c = await startAutoscaledCluster({ ownedAgents: 1 });
+  t.teardown(() => c.stop());
+  await c.applyPolicy(testPolicy({ owned: 1, unneeded: 2 }));
+  const job = new BatchJob({ master: c.url, name: 'burst', tasks: Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, command: 'sleep 12', cpus: 0.5, mem: 64 })) });
+  const results = await job.run();
+  t.true(results.every((r) => r.state === 'TASK_FINISHED'));
+  const [inst] = await c.instances();
+  t.truthy(inst, 'a rented instance was launched');
+  const drain = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.instanceId === inst.instanceId), 'a drain decision', 60_000);
+  t.regex(drain.actions.find((a) => a.type === 'drain')!.reason, /below 50 % for \d+ s/);
+  const release = await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === inst.instanceId), 'the release', 60_000);
+  t.regex(release.summary, /terminated/);
+  await waitFor(async () => (await c.instances()).find((i) => i.instanceId === inst.instanceId)?.state === 'released', 10_000, 'the record released');
+  await waitFor(async () => !(await c.agents()).some((a) => a.instance === inst.instanceId), 30_000, 'its agent gone');
+  // The owned agent stays: it is not a machine the autoscaler launched.
+  t.is((await c.agents()).filter((a) => a.pool === 'owned').length, 1);
+});
+
+test.serial('a spot notice from the agent drains it at once and a replacement is launched', async (t) => {
+  const c = await startAutoscaledCluster({ ownedAgents: 0 });
+  t.teardown(() => c.stop());
+  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
+  const job = new BatchJob({ master: c.url, name: 'long', tasks: [{ id: 'long-0', command: 'sleep 600', cpus: 0.5, mem: 64 }] });
+  const running = new Promise<void>((resolve) => job.on('update', (s) => { if (s.state === 'TASK_RUNNING') resolve(); }));
+  const done = job.run();
+  await running;
+  const [spot] = (await c.agents()).filter((a) => a.pool === 'burst');
+  const res = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: spot.id, deadline_seconds: 30, reason: 'spot instance termination notice', source: 'agent' }) });
+  t.is(res.status, 202, await res.clone().text());
+  t.like(await res.json(), { agent_id: spot.id, instance_id: spot.instance, pool: 'burst' });
+  const ev = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === spot.id), 'the urgent drain');
+  t.regex(ev.actions.find((a) => a.type === 'drain')!.reason, /interruption notice/);
+  t.true(ev.actions.some((a) => a.type === 'launch'), 'a replacement is planned in the same evaluation');
+  await waitFor(async () => (await c.agents()).some((a) => a.pool === 'burst' && a.id !== spot.id && a.active), 60_000, 'the replacement agent');
+  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === spot.instance), 'the interrupted instance released');
+  const results = await done;
+  t.not(results[0].state, 'TASK_RUNNING');
+  // Bad notices are refused and change nothing.
+  const bad = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: 'nope' }) });
+  t.is(bad.status, 404);
+  t.regex(await bad.text(), /agent_id: agent nope is not registered/);
+  const both = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: 'a', instance_id: 'b' }) });
+  t.is(both.status, 400);
+});
