@@ -2,6 +2,7 @@
 // (DRAIN_AGENT, waiting for DRAINED), then the instance is released through its provider.
 import test from 'ava';
 import { BatchJob } from '../src/sdk/batch-job.ts';
+import { SchedulerClient, taskResources } from '../src/sdk/scheduler-client.ts';
 import { startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
 import { waitFor } from './helpers/cluster.ts';
 
@@ -50,4 +51,25 @@ test.serial('a spot notice from the agent drains it at once and a replacement is
   t.regex(await bad.text(), /agent_id: agent nope is not registered/);
   const both = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: 'a', instance_id: 'b' }) });
   t.is(both.status, 400);
+});
+
+test.serial('an instance that vanishes from the provider (spot reclaim) gets its agent marked gone, and the demand is planned again', async (t) => {
+  const c = await startAutoscaledCluster({ ownedAgents: 0 });
+  t.teardown(() => c.stop());
+  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
+  const client = new SchedulerClient({ master: c.url, framework: { user: 'test', name: 'big', roles: ['*'], capabilities: [{ type: 'MULTI_ROLE' }] } });
+  t.teardown(() => client.close());
+  await client.subscribe();
+  await client.request([{ resources: taskResources(1, 64), count: 1 }]);
+  await waitFor(async () => (await c.instances()).some((i) => i.state === 'running'), 60_000, 'a running rented instance');
+  const [inst] = await c.instances();
+  // The provider takes it back behind Spillway's back.
+  const cur = await c.master!.autoscaler.autoscaler!.providers.current();
+  await cur!.providers.forPool('burst').terminate([inst.instanceId]);
+  const d = await waitForDecision(c, (x) => x.kind === 'vanished' && x.actions.some((a) => a.instanceId === inst.instanceId), 'the vanished finding');
+  t.regex(d.summary, /is gone from the provider .*its agent .* is marked gone/);
+  await waitFor(async () => !(await c.agents()).some((a) => a.instance === inst.instanceId), 10_000, 'the agent gone from GET_AGENTS');
+  t.is((await c.instances()).find((i) => i.instanceId === inst.instanceId)!.state, 'vanished');
+  // The framework still asks for one unit: a new instance is launched for it.
+  await waitFor(async () => (await c.instances()).some((i) => i.instanceId !== inst.instanceId), 30_000, 'a new launch for the demand');
 });
