@@ -31,6 +31,9 @@ test.serial('a REQUEST beyond the owned pool launches rented agents that registe
   t.is(instances.length, 1);
   t.is(instances[0].pool, 'burst');
   await waitFor(async () => (await c.instances())[0].state === 'running', 20_000, 'the record to show the agent registered');
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  t.regex(metrics, /spillway_autoscaler_launches_total\{pool="burst"\} 1/);
+  t.regex(metrics, /spillway_autoscaler_evaluations_total\{outcome="changed"\} [1-9]/);
 });
 
 test.serial('the budget stops scale-up and the decision log says so', async (t) => {
