@@ -6,7 +6,7 @@ import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
 import type { Clock } from '../common/clock.ts';
-import { startAutoscaler, type MasterAutoscalerOptions } from '../autoscaler/start.ts';
+import type { MasterAutoscalerOptions } from '../autoscaler/start.ts';
 import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
 
 export interface MasterProcessOptions {
@@ -48,7 +48,11 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   await master.start();
   const autoscaler: AutoscalerHolder = {};
   const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler });
-  if (opts.autoscaler !== false) autoscaler.autoscaler = startAutoscaler(master, store.client, () => http.url, log, opts.autoscaler ?? {});
+  if (opts.autoscaler !== false) {
+    // Loaded only when a master runs it, so client commands do not load BullMQ.
+    const { startAutoscaler } = await import('../autoscaler/start.ts');
+    autoscaler.autoscaler = startAutoscaler(master, store.client, () => http.url, log, opts.autoscaler ?? {});
+  }
   log.info({
     url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
