@@ -1,5 +1,5 @@
-// An in-process master on a private Redis, for tests of the master's APIs. (Process-level tests
-// use cluster.ts.)
+// An in-process master on a private Redis, for tests of the master's APIs, without the autoscaler
+// (test/helpers/autoscale.ts has one with it). Process-level tests use cluster.ts.
 import { silentLogger } from '../../src/common/logger.ts';
 import { runMaster, type MasterProcessOptions, type RunningMaster } from '../../src/master/run-master.ts';
 import type { MasterConfig } from '../../src/master/master.ts';
@@ -25,7 +25,7 @@ export async function inProcessMaster(
   limits: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond'> = {},
 ): Promise<InProcessMaster> {
   const redis = await testRedis();
-  const m = await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, config: { ...FAST_MASTER, ...config }, log: silentLogger, bodyLimit, ...limits });
+  const m = await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, config: { ...FAST_MASTER, ...config }, log: silentLogger, bodyLimit, ...limits, autoscaler: false });
   return {
     ...m,
     redis,
