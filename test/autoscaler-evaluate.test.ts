@@ -86,3 +86,15 @@ test('without a policy nothing is planned and the record says so', (t) => {
   t.deepEqual(e.launches, []);
   t.regex(e.decision.summary, /no policy applied/);
 });
+
+test('a rented pool below its min is topped up; an owned pool below its min is not (its machines are started by hand)', (t) => {
+  const { policy: p } = parsePolicy(`
+pools:
+  - { name: owned, provider: local, ownership: owned, min: 2, max: 2, instanceTypes: [{ name: box, cpus: 1, mem: 512 }] }
+  - { name: burst, provider: local, ownership: rented, min: 1, max: 3, instanceTypes: [{ name: small, cpus: 1, mem: 512, price: 0.1 }, { name: big, cpus: 4, mem: 512, price: 0.5 }] }
+budget: { perHour: 1 }
+`, 'min.yaml');
+  const e = evaluate(inputs({ policy: p, agents: [] }));
+  t.deepEqual(e.launches.map((l) => [l.pool, l.instanceType, l.count]), [['burst', 'small', 1]]);
+  t.regex(e.launches[0].reason, /below its min of 1/);
+});

@@ -7,7 +7,7 @@
 //   2. notices     spot interruption notices: drain that agent now (no budget, no wait) and add its
 //                  allocated resources as one replacement unit of demand
 //   3. scale up    demand (past the batch window) + replacements → plan() → launch records with
-//                  deterministic job ids; pools below their min get a launch too
+//                  deterministic job ids; rented pools below their min get a launch too
 //   4. scale down  selectVictims() (policies/scaling/scale-down.ts) unless a scale-up was just
 //                  planned or the scale-down cooldown runs
 import type { Instance, Price } from '../../providers/provider.ts';
@@ -243,8 +243,11 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     });
     actions.push({ type: s.kind, pool: s.pool, instanceType: s.instanceType, count: s.count, jobId, reason: s.reason });
   }
-  // Pools below their min: top them up with their cheapest type (the planner only plans for demand).
+  // Rented pools below their min: top them up with their cheapest type (the planner only plans for
+  // demand). Owned machines are there already — started by hand or by `spillway up` — so an owned
+  // pool's min only keeps scale-down from going below it.
   for (const pool of pools) {
+    if (pool.ownership !== 'rented') continue;
     const st = states.find((x) => x.name === pool.name)!;
     const planned = launches.filter((l) => l.pool === pool.name).reduce((n, l) => n + l.count, 0);
     const missing = pool.min - st.running - st.pending - planned;
@@ -256,7 +259,7 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     const reason = `start ${missing} × ${type.name} in pool ${pool.name}: it has ${st.running + st.pending} machine(s), below its min of ${pool.min}`;
     launches.push({
       jobId, pool: pool.name, instanceType: type.name, kind: 'launch', count: missing,
-      capacityType: pool.ownership === 'owned' ? 'owned' : pool.capacityType, ownership: pool.ownership, unitPrice: price,
+      capacityType: pool.capacityType, ownership: 'rented', unitPrice: price,
       state: 'queued', reason, createdAt: now, updatedAt: now,
     });
     actions.push({ type: 'launch', pool: pool.name, instanceType: type.name, count: missing, jobId, reason });
