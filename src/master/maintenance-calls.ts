@@ -1,18 +1,25 @@
 // Operator calls for maintenance (POST /api/v1), with Mesos' bodies, status codes and refusals
 // (master.proto; src/master/http.cpp in Mesos ≥ 1.9): DRAIN_AGENT, DEACTIVATE_AGENT,
-// REACTIVATE_AGENT, MARK_AGENT_GONE. Each validates the whole request before changing anything.
+// REACTIVATE_AGENT, MARK_AGENT_GONE, GET/UPDATE_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS,
+// START/STOP_MAINTENANCE. Each validates the whole request before changing anything. Mesos'
+// operator doc shows 202 for the schedule and machine calls; its master answers 200, as here.
 import * as z from 'zod';
 import { badRequest, conflict, notFound } from '../common/errors.ts';
 import { describeZodError, ValueId } from '../mesos/scheduler-call.ts';
 import type { DrainConfig } from './agent-drain.ts';
+import { MachineIdSchema, machineText } from './machine-id.ts';
+import { ScheduleSchema } from './maintenance-schedule.ts';
 import type { Master } from './master.ts';
 
-export const MAINTENANCE_CALL_TYPES = ['DRAIN_AGENT', 'DEACTIVATE_AGENT', 'REACTIVATE_AGENT', 'MARK_AGENT_GONE'] as const;
+export const MAINTENANCE_CALL_TYPES = [
+  'DRAIN_AGENT', 'DEACTIVATE_AGENT', 'REACTIVATE_AGENT', 'MARK_AGENT_GONE',
+  'GET_MAINTENANCE_SCHEDULE', 'UPDATE_MAINTENANCE_SCHEDULE', 'GET_MAINTENANCE_STATUS', 'START_MAINTENANCE', 'STOP_MAINTENANCE',
+] as const;
 export type MaintenanceCallType = (typeof MAINTENANCE_CALL_TYPES)[number];
 
 /** Mesos DurationInfo is `{nanoseconds}`; Mesos' own docs send `{seconds}`, so both are read. */
 const Duration = z.looseObject({
-  nanoseconds: z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number)]).optional(),
+  nanoseconds: z.union([z.number().refine(Number.isInteger, 'must be an integer'), z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number)]).optional(),
   seconds: z.number({ error: 'must be a number' }).optional(),
 });
 
@@ -21,6 +28,10 @@ const AgentCall = (field: string) => z.looseObject({ [field]: z.looseObject({ ag
 const DrainCall = z.looseObject({
   drain_agent: z.looseObject({ agent_id: ValueId, max_grace_period: Duration.optional(), mark_gone: z.boolean().optional() }),
 });
+
+const UpdateScheduleCall = z.looseObject({ update_maintenance_schedule: z.looseObject({ schedule: ScheduleSchema }) });
+const MachinesCall = (field: string) => z.looseObject({ [field]: z.looseObject({ machines: z.array(MachineIdSchema).default([]) }) });
+type Machines = { machines: z.infer<typeof MachineIdSchema>[] };
 
 export interface CallResult {
   status: number;
@@ -57,6 +68,8 @@ const HANDLERS: Record<MaintenanceCallType, Handler> = {
     const config = drainConfig(d);
     const id = d.agent_id.value;
     if (!m.maintenance.drains.isKnown(id)) throw badRequest(`Unknown agent: drain_agent.agent_id '${id}' is not a registered, recovered or unreachable agent`);
+    const machine = m.maintenance.scheduledMachineOf(id);
+    if (machine) throw badRequest(`Agent ${id} is part of a maintenance schedule under Machine ${machineText(machine)}`);
     await m.maintenance.drains.drain(id, config);
     return OK;
   },
@@ -81,6 +94,24 @@ const HANDLERS: Record<MaintenanceCallType, Handler> = {
     if (drains.gone.has(id)) return OK; // idempotent, as in Mesos
     if (!drains.isKnown(id)) throw notFound(`Agent '${id}' not found (mark_agent_gone.agent_id)`);
     await drains.markGone(id);
+    return OK;
+  },
+  async GET_MAINTENANCE_SCHEDULE(m) {
+    return { status: 200, body: { get_maintenance_schedule: { schedule: m.maintenance.schedule.schedule } } };
+  },
+  async UPDATE_MAINTENANCE_SCHEDULE(m, call) {
+    await m.maintenance.updateSchedule(parse(UpdateScheduleCall, call, 'update_maintenance_schedule').update_maintenance_schedule.schedule);
+    return OK;
+  },
+  async GET_MAINTENANCE_STATUS(m) {
+    return { status: 200, body: { get_maintenance_status: { status: m.maintenance.status() } } };
+  },
+  async START_MAINTENANCE(m, call) {
+    await m.maintenance.startMaintenance((parse(MachinesCall('start_maintenance'), call, 'start_maintenance').start_maintenance as Machines).machines);
+    return OK;
+  },
+  async STOP_MAINTENANCE(m, call) {
+    await m.maintenance.stopMaintenance((parse(MachinesCall('stop_maintenance'), call, 'stop_maintenance').stop_maintenance as Machines).machines);
     return OK;
   },
 };

@@ -322,7 +322,7 @@ export class Master {
       this.state.putOffer(offer);
       let list = byFramework.get(p.frameworkId);
       if (!list) byFramework.set(p.frameworkId, (list = []));
-      list.push(offerJson(offer, agent.record));
+      list.push(this.maintenance.decorateOffer(offerJson(offer, agent.record), p.agentId));
     }
     for (const [fid, offers] of byFramework) {
       this.state.frameworks.get(fid)!.stream!.send({ type: 'OFFERS', offers: { offers } });

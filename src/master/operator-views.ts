@@ -45,7 +45,7 @@ export function getFrameworks(m: Master, completed: object[] = []): object {
       ...(f.record.reregisteredAt ? { reregistered_time: nanos(f.record.reregisteredAt) } : {}),
       ...(f.record.disconnectedAt ? { unregistered_time: nanos(f.record.disconnectedAt) } : {}),
       offers: offers.map((o) => offerJson(o, agentsById(o.agentId))),
-      inverse_offers: [],
+      inverse_offers: m.maintenance.inverseOffers.ofFramework(f.record.id),
       allocated_resources: toMesos(m.allocator.allocationOf(f.record.id)),
       offered_resources: toMesos(offers.reduce((r, o) => add(r, flatten(o.resources)), EMPTY)),
     });

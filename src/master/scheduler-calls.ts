@@ -159,10 +159,13 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
     case 'UPDATE_FRAMEWORK':
       return updateFramework(m, f, call.update_framework!.framework_info);
     case 'ACCEPT_INVERSE_OFFERS':
-    case 'DECLINE_INVERSE_OFFERS':
+    case 'DECLINE_INVERSE_OFFERS': {
+      const answer = call.type === 'ACCEPT_INVERSE_OFFERS' ? call.accept_inverse_offers : call.decline_inverse_offers;
+      return m.maintenance.inverseOffers.answer(f, (answer?.inverse_offer_ids ?? []).map((o) => o.value), call.type === 'ACCEPT_INVERSE_OFFERS' ? 'ACCEPT' : 'DECLINE', answer?.filters?.refuse_seconds);
+    }
     case 'ACKNOWLEDGE_OPERATION_STATUS':
     case 'RECONCILE_OPERATIONS':
-      // No inverse offers or offer operations with status are issued yet; accepted and ignored.
+      // No offer operations with status are issued yet; accepted and ignored.
       return;
     case 'SUBSCRIBE':
       throw badRequest('SUBSCRIBE must be sent on its own connection and opens the event stream');

@@ -1,13 +1,40 @@
 // Maintenance commands over the operator API: drain, deactivate and reactivate agents
-// (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT).
+// (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT) and the maintenance schedule
+// (GET/UPDATE_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS, START/STOP_MAINTENANCE).
 import type { Command } from 'commander';
 import { MasterClient, defaultMasterUrl } from '../../client/master-client.ts';
 import { parseDurationSeconds } from '../duration.ts';
-import { fail } from '../output.ts';
+import { fail, printJson, printTable } from '../output.ts';
+import { loadScheduleFile } from '../schedule-file.ts';
+import { masterOf } from './policy-admin.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface MasterOptions { master: string }
+interface ListOptions extends MasterOptions { json?: boolean }
+interface MachineId { hostname?: string; ip?: string }
+
+const machineName = (id: MachineId): string => [id.hostname, id.ip].filter(Boolean).join('@');
+const nsToIso = (t?: { nanoseconds: number }): string => (t ? new Date(t.nanoseconds / 1e6).toISOString().replace(/\.\d+Z$/, 'Z') : '');
+const nsToDuration = (d?: { nanoseconds: number }): string => {
+  if (!d) return '—';
+  const s = d.nanoseconds / 1e9;
+  return s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+};
+
+/**
+ * Machines named on the command line, as the schedule spells them: an argument matches a
+ * scheduled machine by hostname (any case), by ip, or as `hostname@ip`.
+ */
+function resolveMachines(args: string[], schedule: Any): MachineId[] {
+  const scheduled = (schedule.windows as Any[]).flatMap((w) => w.machine_ids as MachineId[]);
+  return args.map((arg) => {
+    const hits = scheduled.filter((id) => machineName(id) === arg || id.ip === arg || (id.hostname ?? '').toLowerCase() === arg.toLowerCase());
+    if (hits.length === 0) fail(`'${arg}' is not a machine in the maintenance schedule (see \`spillway maintenance schedule\`)`);
+    if (hits.length > 1) fail(`'${arg}' names ${hits.length} machines in the schedule (${hits.map(machineName).join(', ')}); use hostname@ip`);
+    return hits[0];
+  });
+}
 
 async function run(fn: () => Promise<void>): Promise<void> {
   try {
@@ -82,4 +109,57 @@ export function registerMaintenanceCommands(program: Command): void {
       await send(o.master, 'REACTIVATE_AGENT', { reactivate_agent: { agent_id: { value: agentId } } });
       process.stdout.write(`agent ${agentId} is active again\n`);
     }));
+
+  const maintenance = program.command('maintenance').description('maintenance schedule and machine modes (Mesos maintenance primitives)');
+
+  const schedule = withMaster(maintenance.command('schedule').description('show the maintenance schedule; `schedule set FILE` replaces it'))
+    .option('--json', 'print the schedule as Mesos JSON')
+    .action((o: ListOptions) => run(async () => {
+      const r = await new MasterClient(o.master).call<Any>('GET_MAINTENANCE_SCHEDULE');
+      const sched = r.get_maintenance_schedule.schedule;
+      if (o.json) return printJson(sched);
+      const status = (await new MasterClient(o.master).call<Any>('GET_MAINTENANCE_STATUS')).get_maintenance_status.status;
+      const down = new Set((status.down_machines as MachineId[]).map(machineName));
+      printTable(['machine', 'mode', 'unavailable from', 'for'], (sched.windows as Any[]).flatMap((w) => (w.machine_ids as MachineId[]).map((id) => [
+        machineName(id), down.has(machineName(id)) ? 'DOWN' : 'DRAINING', nsToIso(w.unavailability.start), nsToDuration(w.unavailability.duration),
+      ])));
+    }));
+
+  withMaster(schedule.command('set').description('replace the maintenance schedule with the windows in FILE (YAML or JSON); machines left out go back UP')
+    .argument('<FILE>', 'windows: [{machine_ids: [{hostname, ip}], unavailability: {start: ISO date | {nanoseconds}, duration: 2h | {nanoseconds}}}]'))
+    .action((file: string, o: MasterOptions, cmd: Command) => run(async () => {
+      const sched = loadScheduleFile(file);
+      await send(masterOf(o, cmd), 'UPDATE_MAINTENANCE_SCHEDULE', { update_maintenance_schedule: { schedule: sched } });
+      const machines = sched.windows.reduce((n, w) => n + w.machine_ids.length, 0);
+      process.stdout.write(`maintenance schedule set: ${sched.windows.length} window(s), ${machines} machine(s) in DRAINING mode (or still DOWN)\n`);
+    }));
+
+  withMaster(maintenance.command('status').description('machines in DRAINING and DOWN mode, with the frameworks\' answers to inverse offers'))
+    .option('--json', 'print Mesos\' ClusterStatus JSON')
+    .action((o: ListOptions, cmd: Command) => run(async () => {
+      const status = (await new MasterClient(masterOf(o, cmd)).call<Any>('GET_MAINTENANCE_STATUS')).get_maintenance_status.status;
+      if (o.json) return printJson(status);
+      const rows: string[][] = [];
+      for (const d of status.draining_machines as Any[]) {
+        const answers = (d.statuses ?? []) as Any[];
+        if (answers.length === 0) rows.push([machineName(d.id), 'DRAINING', '—', '—', '']);
+        for (const a of answers) rows.push([machineName(d.id), 'DRAINING', a.framework_id.value, a.status, nsToIso(a.timestamp)]);
+      }
+      for (const id of status.down_machines as MachineId[]) rows.push([machineName(id), 'DOWN', '', '', '']);
+      printTable(['machine', 'mode', 'framework', 'answer', 'answered'], rows);
+    }));
+
+  for (const [verb, type, field, what] of [
+    ['start', 'START_MAINTENANCE', 'start_maintenance', 'bring DRAINING machines DOWN: their agents are removed (tasks TASK_LOST) and kept out'],
+    ['stop', 'STOP_MAINTENANCE', 'stop_maintenance', 'bring DOWN machines back UP and out of the schedule: their agents may register again'],
+  ] as const) {
+    withMaster(maintenance.command(verb).description(what).argument('<MACHINE...>', 'hostname, ip, or hostname@ip of a scheduled machine'))
+      .action((args: string[], o: MasterOptions, cmd: Command) => run(async () => {
+        const master = masterOf(o, cmd);
+        const sched = (await new MasterClient(master).call<Any>('GET_MAINTENANCE_SCHEDULE')).get_maintenance_schedule.schedule;
+        const machines = resolveMachines(args, sched);
+        await send(master, type, { [field]: { machines } });
+        process.stdout.write(`${machines.map(machineName).join(', ')}: ${verb === 'start' ? 'DOWN' : 'UP'}\n`);
+      }));
+  }
 }

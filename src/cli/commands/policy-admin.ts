@@ -34,7 +34,7 @@ function withList(cmd: Command): Command {
  * `--master` too and commander hands the flag to it wherever it appears, so the subcommand's own
  * value only counts when it was really given to it.
  */
-function masterOf(o: MasterOptions, cmd: Command): string {
+export function masterOf(o: MasterOptions, cmd: Command): string {
   if (cmd.getOptionValueSource('master') === 'cli' || !cmd.parent) return o.master;
   return (cmd.parent.opts() as MasterOptions).master ?? o.master;
 }
