@@ -23,15 +23,12 @@ const Duration = z.looseObject({
   seconds: z.number({ error: 'must be a number' }).optional(),
 });
 
-const AgentCall = (field: string) => z.looseObject({ [field]: z.looseObject({ agent_id: ValueId }) });
 
 const DrainCall = z.looseObject({
   drain_agent: z.looseObject({ agent_id: ValueId, max_grace_period: Duration.optional(), mark_gone: z.boolean().optional() }),
 });
 
 const UpdateScheduleCall = z.looseObject({ update_maintenance_schedule: z.looseObject({ schedule: ScheduleSchema }) });
-const MachinesCall = (field: string) => z.looseObject({ [field]: z.looseObject({ machines: z.array(MachineIdSchema).default([]) }) });
-type Machines = { machines: z.infer<typeof MachineIdSchema>[] };
 
 export interface CallResult {
   status: number;
@@ -47,6 +44,18 @@ function parse<T extends z.ZodType>(schema: T, call: Record<string, unknown>, fi
   const r = schema.safeParse(call);
   if (!r.success) throw badRequest(describeZodError('Failed to validate master::Call', r.error));
   return r.data;
+}
+
+/** `call[field].agent_id.value` of DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE. */
+function agentIdIn(call: Record<string, unknown>, field: string): string {
+  const sub = parse(z.looseObject({ [field]: z.looseObject({ agent_id: ValueId }) }), call, field)[field] as { agent_id: { value: string } };
+  return sub.agent_id.value;
+}
+
+/** `call[field].machines` of START_MAINTENANCE, STOP_MAINTENANCE. */
+function machinesIn(call: Record<string, unknown>, field: string): z.infer<typeof MachineIdSchema>[] {
+  const sub = parse(z.looseObject({ [field]: z.looseObject({ machines: z.array(MachineIdSchema).default([]) }) }), call, field)[field];
+  return (sub as { machines: z.infer<typeof MachineIdSchema>[] }).machines;
 }
 
 function drainConfig(d: z.infer<typeof DrainCall>['drain_agent']): DrainConfig {
@@ -74,13 +83,13 @@ const HANDLERS: Record<MaintenanceCallType, Handler> = {
     return OK;
   },
   async DEACTIVATE_AGENT(m, call) {
-    const id = (parse(AgentCall('deactivate_agent'), call, 'deactivate_agent').deactivate_agent as { agent_id: { value: string } }).agent_id.value;
+    const id = agentIdIn(call, 'deactivate_agent');
     if (!m.maintenance.drains.isKnown(id)) throw badRequest(`Unknown agent: deactivate_agent.agent_id '${id}' is not a registered, recovered or unreachable agent`);
     await m.maintenance.drains.deactivate(id);
     return OK;
   },
   async REACTIVATE_AGENT(m, call) {
-    const id = (parse(AgentCall('reactivate_agent'), call, 'reactivate_agent').reactivate_agent as { agent_id: { value: string } }).agent_id.value;
+    const id = agentIdIn(call, 'reactivate_agent');
     const drains = m.maintenance.drains;
     if (!drains.isDeactivated(id)) throw badRequest(`Agent is not deactivated: reactivate_agent.agent_id '${id}'`);
     if (drains.drains.get(id)?.state === 'DRAINING') throw badRequest(`Agent is still in the DRAINING state: reactivate_agent.agent_id '${id}' (wait for DRAINED)`);
@@ -89,7 +98,7 @@ const HANDLERS: Record<MaintenanceCallType, Handler> = {
     return OK;
   },
   async MARK_AGENT_GONE(m, call) {
-    const id = (parse(AgentCall('mark_agent_gone'), call, 'mark_agent_gone').mark_agent_gone as { agent_id: { value: string } }).agent_id.value;
+    const id = agentIdIn(call, 'mark_agent_gone');
     const drains = m.maintenance.drains;
     if (drains.gone.has(id)) return OK; // idempotent, as in Mesos
     if (!drains.isKnown(id)) throw notFound(`Agent '${id}' not found (mark_agent_gone.agent_id)`);
@@ -107,11 +116,11 @@ const HANDLERS: Record<MaintenanceCallType, Handler> = {
     return { status: 200, body: { get_maintenance_status: { status: m.maintenance.status() } } };
   },
   async START_MAINTENANCE(m, call) {
-    await m.maintenance.startMaintenance((parse(MachinesCall('start_maintenance'), call, 'start_maintenance').start_maintenance as Machines).machines);
+    await m.maintenance.startMaintenance(machinesIn(call, 'start_maintenance'));
     return OK;
   },
   async STOP_MAINTENANCE(m, call) {
-    await m.maintenance.stopMaintenance((parse(MachinesCall('stop_maintenance'), call, 'stop_maintenance').stop_maintenance as Machines).machines);
+    await m.maintenance.stopMaintenance(machinesIn(call, 'stop_maintenance'));
     return OK;
   },
 };
