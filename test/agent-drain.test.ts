@@ -66,15 +66,15 @@ test.serial('DRAIN_AGENT: offers stop, tasks get their grace (capped) and end TA
     const [a, b] = await agentIds(c);
     fw = await subscribe(c.masterUrl);
     const offerA = (await fw.next((e) => offersOn(e, a).length > 0)).offers.offers.find((o: Event) => o.agent_id.value === a);
-    // The task ignores SIGTERM (it records it) and asks for a minute of grace; the drain caps it at 1 s.
-    await launch(fw, offerA, 'stubborn', "trap 'echo term > got-term' TERM; while true; do sleep 0.1; done",
+    // The task ignores SIGTERM (it records it) and asks for a minute of grace; the drain caps it at 3 s.
+    await launch(fw, offerA, 'stubborn', "trap 'echo term > \"$MESOS_SANDBOX/got-term\"' TERM; while true; do sleep 0.1; done",
       { kill_policy: { grace_period: { nanoseconds: 60e9 } } });
     await fw.next(update('stubborn', 'TASK_RUNNING'));
     // What was left of A's offer comes back as a new offer, outstanding when the drain begins.
     await fw.next((e) => offersOn(e, a).length > 0, 20_000, fw.events.indexOf(fw.events.find((e) => offersOn(e, a).length > 0)!) + 1);
 
     const mark = fw.events.length;
-    const drained = await op(c.masterUrl, { type: 'DRAIN_AGENT', drain_agent: { agent_id: { value: a }, max_grace_period: { nanoseconds: 1e9 } } });
+    const drained = await op(c.masterUrl, { type: 'DRAIN_AGENT', drain_agent: { agent_id: { value: a }, max_grace_period: { nanoseconds: 3e9 } } });
     t.is(drained.status, 200, drained.text);
 
     const killed = await fw.next(update('stubborn', 'TASK_KILLED'), 20_000, mark);
@@ -93,7 +93,7 @@ test.serial('DRAIN_AGENT: offers stop, tasks get their grace (capped) and end TA
 
     await waitFor(async () => (await agentById(c.masterUrl, a))?.drain_info?.state === 'DRAINED', 20_000, 'agent A to be DRAINED');
     const view = (await agentById(c.masterUrl, a))!;
-    t.deepEqual(view.drain_info, { state: 'DRAINED', config: { max_grace_period: { nanoseconds: 1e9 }, mark_gone: false } });
+    t.deepEqual(view.drain_info, { state: 'DRAINED', config: { max_grace_period: { nanoseconds: 3e9 }, mark_gone: false } });
     t.is(view.deactivated, true);
     t.is(view.active, false);
     t.truthy(view.estimated_drain_start_time?.nanoseconds);

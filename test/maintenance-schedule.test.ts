@@ -71,9 +71,10 @@ test.serial('a scheduled machine: offers carry its unavailability, inverse offer
     await launch(busy, offerB, 'on-b');
     await busy.next(update('on-b', 'TASK_RUNNING'));
 
-    const startNs = (Date.now() + 3600_000) * 1e6;
+    const startMs = Date.now() + 3600_000;
+    const startNs = startMs * 1e6;
     const file = join(tempDir(), 'schedule.yaml');
-    writeFileSync(file, `# b's machine goes away for two hours, an hour from now\nwindows:\n  - machine_ids: [{ ip: 127.0.0.2 }]\n    unavailability:\n      start: ${new Date(startNs / 1e6).toISOString()}\n      duration: 2h\n`);
+    writeFileSync(file, `# b's machine goes away for two hours, an hour from now\nwindows:\n  - machine_ids: [{ ip: 127.0.0.2 }]\n    unavailability:\n      start: ${new Date(startMs).toISOString()}\n      duration: 2h\n`);
     const mark = { busy: busy.events.length, idle: idle.events.length };
     const set = await spillway(['maintenance', 'schedule', 'set', file, '--master', c.masterUrl]);
     t.is(set.code, 0, set.stderr);
