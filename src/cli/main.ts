@@ -10,6 +10,7 @@ import { registerRunCommand } from './commands/run.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { registerInstancesCommand } from './commands/instances.ts';
 import { registerMaintenanceCommands } from './commands/maintenance.ts';
+import { registerReportCommands } from './commands/report.ts';
 
 const program = new Command('spillway')
   .description('Spillway: one computer out of owned and rented machines — a Mesos-compatible master, agents and autoscaling')
@@ -27,6 +28,7 @@ registerInstancesCommand(program);
 registerMaintenanceCommands(program);
 registerPolicyAdminCommands(program);
 registerPolicyCommands(program);
+registerReportCommands(program);
 
 await program.parseAsync(process.argv);
 

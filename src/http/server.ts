@@ -13,6 +13,8 @@ import { agentCalls } from './agent-route.ts';
 import { serveCall, type CallHandler } from './call-endpoint.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
 import { mountPolicyRoutes } from './policy-routes.ts';
+import { mountReportRoutes } from './report-routes.ts';
+import type { Accounting } from '../accounting/accounting.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
@@ -26,6 +28,8 @@ export interface HttpOptions {
   rateLimits?: RateLimits;
   /** More addresses to serve on (`--listen`), e.g. a network namespace bridge; port defaults to the primary's. */
   listen?: ListenAddress[];
+  /** Serves /v1/reports (absent: accounting is off and they answer 503). */
+  accounting?: Accounting;
 }
 
 export interface RunningServer {
@@ -54,6 +58,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   router.get('/state', legacyStateRoute(master, () => url));
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
   mountPolicyRoutes(router, master);
+  mountReportRoutes(router, opts.accounting, master.clock);
   router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;

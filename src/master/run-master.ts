@@ -5,6 +5,8 @@ import { startHttpServer, type RunningServer } from '../http/server.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
+import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
@@ -19,6 +21,9 @@ export interface MasterProcessOptions {
   /** --max-task-launches-per-second; undefined = unlimited. */
   maxTaskLaunchesPerSecond?: number;
   log?: Logger;
+  /** Accounting (--accounting-*); `false` turns it off. */
+  accounting?: Partial<AccountingOptions> | false;
+  clock?: Clock;
 }
 
 export interface RunningMaster {
@@ -27,6 +32,8 @@ export interface RunningMaster {
   url: string;
   /** The master-wide launch gate (`await launchGate.take(n)` before launching n tasks). */
   launchGate: LaunchGate;
+  /** Samples and reports (undefined when turned off). */
+  accounting?: Accounting;
   stop(): Promise<void>;
 }
 
@@ -35,10 +42,12 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const store = RedisStore.connect(opts.redisUrl, opts.config?.cluster ?? 'default');
   store.client.on('error', (e) => log.warn({ err: e.message }, 'redis connection problem'));
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
-  const master = new Master({ store, log, config: opts.config });
+  const master = new Master({ store, log, config: opts.config, clock: opts.clock ?? systemClock });
   if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
   await master.start();
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits });
+  // Accounting samples on the leader only; with one master, this one. (HA hangs start/stop on leadership.)
+  const accounting = opts.accounting === false ? undefined : startAccounting(master, store, log, opts.accounting);
+  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, accounting });
   log.info({
     url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
@@ -49,8 +58,10 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     http,
     url: http.url,
     launchGate,
+    accounting,
     async stop() {
       launchGate.close();
+      await accounting?.sampler.stop();
       await master.stop();
       await http.close();
       await store.close();
