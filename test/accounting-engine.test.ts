@@ -92,7 +92,7 @@ function viaRollups(samples: Sample[]): UsageRow[] {
   for (const s of samples) {
     const h = hourOf(s.start);
     if (!hours.has(h)) hours.set(h, new HourRollup(h));
-    for (const r of sampleRows(s)) hours.get(h)!.add(r);
+    hours.get(h)!.addSample(s);
   }
   return [...hours.values()].flatMap((h) => h.fields().map(([k, v]) => rollupRow(h.hour, k, v)));
 }
@@ -225,6 +225,18 @@ for (const [path, rowsOf] of [['samples', (s: Sample[]) => s.flatMap(sampleRows)
     t.deepEqual(report(rows, ['framework']).groups.filter((g) => g.key.framework === 'fw-batch').map((g) => g.frameworkName), ['fw-batch-name']);
   });
 }
+
+test('an hourly rollup built from samples equals one built from their rows', (t) => {
+  const samples = scriptedSamples(model);
+  const fast = new HourRollup(T);
+  const slow = new HourRollup(T);
+  for (const s of samples.filter((x) => x.start < T + HOUR)) {
+    fast.addSample(s);
+    for (const r of sampleRows(s)) slow.add(r);
+  }
+  t.deepEqual(new Map(fast.fields()), new Map(slow.fields()));
+  t.is(fast.size, 6, 'r1: web + idle, r2: idle, od1: batch + idle, sp1: idle (d1 came in hour 2)');
+});
 
 test('the FOCUS CSV parses, and the BilledCost of each period adds up to the table', (t) => {
   const rows = viaRollups(scriptedSamples(model));

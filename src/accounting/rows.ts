@@ -3,7 +3,7 @@
 // of a sample always add up to the sample: capacity = allocated + idle, cost = allocated + idle cost.
 // Hourly rollups are these rows summed per hour with every dimension kept; measures are plain sums,
 // so summing rows of samples or rows of rollups gives the same totals.
-import { IDLE, type Sample } from './sample.ts';
+import { IDLE, type Sample, type SliceTuple } from './sample.ts';
 
 export interface RowDims {
   agent: string;
@@ -55,32 +55,42 @@ export function addMeasures(into: Measures, from: Measures): void {
 /** The rows of one sample. */
 export function sampleRows(s: Sample): UsageRow[] {
   const h = s.present / 3600;
-  const base = {
-    agent: s.agent, host: s.host, res: s.res, pool: s.pool, own: s.own, prov: s.prov, type: s.type, cap: s.cap,
-    region: s.region, zone: s.zone, cur: s.cur,
-  };
-  const warn = s.warn ? { warn: s.warn } : {};
   const rows: UsageRow[] = [];
   let aC = 0;
   let aM = 0;
   let aG = 0;
-  for (const [role, fw, fwName, c, mem, g, uc, um, ug, cost, list] of s.slices) {
-    aC += c; aM += mem; aG += g;
+  const dims = (role: string, fw: string, fwName: string): RowDims => ({
+    agent: s.agent, host: s.host, res: s.res, pool: s.pool, own: s.own, prov: s.prov, type: s.type, cap: s.cap,
+    region: s.region, zone: s.zone, cur: s.cur, role, fw, fwName,
+  });
+  for (const sl of s.slices) {
+    aC += sl[3]; aM += sl[4]; aG += sl[5];
     const m = emptyMeasures();
-    m[M.capCpu] = m[M.allocCpu] = c * h;
-    m[M.capMem] = m[M.allocMem] = (mem / 1024) * h;
-    m[M.capGpu] = m[M.allocGpu] = g * h;
-    m[M.usedCpu] = uc * h; m[M.usedMem] = (um / 1024) * h; m[M.usedGpu] = ug * h;
-    m[M.cost] = cost; m[M.listCost] = list; m[M.allocatedCost] = cost;
-    rows.push({ dims: { ...base, role, fw, fwName }, start: s.start, m, ...warn });
+    addSlice(m, sl, h);
+    rows.push(s.warn ? { dims: dims(sl[0], sl[1], sl[2]), start: s.start, m, warn: s.warn } : { dims: dims(sl[0], sl[1], sl[2]), start: s.start, m });
   }
   const idle = emptyMeasures();
-  idle[M.capCpu] = Math.max(0, s.total[0] - aC) * h;
-  idle[M.capMem] = (Math.max(0, s.total[1] - aM) / 1024) * h;
-  idle[M.capGpu] = Math.max(0, s.total[2] - aG) * h;
-  idle[M.cost] = s.idle[0]; idle[M.listCost] = s.idle[1]; idle[M.idleCost] = s.idle[0];
-  rows.push({ dims: { ...base, role: IDLE, fw: IDLE, fwName: IDLE }, start: s.start, m: idle, ...warn });
+  addIdle(idle, s, aC, aM, aG, h);
+  rows.push(s.warn ? { dims: dims(IDLE, IDLE, IDLE), start: s.start, m: idle, warn: s.warn } : { dims: dims(IDLE, IDLE, IDLE), start: s.start, m: idle });
   return rows;
+}
+
+function addSlice(m: Measures, sl: SliceTuple, h: number): void {
+  const c = sl[3] * h;
+  const mem = (sl[4] / 1024) * h;
+  const g = sl[5] * h;
+  m[M.capCpu] += c; m[M.allocCpu] += c;
+  m[M.capMem] += mem; m[M.allocMem] += mem;
+  m[M.capGpu] += g; m[M.allocGpu] += g;
+  m[M.usedCpu] += sl[6] * h; m[M.usedMem] += (sl[7] / 1024) * h; m[M.usedGpu] += sl[8] * h;
+  m[M.cost] += sl[9]; m[M.listCost] += sl[10]; m[M.allocatedCost] += sl[9];
+}
+
+function addIdle(m: Measures, s: Sample, aC: number, aM: number, aG: number, h: number): void {
+  m[M.capCpu] += Math.max(0, s.total[0] - aC) * h;
+  m[M.capMem] += (Math.max(0, s.total[1] - aM) / 1024) * h;
+  m[M.capGpu] += Math.max(0, s.total[2] - aG) * h;
+  m[M.cost] += s.idle[0]; m[M.listCost] += s.idle[1]; m[M.idleCost] += s.idle[0];
 }
 
 // ---- hourly rollups ---------------------------------------------------------------------------
@@ -96,17 +106,51 @@ export function dimsFromKey(key: string): RowDims {
   return out as unknown as RowDims;
 }
 
-/** Sums sample rows by every dimension within one hour: the hour's rollup. */
+interface RollupEntry { m: Measures; warn?: string }
+
+const HEADER_KEYS = ['agent', 'host', 'res', 'pool', 'own', 'prov', 'type', 'cap', 'region', 'zone', 'cur'] as const;
+
+/**
+ * Sums rows by every dimension within one hour: the hour's rollup. `addSample` is the fast path
+ * the roller and the benchmark use: an agent's header dimensions rarely change within an hour, so
+ * its keys are built once and its entries found through a small per-agent map.
+ */
 export class HourRollup {
-  private readonly rows = new Map<string, { m: Measures; warn?: string }>();
+  private readonly rows = new Map<string, RollupEntry>();
+  private readonly byAgent = new Map<string, { last: Sample; header: string; entries: Map<string, RollupEntry> }>();
 
   constructor(readonly hour: number) {}
 
-  add(r: UsageRow): void {
-    const key = dimsKey(r.dims);
+  private entry(key: string, warn: string | undefined): RollupEntry {
     let e = this.rows.get(key);
-    if (!e) this.rows.set(key, (e = { m: emptyMeasures(), ...(r.warn ? { warn: r.warn } : {}) }));
-    addMeasures(e.m, r.m);
+    if (!e) this.rows.set(key, (e = warn ? { m: emptyMeasures(), warn } : { m: emptyMeasures() }));
+    return e;
+  }
+
+  add(r: UsageRow): void {
+    addMeasures(this.entry(dimsKey(r.dims), r.warn).m, r.m);
+  }
+
+  addSample(s: Sample): void {
+    let a = this.byAgent.get(s.agent);
+    if (!a || HEADER_KEYS.some((k) => a!.last[k] !== s[k])) {
+      a = { last: s, header: HEADER_KEYS.map((k) => s[k]).join(SEP), entries: new Map() };
+      this.byAgent.set(s.agent, a);
+    }
+    const h = s.present / 3600;
+    let aC = 0;
+    let aM = 0;
+    let aG = 0;
+    for (const sl of s.slices) {
+      aC += sl[3]; aM += sl[4]; aG += sl[5];
+      const inner = `${sl[0]}\n${sl[1]}\n${sl[2]}`;
+      let e = a.entries.get(inner);
+      if (!e) a.entries.set(inner, (e = this.entry(`${a.header}${SEP}${sl[0]}${SEP}${sl[1]}${SEP}${sl[2]}`, s.warn)));
+      addSlice(e.m, sl, h);
+    }
+    let idle = a.entries.get(IDLE);
+    if (!idle) a.entries.set(IDLE, (idle = this.entry(`${a.header}${SEP}${IDLE}${SEP}${IDLE}${SEP}${IDLE}`, s.warn)));
+    addIdle(idle.m, s, aC, aM, aG, h);
   }
 
   get size(): number {

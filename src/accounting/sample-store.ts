@@ -104,7 +104,7 @@ export class SampleStore {
    */
   async roll(hour: number, score: string, now: number): Promise<boolean> {
     const rollup = new HourRollup(hour);
-    for await (const s of this.samples(hour)) for (const r of sampleRows(s)) rollup.add(r);
+    for await (const s of this.samples(hour)) rollup.addSample(s);
     const fields = rollup.fields().flat();
     const expire = ttl(hour + HOUR + this.retention.retentionMs, now);
     const committed = await this.redis.acctCommitRollup(2, this.key('pending'), this.rollupKey(hour), String(hour), score, expire, ...fields);

@@ -96,18 +96,19 @@ export function buildSample(agent: AgentSnapshot, cls: AgentClass, start: number
   const topUp = ended ? billingTopUp((agent.unreachableSince! - agent.registeredAt) / 1000, billingRule(model, cls.provider, cls.ownership)) : 0;
   if (present <= 0 && topUp <= 0) return undefined;
 
-  // Allocation per (role, framework); tasks of an agent that is gone hold nothing any more.
-  const groups = new Map<string, { role: string; fw: string; name: string; alloc: Amounts; running: Amounts }>();
+  // Allocation per (role, framework); tasks of an agent that is gone hold nothing any more. Agents
+  // run a handful of groups, so a linear search beats a Map here (this runs per agent per interval).
+  const list: { role: string; fw: string; name: string; alloc: Amounts; running: Amounts }[] = [];
   for (const t of present > 0 ? agent.tasks : []) {
-    const key = `${t.role}\n${t.frameworkId}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { role: t.role, fw: t.frameworkId, name: t.frameworkName, alloc: ZERO, running: ZERO }));
+    let g = list.find((x) => x.role === t.role && x.fw === t.frameworkId);
+    if (!g) list.push((g = { role: t.role, fw: t.frameworkId, name: t.frameworkName, alloc: ZERO, running: ZERO }));
     g.alloc = add(g.alloc, t.allocated);
     if (t.running) g.running = add(g.running, t.allocated);
   }
-  const list = [...groups.values()].sort((a, b) => a.role.localeCompare(b.role) || a.fw.localeCompare(b.fw));
-  const alloc = list.reduce((s, g) => add(s, g.alloc), ZERO);
-  const running = list.reduce((s, g) => add(s, g.running), ZERO);
+  if (list.length > 1) list.sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : a.fw < b.fw ? -1 : a.fw > b.fw ? 1 : 0));
+  let alloc = ZERO;
+  let running = ZERO;
+  for (const g of list) { alloc = add(alloc, g.alloc); running = add(running, g.running); }
   const usedBy = agent.slack ? 'estimator' : 'running';
   const used: Amounts = agent.slack
     ? { cpus: Math.max(0, running.cpus - agent.slack.cpus), mem: Math.max(0, running.mem - agent.slack.mem), gpus: running.gpus }
