@@ -22,7 +22,7 @@ export interface AccountingOptions {
   intervalSeconds: number;
   /** Rollups (what reports read) are kept this long (--accounting-retention, default 90d). */
   retentionMs: number;
-  /** Per-interval samples are kept this long (--accounting-sample-retention, default 2d). */
+  /** Per-interval samples are kept this long (--accounting-sample-retention, default 1d). */
   sampleRetentionMs: number;
   /** Missed intervals older than this are not backfilled after a restart (default 6 h). */
   backfillLimitMs: number;
@@ -31,7 +31,7 @@ export interface AccountingOptions {
 export const DEFAULT_ACCOUNTING: AccountingOptions = {
   intervalSeconds: 60,
   retentionMs: 90 * 86_400_000,
-  sampleRetentionMs: 2 * 86_400_000,
+  sampleRetentionMs: 86_400_000,
   backfillLimitMs: 6 * 3_600_000,
 };
 
