@@ -54,6 +54,14 @@ export interface Report {
 
 const iso = (t: number): string => new Date(t).toISOString().replace(/\.000Z$/, 'Z');
 
+/** Rows arrive hour by hour, so the last start's ISO text is nearly always the next one's. */
+let lastStart = Number.NaN;
+let lastIso = '';
+const isoOf = (t: number): string => {
+  if (t !== lastStart) { lastStart = t; lastIso = iso(t); }
+  return lastIso;
+};
+
 /** The value of one grouping for a row. */
 export function groupValue(g: Grouping, r: UsageRow): string {
   const d = r.dims;
@@ -63,8 +71,8 @@ export function groupValue(g: Grouping, r: UsageRow): string {
     case 'provider': return d.prov;
     case 'role': return d.role;
     case 'framework': return d.fw;
-    case 'day': return iso(r.start).slice(0, 10);
-    case 'hour': return `${iso(r.start).slice(0, 13)}:00Z`;
+    case 'day': return isoOf(r.start).slice(0, 10);
+    case 'hour': return `${isoOf(r.start).slice(0, 13)}:00Z`;
     case 'agent': return d.agent;
     case 'instance-type': return d.type;
     case 'capacity-type': return d.cap;

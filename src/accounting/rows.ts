@@ -100,10 +100,12 @@ const SEP = '\u001f';
 export const dimsKey = (d: RowDims): string => DIM_KEYS.map((k) => d[k]).join(SEP);
 
 export function dimsFromKey(key: string): RowDims {
-  const parts = key.split(SEP);
-  const out: Record<string, string> = {};
-  DIM_KEYS.forEach((k, i) => { out[k] = parts[i] ?? ''; });
-  return out as unknown as RowDims;
+  const p = key.split(SEP);
+  return {
+    agent: p[0] ?? '', host: p[1] ?? '', res: p[2] ?? '', pool: p[3] ?? '', own: (p[4] ?? 'owned') as RowDims['own'], prov: p[5] ?? '',
+    type: p[6] ?? '', cap: (p[7] ?? 'owned') as RowDims['cap'], region: p[8] ?? '', zone: p[9] ?? '', cur: p[10] ?? '',
+    role: p[11] ?? '', fw: p[12] ?? '', fwName: p[13] ?? '',
+  };
 }
 
 interface RollupEntry { m: Measures; warn?: string }
@@ -166,9 +168,17 @@ export class HourRollup {
 /** Drops float noise below a billionth so stored rollups stay short. */
 const tidy = (x: number): number => Math.round(x * 1e9) / 1e9;
 
-/** A stored rollup field back into a row. */
-export function rollupRow(hour: number, key: string, value: string): UsageRow {
+/**
+ * A stored rollup field back into a row. `cache` (one per read) shares the dimensions of a key
+ * across hours: an agent's keys repeat every hour of a long window.
+ */
+export function rollupRow(hour: number, key: string, value: string, cache?: Map<string, RowDims>): UsageRow {
   const arr = JSON.parse(value) as (number | string)[];
-  const warn = arr.length > MEASURE_COUNT ? String(arr[MEASURE_COUNT]) : undefined;
-  return { dims: dimsFromKey(key), start: hour, m: arr.slice(0, MEASURE_COUNT) as number[], ...(warn ? { warn } : {}) };
+  let dims = cache?.get(key);
+  if (!dims) {
+    dims = dimsFromKey(key);
+    cache?.set(key, dims);
+  }
+  if (arr.length === MEASURE_COUNT) return { dims, start: hour, m: arr as number[] };
+  return { dims, start: hour, m: arr.slice(0, MEASURE_COUNT) as number[], warn: String(arr[MEASURE_COUNT]) };
 }

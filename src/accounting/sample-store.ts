@@ -13,7 +13,7 @@
 // its samples otherwise (window edges, the current hour) — never both.
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
-import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type UsageRow } from './rows.ts';
+import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type RowDims, type UsageRow } from './rows.ts';
 import type { Sample } from './sample.ts';
 import type { WaitSample } from './summary.ts';
 
@@ -118,10 +118,11 @@ export class SampleStore {
    */
   async *rows(from: number, to: number, onRounded?: (hour: number) => void): AsyncGenerator<UsageRow[]> {
     const pending = new Set((await this.pendingHours()).map((p) => p.hour));
+    const dims = new Map<string, RowDims>();
     for (let hour = hourOf(from); hour < to; hour += HOUR) {
       const whole = hour >= from && hour + HOUR <= to;
       if (whole && !pending.has(hour)) {
-        const rows = await this.rollupRows(hour);
+        const rows = await this.rollupRows(hour, dims);
         if (rows.length) yield rows;
         continue;
       }
@@ -136,17 +137,17 @@ export class SampleStore {
         continue;
       }
       if (!pending.has(hour) && hour >= from) {
-        const rows = await this.rollupRows(hour);
+        const rows = await this.rollupRows(hour, dims);
         if (rows.length) { onRounded?.(hour); yield rows; }
       }
     }
   }
 
-  private async rollupRows(hour: number): Promise<UsageRow[]> {
+  private async rollupRows(hour: number, dims: Map<string, RowDims>): Promise<UsageRow[]> {
     const out: UsageRow[] = [];
     const stream = this.redis.hscanStream(this.rollupKey(hour), { count: 1000 });
     for await (const batch of stream as AsyncIterable<string[]>) {
-      for (let i = 0; i < batch.length; i += 2) out.push(rollupRow(hour, batch[i], batch[i + 1]));
+      for (let i = 0; i < batch.length; i += 2) out.push(rollupRow(hour, batch[i], batch[i + 1], dims));
     }
     return out;
   }
