@@ -4,7 +4,7 @@
 // core-hours allocated while owned cores sat idle); which roles and frameworks drive rented spend;
 // and how long demand waited for capacity.
 import { IDLE } from './sample.ts';
-import { M, hourOf, type UsageRow } from './rows.ts';
+import { M, MEASURE_COUNT, hourOf, type UsageRow } from './rows.ts';
 import { figures, type ReportFigures } from './report-engine.ts';
 
 export interface WaitSample {
@@ -69,7 +69,7 @@ export interface Summary {
 }
 
 const iso = (t: number): string => new Date(t).toISOString().replace(/\.000Z$/, 'Z');
-const newM = (): number[] => new Array<number>(13).fill(0);
+const newM = (): number[] => new Array<number>(MEASURE_COUNT).fill(0);
 
 /** Nearest-rank percentiles over wait samples, weighted by units. */
 export function waitStats(samples: readonly WaitSample[]): WaitStats {
