@@ -72,6 +72,18 @@ const SubnetSchema = z.string().superRefine((v, ctx) => {
   }
 });
 
+/** Owned machines: what one machine cost and costs to run; gives its cost per hour (docs/POLICIES.md). */
+export const AmortisationSchema = z.object({
+  /** What one machine cost to buy. */
+  purchasePrice: z.number().nonnegative(),
+  /** Years it is written off over. */
+  lifeYears: z.number().positive(),
+  /** Power per machine per hour. */
+  powerPerHour: z.number().nonnegative().default(0),
+  /** Rack space, cooling and the like per machine per hour. */
+  spacePerHour: z.number().nonnegative().default(0),
+}).strict();
+
 const LocalSchema = z.object({
   /** Run each instance in its own network namespace with its own address (root only). */
   netns: z.boolean().default(false),
@@ -94,6 +106,8 @@ export const PoolSchema = z.object({
   bootTimeoutSeconds: z.number().positive().default(600),
   /** Owned machines: amortised cost per hour (purchase over life + power + space). */
   costPerHour: z.number().nonnegative().optional(),
+  /** Owned machines: the cost per hour worked out from the purchase (instead of costPerHour). */
+  amortisation: AmortisationSchema.optional(),
   attributes: z.record(z.string(), z.string()).default({}),
   instanceTypes: z.array(InstanceTypeSchema).default([]),
   aws: AwsSchema.optional(),
@@ -113,6 +127,7 @@ export const PoolSchema = z.object({
       if (t.price === undefined && p.provider !== 'local') ctx.addIssue({ code: 'custom', path: ['instanceTypes', i, 'price'], message: `instance type ${t.name} has no price in the price book` });
     });
   }
+  if (p.costPerHour !== undefined && p.amortisation) ctx.addIssue({ code: 'custom', path: ['amortisation'], message: 'give costPerHour or amortisation, not both' });
   if (p.provider === 'static' && p.ownership !== 'owned') ctx.addIssue({ code: 'custom', path: ['ownership'], message: 'static pools are owned machines' });
 });
 export type Pool = z.infer<typeof PoolSchema>;

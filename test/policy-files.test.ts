@@ -80,7 +80,7 @@ spare: 1
 `);
   t.is(lines(errors), [
     'policy.yaml:12: scaleUp.maxLaunchesPerMin: unknown key (expected one of: expanders, maxLaunchesPerMinute, batchWindowSeconds)',
-    'policy.yaml:13: spare: unknown key (expected one of: pools, scaleUp, scaleDown, budget, headroom, cooldowns, reconciler)',
+    'policy.yaml:13: spare: unknown key (expected one of: pools, scaleUp, scaleDown, budget, headroom, cooldowns, reconciler, accounting)',
   ].join('\n'));
   const inPool = errorsOf(t, MINIMAL.replace('    max: 4\n', '    max: 4\n    maximum: 5\n'));
   t.is(inPool.length, 1);

@@ -81,6 +81,28 @@ export const ReconcilerSchema = z.object({
   unknownInstances: z.enum(['terminate', 'adopt'], { error: "'terminate' or 'adopt'" }).default('terminate'),
 }).strict();
 export type Reconciler = z.infer<typeof ReconcilerSchema>;
+export const BILLING_UNITS = ['second', 'minute', 'hour'] as const;
+
+/** How a provider bills rented machines (docs/REPORTS.md); defaults in src/accounting/cost-model.ts. */
+export const BillingRuleSchema = z.object({
+  /** Billing unit: a started unit is billed whole. */
+  per: z.enum(BILLING_UNITS, { error: `one of: ${BILLING_UNITS.join(', ')}` }),
+  /** Least a machine is billed for. */
+  minimumSeconds: seconds('minimumSeconds').default(0),
+}).strict();
+
+/** Optional settings of the cost model (src/accounting/cost-model.ts, docs/REPORTS.md). */
+export const AccountingSchema = z.object({
+  /** Weights per core, GiB and GPU that split a machine's hourly cost over its resources. */
+  costSplit: z.object({
+    cpu: z.number().nonnegative('cannot be negative'),
+    memGiB: z.number().nonnegative('cannot be negative'),
+    gpu: z.number().nonnegative('cannot be negative'),
+  }).strict().refine((w) => w.cpu + w.memGiB + w.gpu > 0, 'at least one weight must be above 0').optional(),
+  /** Billing rules per provider kind, replacing the defaults for the kinds listed. */
+  billing: z.partialRecord(z.enum(['local', 'static', 'aws-ec2', 'gcp-compute']), BillingRuleSchema).default({}),
+}).strict();
+export type AccountingSettings = z.infer<typeof AccountingSchema>;
 
 /** Budget used when the file has none (allowed only when no rented pool can launch). */
 export const NO_RENTED_BUDGET: Budget = { perHour: 0, currency: 'USD' };
@@ -93,6 +115,7 @@ export const PolicySchema = z.object({
   headroom: HeadroomSchema.default({ cpus: 0, mem: 0 }),
   cooldowns: CooldownsSchema.default(() => CooldownsSchema.parse({})),
   reconciler: ReconcilerSchema.default(() => ReconcilerSchema.parse({})),
+  accounting: AccountingSchema.optional(),
 }).strict().superRefine((p, ctx) => {
   const seen = new Map<string, number>();
   p.pools.forEach((pool, i) => {

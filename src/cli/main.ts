@@ -11,6 +11,7 @@ import { registerUpCommand } from './commands/up.ts';
 import { registerInstancesCommand } from './commands/instances.ts';
 import { registerMaintenanceCommands } from './commands/maintenance.ts';
 import { registerScalingCommands } from './commands/scaling.ts';
+import { registerReportCommands } from './commands/report.ts';
 
 const program = new Command('spillway')
   .description('Spillway: one computer out of owned and rented machines — a Mesos-compatible master, agents and autoscaling')
@@ -29,6 +30,7 @@ registerMaintenanceCommands(program);
 registerPolicyAdminCommands(program);
 registerPolicyCommands(program);
 registerScalingCommands(program);
+registerReportCommands(program);
 
 await program.parseAsync(process.argv);
 

@@ -14,6 +14,8 @@ import { serveCall, type CallHandler } from './call-endpoint.ts';
 import { legacyStateRoute, operatorRoute } from './operator-route.ts';
 import { mountPolicyRoutes } from './policy-routes.ts';
 import { mountAutoscalerRoutes, type AutoscalerHolder } from './autoscaler-routes.ts';
+import { mountReportRoutes } from './report-routes.ts';
+import type { Accounting } from '../accounting/accounting.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
@@ -29,6 +31,8 @@ export interface HttpOptions {
   listen?: ListenAddress[];
   /** The autoscaler serving /v1/decisions, /v1/plan, /v1/interruptions (set once it runs). */
   autoscaler?: AutoscalerHolder;
+  /** Serves /v1/reports (absent: accounting is off and they answer 503). */
+  accounting?: Accounting;
 }
 
 export interface RunningServer {
@@ -58,6 +62,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
   mountPolicyRoutes(router, master);
   mountAutoscalerRoutes(router, master, opts.autoscaler ?? {});
+  mountReportRoutes(router, opts.accounting, master.clock);
   router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;

@@ -86,6 +86,8 @@ export class Master {
   readonly maintenance: Maintenance;
   /** Master-wide cap on task launches per second (--max-task-launches-per-second), if set. */
   launchGate: { take(n: number): Promise<void> } | undefined;
+  /** Told when launches satisfy REQUEST demand (accounting records how long it waited). */
+  demandSatisfied: ((before: DemandUnit[], after: DemandUnit[], at: number) => void) | undefined;
   startedAt = 0;
   private epoch = 0;
   private nextFrameworkSeq = 0;
@@ -458,7 +460,9 @@ export class Master {
   satisfyDemand(frameworkId: string, launched: ResourceSet[]): WriteOp[] {
     let units = this.demands.get(frameworkId);
     if (!units) return [];
+    const before = units;
     for (const r of launched) units = satisfy(units, r);
+    if (units !== before) this.demandSatisfied?.(before, units, this.clock.now());
     if (units.length) this.demands.set(frameworkId, units);
     else this.demands.delete(frameworkId);
     return [units.length ? { op: 'put', hash: 'demands', id: frameworkId, value: units } : { op: 'delete', hash: 'demands', id: frameworkId }];

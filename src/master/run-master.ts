@@ -5,9 +5,10 @@ import { startHttpServer, type RunningServer } from '../http/server.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
-import type { Clock } from '../common/clock.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
 import type { MasterAutoscalerOptions } from '../autoscaler/start.ts';
 import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
+import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
@@ -25,6 +26,8 @@ export interface MasterProcessOptions {
   clock?: Clock;
   /** The autoscaler's loop and workers (default on); false leaves it out. */
   autoscaler?: MasterAutoscalerOptions | false;
+  /** Accounting (--accounting-*); `false` turns it off. */
+  accounting?: Partial<AccountingOptions> | false;
 }
 
 export interface RunningMaster {
@@ -35,6 +38,8 @@ export interface RunningMaster {
   launchGate: LaunchGate;
   /** The autoscaler, once it runs (undefined when turned off). */
   autoscaler: AutoscalerHolder;
+  /** Samples and reports (undefined when turned off). */
+  accounting?: Accounting;
   stop(): Promise<void>;
 }
 
@@ -43,11 +48,13 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const store = RedisStore.connect(opts.redisUrl, opts.config?.cluster ?? 'default');
   store.client.on('error', (e) => log.warn({ err: e.message }, 'redis connection problem'));
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
-  const master = new Master({ store, log, config: opts.config, clock: opts.clock });
+  const master = new Master({ store, log, config: opts.config, clock: opts.clock ?? systemClock });
   if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
   await master.start();
+  // Accounting samples on the leader only; with one master, this one. (HA hangs start/stop on leadership.)
+  const accounting = opts.accounting === false ? undefined : startAccounting(master, store, log, opts.accounting);
   const autoscaler: AutoscalerHolder = {};
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler });
+  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler, accounting });
   if (opts.autoscaler !== false) {
     // Loaded only when a master runs it, so client commands do not load BullMQ.
     const { startAutoscaler } = await import('../autoscaler/start.ts');
@@ -64,9 +71,11 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     url: http.url,
     launchGate,
     autoscaler,
+    accounting,
     async stop() {
       launchGate.close();
       await autoscaler.autoscaler?.stop();
+      await accounting?.sampler.stop();
       await master.stop();
       await http.close();
       await store.close();

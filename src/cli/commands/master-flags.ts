@@ -5,8 +5,9 @@ import type { MasterProcessOptions } from '../../master/run-master.ts';
 import { loadRateLimits, RateLimitsError } from '../../master/rate-limits.ts';
 import { fail } from '../output.ts';
 import { parseMinAllocatable, type MinAllocatable } from '../../../policies/allocation/min-allocatable.ts';
+import { accountingFromFlags, addAccountingFlags, type AccountingFlags } from './accounting-flags.ts';
 
-export interface MasterFlags {
+export interface MasterFlags extends AccountingFlags {
   cluster: string;
   agentPingTimeout: string;
   maxAgentPingTimeouts: string;
@@ -27,7 +28,7 @@ export interface MasterFlags {
 }
 
 export function addMasterFlags(cmd: Command): Command {
-  return cmd
+  return addAccountingFlags(cmd)
     .option('--cluster <name>', 'cluster name (namespaces Redis keys)', 'default')
     .option('--agent-ping-timeout <seconds>', 'interval at which agents must ping', '15')
     .option('--max-agent-ping-timeouts <n>', 'missed pings before an agent is removed', '5')
@@ -84,8 +85,8 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
 }
 
 /** The process-level options (not MasterConfig) the flags set; exits with a message naming the field on error. */
-export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler'> {
-  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler'> = {};
+export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting'> {
+  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting'> = { accounting: accountingFromFlags(o) };
   out.autoscaler = o.autoscaler === false ? false : {
     intervalSeconds: positive('autoscaler-interval', o.autoscalerInterval),
     lockDurationMs: positive('autoscaler-job-lock', o.autoscalerJobLock),

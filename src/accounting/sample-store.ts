@@ -1,0 +1,175 @@
+// Accounting in Redis (all keys under the cluster's `{spillway:<cluster>}:` hash tag):
+//
+//   acct:s:<hour>   hash  agent@intervalStart → sample JSON      expires hour + 1 h + sample retention
+//   acct:h:<hour>   hash  all row dimensions → summed measures   expires hour + 1 h + retention
+//   acct:pending    zset  hour → samples written since its rollup
+//   acct:cursor     string  end of the last interval sampled (ms)
+//   acct:waits      zset  satisfied-at → demand wait JSON         trimmed to the retention
+//
+// Samples are written once (HSETNX: the first write of an (agent, interval) wins, so two masters or
+// a restart never count an interval twice). An hour's rollup is a pure function of its samples,
+// committed only if no sample arrived while it was computed, so rolling twice is rolling once.
+// Reports read an hour's rollup when the hour lies wholly inside the window and is rolled up, and
+// its samples otherwise (window edges, the current hour) — never both.
+import { readFileSync } from 'node:fs';
+import type { Redis, Result } from 'ioredis';
+import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type RowDims, type UsageRow } from './rows.ts';
+import type { Sample } from './sample.ts';
+import type { WaitSample } from './summary.ts';
+
+const WRITE_SAMPLES = readFileSync(new URL('./lua/write-samples.lua', import.meta.url), 'utf8');
+const COMMIT_ROLLUP = readFileSync(new URL('./lua/commit-rollup.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    acctWriteSamples(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
+    acctCommitRollup(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+export interface RetentionOptions {
+  /** How long hourly rollups (what reports read) are kept, ms. */
+  retentionMs: number;
+  /** How long per-interval samples are kept, ms (window edges finer than an hour need them). */
+  sampleRetentionMs: number;
+}
+
+const SAMPLES_PER_CALL = 2000;
+
+/** Milliseconds from `now` until `at`, at least 1 (PEXPIRE with 0 or less would delete at once). */
+const ttl = (at: number, now: number): number => Math.max(1, Math.round(at - now));
+
+export class SampleStore {
+  constructor(private readonly redis: Redis, private readonly prefix: string, readonly retention: RetentionOptions) {
+    redis.defineCommand('acctWriteSamples', { lua: WRITE_SAMPLES });
+    redis.defineCommand('acctCommitRollup', { lua: COMMIT_ROLLUP });
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}acct:${name}`;
+  }
+
+  sampleKey = (hour: number): string => this.key(`s:${hour}`);
+  rollupKey = (hour: number): string => this.key(`h:${hour}`);
+
+  async cursor(): Promise<number | undefined> {
+    const v = await this.redis.get(this.key('cursor'));
+    return v === null ? undefined : Number(v);
+  }
+
+  /**
+   * Writes samples (each once) and moves the cursor to `cursor`; returns how many were new. Keys
+   * expire relative to `now` (the master's clock), so retention follows the clock the samples use.
+   */
+  async writeSamples(samples: readonly Sample[], cursor: number, now: number): Promise<number> {
+    let written = 0;
+    for (let i = 0; i < samples.length || i === 0; i += SAMPLES_PER_CALL) {
+      const chunk = samples.slice(i, i + SAMPLES_PER_CALL);
+      const keys = [this.key('pending'), this.key('cursor')];
+      const index = new Map<number, number>();
+      const args: (string | number)[] = [i + SAMPLES_PER_CALL >= samples.length ? cursor : 0];
+      for (const s of chunk) {
+        const hour = hourOf(s.start);
+        let k = index.get(hour);
+        if (k === undefined) {
+          keys.push(this.sampleKey(hour));
+          index.set(hour, (k = keys.length));
+        }
+        args.push(k, `${s.agent}@${s.start}`, JSON.stringify(s), ttl(hour + HOUR + this.retention.sampleRetentionMs, now), String(hour));
+      }
+      written += await this.redis.acctWriteSamples(keys.length, ...keys, ...args);
+    }
+    return written;
+  }
+
+  /** Hours with samples not yet rolled up, with the pending score the roll must match. */
+  async pendingHours(): Promise<{ hour: number; score: string }[]> {
+    const flat = await this.redis.zrange(this.key('pending'), '0', '-1', 'WITHSCORES');
+    const out: { hour: number; score: string }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ hour: Number(flat[i]), score: String(Number(flat[i + 1])) });
+    return out.sort((a, b) => a.hour - b.hour);
+  }
+
+  /** Streams an hour's samples. */
+  async *samples(hour: number): AsyncGenerator<Sample> {
+    const stream = this.redis.hscanStream(this.sampleKey(hour), { count: 1000 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      for (let i = 1; i < batch.length; i += 2) yield JSON.parse(batch[i]) as Sample;
+    }
+  }
+
+  /**
+   * Rolls an hour up from its samples. Returns false when samples arrived meanwhile (try again),
+   * true when committed; an hour whose samples have expired is dropped from the pending set.
+   */
+  async roll(hour: number, score: string, now: number): Promise<boolean> {
+    const rollup = new HourRollup(hour);
+    for await (const s of this.samples(hour)) rollup.addSample(s);
+    const fields = rollup.fields().flat();
+    const expire = ttl(hour + HOUR + this.retention.retentionMs, now);
+    const committed = await this.redis.acctCommitRollup(2, this.key('pending'), this.rollupKey(hour), String(hour), score, expire, ...fields);
+    return committed === 1;
+  }
+
+  /**
+   * The rows of [from, to), hour by hour, oldest first: the hour's rollup when it lies wholly in
+   * the window and is rolled up, else its samples that start in the window. When the samples of an
+   * edge hour have expired, its rollup is used if the hour starts in the window (`rounded` says so).
+   */
+  async *rows(from: number, to: number, onRounded?: (hour: number) => void): AsyncGenerator<UsageRow[]> {
+    const pending = new Set((await this.pendingHours()).map((p) => p.hour));
+    const dims = new Map<string, RowDims>();
+    for (let hour = hourOf(from); hour < to; hour += HOUR) {
+      const whole = hour >= from && hour + HOUR <= to;
+      if (whole && !pending.has(hour)) {
+        const rows = await this.rollupRows(hour, dims);
+        if (rows.length) yield rows;
+        continue;
+      }
+      if (await this.redis.exists(this.sampleKey(hour))) {
+        let rows: UsageRow[] = [];
+        for await (const s of this.samples(hour)) {
+          if (s.start < from || s.start >= to) continue;
+          rows.push(...sampleRows(s));
+          if (rows.length >= 5000) { yield rows; rows = []; }
+        }
+        if (rows.length) yield rows;
+        continue;
+      }
+      if (!pending.has(hour) && hour >= from) {
+        const rows = await this.rollupRows(hour, dims);
+        if (rows.length) { onRounded?.(hour); yield rows; }
+      }
+    }
+  }
+
+  private async rollupRows(hour: number, dims: Map<string, RowDims>): Promise<UsageRow[]> {
+    const out: UsageRow[] = [];
+    const stream = this.redis.hscanStream(this.rollupKey(hour), { count: 1000 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      for (let i = 0; i < batch.length; i += 2) out.push(rollupRow(hour, batch[i], batch[i + 1], dims));
+    }
+    return out;
+  }
+
+  // ---- demand waits ---------------------------------------------------------------------------
+
+  async addWaits(waits: readonly (WaitSample & { unit: string })[]): Promise<void> {
+    if (!waits.length) return;
+    const args: (string | number)[] = [];
+    for (const w of waits) args.push(w.at, JSON.stringify([w.frameworkId, w.role, w.unit, w.since, w.at, w.units]));
+    await this.redis.zadd(this.key('waits'), 'NX', ...args);
+  }
+
+  async waits(from: number, to: number): Promise<WaitSample[]> {
+    const raw = await this.redis.zrangebyscore(this.key('waits'), from, `(${to}`);
+    return raw.map((v) => {
+      const [frameworkId, role, , since, at, units] = JSON.parse(v) as [string, string, string, number, number, number];
+      return { frameworkId, role, since, at, units };
+    });
+  }
+
+  async trimWaits(before: number): Promise<void> {
+    await this.redis.zremrangebyscore(this.key('waits'), '-inf', `(${before}`);
+  }
+}

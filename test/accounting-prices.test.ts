@@ -1,0 +1,57 @@
+// Spot prices for accounting from the provider's prices(): the real AWS EC2 adapter (through the
+// SDK) against the EC2 fake's DescribeSpotPriceHistory, cached by the price feed; the cost model
+// charges a spot agent the latest price for its zone, and keeps the last prices when EC2 fails.
+import test from 'ava';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PoolSchema } from '../providers/pool-config.ts';
+import { createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
+import { ManualClock } from '../src/common/clock.ts';
+import { silentLogger } from '../src/common/logger.ts';
+import { ProviderPriceFeed } from '../src/accounting/price-feed.ts';
+import { classifyAgent } from '../src/accounting/pool-match.ts';
+import { Ec2Fake } from './fakes/ec2-fake.ts';
+
+for (const k of Object.keys(process.env)) if (k.startsWith('AWS_') && k !== 'AWS_CA_BUNDLE') delete process.env[k];
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmpdir(), 'spillway-no-such-dir', 'credentials');
+process.env.AWS_CONFIG_FILE = join(tmpdir(), 'spillway-no-such-dir', 'config');
+
+const NOW = Date.parse('2026-11-02T12:00:00.000Z');
+const H = 3_600_000;
+
+test('a spot agent is charged the latest spot price of its zone; a failed refresh keeps the last prices', async (t) => {
+  const clock = new ManualClock(NOW);
+  const fake = await Ec2Fake.start({ now: () => clock.now() });
+  const pool = PoolSchema.parse({
+    name: 'spot', provider: 'aws-ec2', ownership: 'rented', capacityType: 'spot', max: 10,
+    instanceTypes: [{ name: 'm5.large', cpus: 2, mem: 8192, price: 0.096, spotPrice: 0.04 }],
+    aws: { region: 'us-east-1', endpoint: fake.url, amiId: 'ami-0123456789abcdef0', credentials: { accessKeyId: 'AKIDSPILLWAYTEST', secretAccessKey: 'not-a-secret' } },
+  });
+  const provider = createAwsEc2Provider([pool], { cluster: 'prod', masterUrl: 'http://127.0.0.1:5050', log: silentLogger, clock }, {
+    retry: { baseDelayMs: 1, random: () => 0.5, sleep: async () => {} },
+  });
+  t.teardown(async () => { provider.close(); await fake.close(); });
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.05, at: NOW - 2 * H });
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.043, at: NOW - H });
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1b', price: 0.039, at: NOW - H / 2 });
+
+  const feed = new ProviderPriceFeed(new Map([['spot', provider]]), 5 * 60_000, silentLogger);
+  await feed.refresh(clock.now());
+  const agent = (zone: string) => ({ id: `a-${zone}`, hostname: 'h', attributes: { pool: 'spot', zone }, total: { cpus: 2, mem: 8192, gpus: 0 } });
+  t.like(classifyAgent(agent('us-east-1a'), [pool], feed.latest()), { hourly: 0.043, listHourly: 0.096, capacityType: 'spot' });
+  t.like(classifyAgent(agent('us-east-1b'), [pool], feed.latest()), { hourly: 0.039 });
+
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.061, at: NOW + 60_000 });
+  clock.advance(2 * 60_000);
+  await feed.refresh(clock.now());
+  t.is(classifyAgent(agent('us-east-1a'), [pool], feed.latest()).hourly, 0.043, 'not refreshed before refreshMs');
+  clock.advance(5 * 60_000);
+  await feed.refresh(clock.now());
+  t.is(classifyAgent(agent('us-east-1a'), [pool], feed.latest()).hourly, 0.061, 'the new price after refreshMs');
+
+  fake.inject({ action: 'DescribeSpotPriceHistory', fault: { kind: 'error', code: 'AuthFailure', status: 401 } });
+  clock.advance(10 * 60_000);
+  await feed.refresh(clock.now()); // does not throw
+  t.is(classifyAgent(agent('us-east-1a'), [pool], feed.latest()).hourly, 0.061, 'EC2 failing: the last prices are kept');
+});
