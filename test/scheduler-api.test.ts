@@ -253,7 +253,12 @@ test.serial('an agent that stops pinging is removed: TASK_UNREACHABLE to PARTITI
       seen = fw.events.indexOf(ev) + 1;
       const o = ev.offers.offers.find((x: Event) => x.agent_id.value === lonely.agentId);
       for (const other of ev.offers.offers.filter((x: Event) => x !== o)) await fw.call({ type: 'DECLINE', decline: { offer_ids: [other.id], filters: { refuse_seconds: 3600 } } });
-      if (o) { await launch(fw, o, [task(id, o, [scalarRes('cpus', 0.5), scalarRes('mem', 64)])]); return; }
+      if (o) {
+        // The rest of the lonely agent stays away from this framework, so the other one is offered it
+        // (an offer left unanswered would hold it forever).
+        await fw.call({ type: 'ACCEPT', accept: { offer_ids: [o.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [task(id, o, [scalarRes('cpus', 0.5), scalarRes('mem', 64)])] } }], filters: { refuse_seconds: 3600 } } });
+        return;
+      }
     }
   };
   await Promise.all([onLonely(aware, 'pa'), onLonely(plain, 'np')]);
