@@ -16,6 +16,8 @@ import { MasterConnection, type MasterEvent } from './master-connection.ts';
 import { OversubscriptionMonitor, resolveOversubscription, type OversubscriptionOptions } from './oversubscription/monitor.ts';
 import type { SlackEstimate } from './oversubscription/slack-estimator.ts';
 import { loadAgentId, saveAgentId } from './recovery.ts';
+import { credentialAgentId, loadCredential, saveCredential } from './agent-credential.ts';
+import { identityProofWithRetries, type IdentitySource } from './instance-identity.ts';
 import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
 
@@ -39,6 +41,15 @@ export interface AgentOptions {
    * is loaded or the slack shrinks. Off unless `enabled`.
    */
   oversubscription?: OversubscriptionOptions;
+  /** PEM of the only CA trusted for an https master (`--ca-file`, already checked against its pin). */
+  ca?: string;
+  /**
+   * A single-use join token for the first registration. The master trades it for a credential kept
+   * in `workDir`; from then on the agent registers with the credential, never the token again.
+   */
+  joinToken?: string;
+  /** Where to get the instance identity proof presented with the join token (cloud VMs). */
+  identity?: IdentitySource;
 }
 
 export type { OversubscriptionOptions } from './oversubscription/monitor.ts';
@@ -71,6 +82,14 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const resources = await agentResources(workDir, opts.resources, opts.defaultPorts ?? '[31000-32000]');
   const attributes = parseAttributes(opts.attributes);
   let agentId = await loadAgentId(workDir);
+  const saved = await loadCredential(workDir);
+  let credential = saved && (!agentId || saved.agentId === agentId) ? saved.credential : undefined;
+  if (saved && !credential) logger.warn({ agentId, credentialFor: saved.agentId }, 'ignoring a saved credential of another agent id');
+  // A join token is only for the first registration: it makes a new agent.
+  const joining = (): boolean => !credential && opts.joinToken !== undefined;
+  if (joining() && agentId) logger.warn({ previous: agentId }, 'joining with a token: the master will register this agent under a new id');
+  const identityProof = joining() && opts.identity ? await identityProofWithRetries(opts.identity, logger) : undefined;
+  let savingCredential: Promise<void> = Promise.resolve();
 
   const server = await startFilesServer(workDir, host, opts.port, logger);
   const port = (server.address() as AddressInfo).port;
@@ -84,15 +103,26 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     masterUrl: opts.masterUrl,
     logger,
     reconnectMaxDelayMs: opts.reconnectMaxDelayMs ?? 5000,
+    ca: opts.ca,
+    authorization: () => (credential ? `Bearer ${credential}` : opts.joinToken ? `Bearer ${opts.joinToken}` : undefined),
+    onCredential: (c) => {
+      const id = credentialAgentId(c);
+      if (!id) return void logger.warn('the master sent a credential in an unknown format; ignored');
+      credential = c;
+      savingCredential = savingCredential.then(() => saveCredential(workDir, { agentId: id, credential: c }))
+        .catch((err: Error) => logger.error({ err }, 'failed to save the agent credential'));
+      logger.info({ agentId: id }, 'joined with the join token; credential saved');
+    },
     subscribeCall: () => ({
       type: 'SUBSCRIBE',
       subscribe: {
         agent_info: {
-          ...(agentId ? { id: { value: agentId } } : {}),
+          ...(agentId && !joining() ? { id: { value: agentId } } : {}),
           hostname: host, port, resources: toMesosSet(resources), attributes,
         },
         tasks: tasks?.subscribeTasks() ?? [],
         version: VERSION,
+        ...(joining() && identityProof ? { identity: identityProof } : {}),
       },
     }),
     onSubscribed: (id) => {
@@ -193,6 +223,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       await manager.stop(stopOpts?.killTasks ?? false);
       await journal.close();
       await savingAgentId;
+      await savingCredential;
       await closeServer(server);
       logger.info({ killTasks: stopOpts?.killTasks ?? false }, 'agent stopped');
     })()),

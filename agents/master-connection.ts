@@ -2,11 +2,14 @@
 // the master) plus short calls (PING, UPDATE) that carry the stream's Mesos-Stream-Id. When the
 // stream breaks the agent re-subscribes with exponential backoff; a 307 names the leading master.
 // node:http rather than fetch: we need the 307 itself, not a followed redirect, and fine control
-// over a chunked response that never ends.
-import http from 'node:http';
+// over a chunked response that never ends. Every request carries `authorization()` when it gives
+// one (join token, then the agent's credential); a credential the master issues arrives in the
+// SUBSCRIBE response's Spillway-Agent-Credential header.
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import { redactUrl } from '../src/common/logger.ts';
 import { RecordIODecoder } from '../src/mesos/recordio.ts';
+import { MasterTransport } from './master-transport.ts';
 
 export interface MasterEvent {
   type: string;
@@ -21,6 +24,12 @@ export interface ConnectionOptions {
   subscribeCall(): object;
   onSubscribed(agentId: string): void;
   onEvent(event: MasterEvent): void;
+  /** The `Authorization` header for the next request, if any. */
+  authorization?(): string | undefined;
+  /** The master issued a credential for this agent (at a join-token SUBSCRIBE). */
+  onCredential?(credential: string): void;
+  /** PEM of the CA to trust for an https master. */
+  ca?: string;
 }
 
 type Outcome = { redirect?: string; subscribed: boolean };
@@ -44,9 +53,10 @@ export class MasterConnection {
   private loop: Promise<void> | undefined;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private wakeSleep: (() => void) | undefined;
-  private readonly callAgent = new http.Agent({ keepAlive: true });
+  private readonly transport: MasterTransport;
 
   constructor(private readonly opts: ConnectionOptions) {
+    this.transport = new MasterTransport({ ca: opts.ca });
     this.configuredEndpoint = agentEndpoint(opts.masterUrl);
     this.endpoint = this.configuredEndpoint;
   }
@@ -72,10 +82,10 @@ export class MasterConnection {
 
   /** POSTs a call on the current stream; resolves with the HTTP status (202 means accepted). */
   call(body: object): Promise<number> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...this.authHeader() };
     if (this.streamId) headers['mesos-stream-id'] = this.streamId;
     return new Promise((resolve, reject) => {
-      const req = http.request(this.endpoint, { method: 'POST', headers, agent: this.callAgent, timeout: CALL_TIMEOUT_MS }, (res) => {
+      const req = this.transport.request(this.endpoint, { method: 'POST', headers, timeout: CALL_TIMEOUT_MS }, true, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);
@@ -97,7 +107,7 @@ export class MasterConnection {
     this.wakeSleep?.();
     for (const w of this.waiters.splice(0)) w.reject(new Error('master connection stopped'));
     await this.loop;
-    this.callAgent.destroy();
+    this.transport.destroy();
   }
 
   private async run(): Promise<void> {
@@ -127,9 +137,9 @@ export class MasterConnection {
       const outcome: Outcome = { subscribed: false };
       let settled = false;
       const done = (): void => { if (!settled) { settled = true; resolve(outcome); } };
-      const req = http.request(this.endpoint, {
-        method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json' },
-      }, (res) => {
+      const req = this.transport.request(this.endpoint, {
+        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...this.authHeader() },
+      }, false, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
           outcome.redirect = new URL(res.headers.location, this.endpoint).toString();
@@ -139,12 +149,15 @@ export class MasterConnection {
           return;
         }
         if (status !== 200) {
-          this.opts.logger.warn({ status }, 'SUBSCRIBE refused');
-          res.resume();
-          res.on('end', done);
+          let reason = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => { if (reason.length < 1000) reason += chunk; });
+          res.on('end', () => { this.opts.logger.warn({ status, reason: reason.trim() }, 'SUBSCRIBE refused'); done(); });
           res.on('close', done);
           return;
         }
+        const credential = res.headers['spillway-agent-credential'];
+        if (typeof credential === 'string' && credential) this.opts.onCredential?.(credential);
         this.streamId = String(res.headers['mesos-stream-id'] ?? '') || undefined;
         const decoder = new RecordIODecoder();
         res.on('data', (chunk: Buffer) => {
@@ -161,7 +174,9 @@ export class MasterConnection {
       });
       req.on('socket', (s) => s.setKeepAlive(true, 10_000));
       req.on('error', (err) => {
-        this.opts.logger.debug({ err: err.message, endpoint: redactUrl(this.endpoint) }, 'SUBSCRIBE failed');
+        // A TLS failure will not fix itself by retrying: say so loudly.
+        const tls = /certificate|self.signed|SSL|TLS|altnames/i.test(err.message);
+        this.opts.logger[tls ? 'error' : 'debug']({ err: err.message, endpoint: redactUrl(this.endpoint) }, tls ? 'cannot verify the master\'s TLS certificate' : 'SUBSCRIBE failed');
         done();
       });
       req.on('close', done);
@@ -192,6 +207,11 @@ export class MasterConnection {
     }
     if (ev.type !== 'HEARTBEAT') this.opts.onEvent(ev);
     return false;
+  }
+
+  private authHeader(): Record<string, string> {
+    const value = this.opts.authorization?.();
+    return value ? { authorization: value } : {};
   }
 
   private startPinging(intervalSeconds: number): void {

@@ -28,6 +28,11 @@ export interface LaunchSpec {
   readonly zone?: string;
   /** cloud-init user-data (plain text; providers encode it as their API needs). */
   readonly userData?: string;
+  /**
+   * The single-use join token inside `userData`, for providers that start agents themselves
+   * rather than booting user-data (local): they hand it to the agent directly.
+   */
+  readonly joinToken?: string;
 }
 
 export interface Price {

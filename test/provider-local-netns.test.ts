@@ -18,6 +18,7 @@ import { ConfigFileError, PoolsFileSchema, parseConfig } from '../providers/pool
 import { ProviderSet } from '../providers/registry.ts';
 import { InvalidConfigError } from '../providers/errors.ts';
 import { cleanupLeftovers, NetnsNetwork, parseSubnet } from '../providers/local/netns.ts';
+import { inProcessBootstrapPort, launchBootstrapped } from '../src/bootstrap/bootstrap-launch.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -63,7 +64,8 @@ test.serial('netns mode: each agent gets its own namespace and address, register
     await redis.stop();
   });
 
-  const launched = await p.launch('ns-pool', 2, { token: 'ns-1', instanceType: 'small' });
+  // Agents off loopback must join with a token: the bootstrapped launch path gives each its own.
+  const launched = await launchBootstrapped(p, pools[0]!, 2, { token: 'ns-1', instanceType: 'small' }, inProcessBootstrapPort(master.http.bootstrap, master.http.agentAuth.tokens));
   const subnet = parseSubnet(plan.subnet);
   const addresses = launched.map((i) => i.privateAddress!).sort();
   t.is(new Set(addresses).size, 2, 'two different addresses');
@@ -82,6 +84,9 @@ test.serial('netns mode: each agent gets its own namespace and address, register
   t.is(r.code, 0, r.stderr);
   const seen = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout)?.[1];
   t.true(seen !== undefined && addresses.includes(seen), `the task ran in a namespace (${r.stdout.trim()})`);
+
+  const tokens = ((await (await fetch(`${master.url}/v1/tokens`)).json()) as { tokens: { state: string; instanceId?: string }[] }).tokens;
+  t.deepEqual(tokens.map((x) => [x.state, x.instanceId]).sort(), launched.map((i) => ['used', i.id]).sort(), 'each agent joined with its own token, bound to its instance');
 
   // Cut one agent off: the master loses it; heal the link: it comes back under the same id.
   const victim = (await net.namespaces())[0]!;

@@ -67,7 +67,7 @@ export class LocalProvider implements Provider {
     const unstarted = existing.filter((r) => r.pid === undefined && !r.terminated);
     const net = (existing.length === 0 || unstarted.length) && pool.local?.netns ? await prepareNetwork(poolName, pool.local, this.ctx.masterUrl) : undefined;
     if (existing.length) {
-      for (const r of unstarted) await this.start(r, pool, type, net);
+      for (const r of unstarted) await this.start(r, pool, type, net, spec.joinToken);
       return existing.map((r) => this.toInstance(r));
     }
     const now = this.ctx.clock.now();
@@ -76,17 +76,18 @@ export class LocalProvider implements Provider {
       return { id, pool: poolName, instanceType: type.name, token: spec.token, workDir: join(this.opts.stateDir, 'instances', id), launchedAt: now };
     });
     this.state.update((s) => s.instances.push(...records));
-    for (const r of records) await this.start(r, pool, type, net);
+    for (const r of records) await this.start(r, pool, type, net, spec.joinToken);
     return records.map((r) => this.toInstance(r));
   }
 
   /** Starts the agent process of a recorded instance (in its namespace with netns) and records its pid and port. */
-  private async start(r: LocalInstanceRecord, pool: Pool, type: Pool['instanceTypes'][number], net: PreparedNetwork | undefined): Promise<void> {
+  private async start(r: LocalInstanceRecord, pool: Pool, type: Pool['instanceTypes'][number], net: PreparedNetwork | undefined, joinToken?: string): Promise<void> {
     const port = net ? NETNS_AGENT_PORT : await freePort();
     const ports = net ? '[31000-32000]' : `[${port + 1}-${port + 100}]`;
     const resources = `cpus:${type.cpus};mem:${type.mem};disk:${type.disk ?? 1024}${type.gpus ? `;gpus:${type.gpus}` : ''};ports:${ports}`;
     const attrs = Object.entries({ ...pool.attributes, pool: pool.name, instance: r.id }).map(([k, v]) => `${k}:${v}`).join(';');
-    const spawnOpts = { detached: true, stdio: 'ignore' as const, env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id } };
+    // The join token goes through the environment, never the command line (visible in ps).
+    const spawnOpts = { detached: true, stdio: 'ignore' as const, env: { ...process.env, SPILLWAY_INSTANCE_ID: r.id, ...(joinToken ? { SPILLWAY_JOIN_TOKEN: joinToken } : {}) } };
     const agentArgs = (master: string, host: string[]) => [BIN, 'agent', '--master', master, '--port', String(port), ...host, '--work-dir', r.workDir,
       '--resources', resources, '--attributes', attrs, '--kill-tasks-on-exit', ...(this.opts.agentArgs ?? [])];
     const child = net

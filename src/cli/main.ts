@@ -12,6 +12,7 @@ import { registerInstancesCommand } from './commands/instances.ts';
 import { registerMaintenanceCommands } from './commands/maintenance.ts';
 import { registerScalingCommands } from './commands/scaling.ts';
 import { registerReportCommands } from './commands/report.ts';
+import { registerTokenCommands } from './commands/token.ts';
 
 const program = new Command('spillway')
   .description('Spillway: one computer out of owned and rented machines — a Mesos-compatible master, agents and autoscaling')
@@ -27,6 +28,7 @@ registerClusterCommands(program);
 registerRunCommand(program);
 registerInstancesCommand(program);
 registerMaintenanceCommands(program);
+registerTokenCommands(program);
 registerPolicyAdminCommands(program);
 registerPolicyCommands(program);
 registerScalingCommands(program);

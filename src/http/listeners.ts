@@ -3,7 +3,7 @@
 // host's bridge address; that address may appear only after the master started (the local
 // provider creates the bridge at its first launch), so an address that does not exist yet is
 // retried every second until it does. Any other bind error is fatal.
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Logger } from '../common/logger.ts';
 
 export interface ListenAddress {
@@ -22,7 +22,7 @@ export function parseListenAddress(spec: string): ListenAddress {
   return { host: m[1]!, port };
 }
 
-export const urlFor = (host: string, port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+export const urlFor = (host: string, port: number, scheme: 'http' | 'https' = 'http'): string => `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 const RETRY_MS = 1000;
 
@@ -31,17 +31,17 @@ export class ExtraListeners {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
-  constructor(private readonly handler: RequestListener, private readonly log: Logger, private readonly configure: (s: Server) => void) {}
+  /** `newServer` makes a server like the primary one (same handler, same TLS). */
+  constructor(private readonly newServer: () => Server, private readonly log: Logger, private readonly scheme: 'http' | 'https' = 'http') {}
 
   /**
    * Listens on `host:port`; resolves with its URL once bound, or at once (URL included) when the
    * address does not exist yet and binding goes on in the background.
    */
   async add(host: string, port: number): Promise<string> {
-    const url = urlFor(host, port);
+    const url = urlFor(host, port, this.scheme);
     const attempt = (): Promise<'bound' | 'not-yet'> => new Promise((resolve, reject) => {
-      const server = createServer(this.handler);
-      this.configure(server);
+      const server = this.newServer();
       server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRNOTAVAIL' ? resolve('not-yet') : reject(new Error(`cannot listen on ${host}:${port}: ${e.message}`))));
       server.listen(port, host, () => {
         this.servers.push(server);

@@ -1,5 +1,6 @@
 // The master's HTTP server: Koa with thin routes that validate and call the master.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -19,6 +20,11 @@ import type { Accounting } from '../accounting/accounting.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
 import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
+import type { TlsMaterial } from './tls.ts';
+import { AgentAuthority, type AgentAuthOptions } from '../auth/agent-auth.ts';
+import { refuseAgentSecretsOffAgentApi } from './agent-credential-guard.ts';
+import { mountBootstrapRoutes } from './bootstrap-routes.ts';
+import { BootstrapService, type BootstrapOptions } from '../bootstrap/bootstrap-service.ts';
 
 export interface HttpOptions {
   host: string;
@@ -33,6 +39,12 @@ export interface HttpOptions {
   autoscaler?: AutoscalerHolder;
   /** Serves /v1/reports (absent: accounting is off and they answer 503). */
   accounting?: Accounting;
+  /** Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`). */
+  tls?: TlsMaterial;
+  /** Who may act as an agent (`--agent-auth`, identity proofs). */
+  agentAuth?: AgentAuthOptions;
+  /** Bootstrap settings: the URL agents are told to use, the default join-token TTL. */
+  bootstrap?: BootstrapOptions;
 }
 
 export interface RunningServer {
@@ -40,6 +52,10 @@ export interface RunningServer {
   url: string;
   /** Every address served: the primary first, then the `listen` ones. */
   urls: string[];
+  /** Join tokens and agent credentials. */
+  agentAuth: AgentAuthority;
+  /** User-data and join tokens for launches (what the providers' launch path uses). */
+  bootstrap: BootstrapService;
   close(): Promise<void>;
 }
 
@@ -50,11 +66,13 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   const bodyLimit = opts.bodyLimit ?? '1mb';
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit });
   app.use(errorResponder(log));
+  const agentAuth = new AgentAuthority(master, opts.agentAuth);
+  const bootstrap = new BootstrapService(master, agentAuth.tokens, { ...opts.bootstrap, caPem: opts.tls?.caPem, caPin: opts.tls?.caPin, masterUrl: () => url });
   const limiter = opts.rateLimits ? new FrameworkRateLimiter(opts.rateLimits) : undefined;
   // The hot call endpoints bypass Koa (see call-endpoint.ts); everything else goes through it.
   const calls = new Map<string, CallHandler>([
     ['/api/v1/scheduler', schedulerCalls(master, limiter)],
-    ['/api/v1/agent', agentCalls(master)],
+    ['/api/v1/agent', agentCalls(master, agentAuth)],
   ]);
   router.post('/api/v1', requireJson, json, operatorRoute(master));
   router.get('/master/state', legacyStateRoute(master, () => url));
@@ -63,6 +81,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
   mountPolicyRoutes(router, master);
   mountAutoscalerRoutes(router, master, opts.autoscaler ?? {});
   mountReportRoutes(router, opts.accounting, master.clock);
+  mountBootstrapRoutes(router, { master, tokens: agentAuth.tokens, bootstrap, json });
   router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;
@@ -79,19 +98,24 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     const path = req.url ?? '/';
     const q = path.indexOf('?');
     const handler = calls.get(q < 0 ? path : path.slice(0, q));
+    if (refuseAgentSecretsOffAgentApi(req, res, log)) return;
     if (handler) serveCall(handler, req, res, callOptions);
     else void koa(req, res);
   };
-  const configure = (s: Server): void => { s.keepAliveTimeout = 5_000; };
-  const server = createServer(handle);
-  configure(server);
+  const newServer = (): Server => {
+    const s = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createServer(handle);
+    s.keepAliveTimeout = 5_000;
+    return s;
+  };
+  const scheme = opts.tls ? 'https' : 'http';
+  const server = newServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  url = urlFor(opts.host, addr.port);
-  const extra = new ExtraListeners(handle, log, configure);
+  url = urlFor(opts.host, addr.port, scheme);
+  const extra = new ExtraListeners(newServer, log, scheme);
   const urls = [url];
   try {
     for (const l of opts.listen ?? []) urls.push(await extra.add(l.host, l.port ?? addr.port));
@@ -104,6 +128,8 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     server,
     url,
     urls,
+    agentAuth,
+    bootstrap,
     close: async () => {
       limiter?.close();
       await extra.close();

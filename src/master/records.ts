@@ -28,6 +28,8 @@ export interface AgentRecord {
   reregisteredAt?: number;
   /** Set while the agent is unreachable (missed pings); its tasks were reported lost/unreachable. */
   unreachableSince?: number;
+  /** Agents that joined with a token: sha256 (hex) of the credential bound to this id (src/auth). */
+  credentialSha256?: string;
 }
 
 export interface FrameworkRecord {

@@ -9,6 +9,9 @@ import { systemClock, type Clock } from '../common/clock.ts';
 import type { MasterAutoscalerOptions } from '../autoscaler/start.ts';
 import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
 import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
+import type { TlsMaterial } from '../http/tls.ts';
+import type { AgentAuthOptions } from '../auth/agent-auth.ts';
+import type { BootstrapOptions } from '../bootstrap/bootstrap-service.ts';
 
 export interface MasterProcessOptions {
   redisUrl: string;
@@ -22,7 +25,13 @@ export interface MasterProcessOptions {
   rateLimits?: RateLimits;
   /** --max-task-launches-per-second; undefined = unlimited. */
   maxTaskLaunchesPerSecond?: number;
+  /** HTTPS with this certificate and key. */
+  tls?: TlsMaterial;
+  /** Who may act as an agent: `--agent-auth` mode and identity-proof verification. */
+  agentAuth?: AgentAuthOptions;
+  bootstrap?: BootstrapOptions;
   log?: Logger;
+  /** Time for the master (tests inject one, e.g. to expire join tokens). */
   clock?: Clock;
   /** The autoscaler's loop and workers (default on); false leaves it out. */
   autoscaler?: MasterAutoscalerOptions | false;
@@ -54,7 +63,10 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   // Accounting samples on the leader only; with one master, this one. (HA hangs start/stop on leadership.)
   const accounting = opts.accounting === false ? undefined : startAccounting(master, store, log, opts.accounting);
   const autoscaler: AutoscalerHolder = {};
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler, accounting });
+  const http = await startHttpServer(master, log, {
+    host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler, accounting,
+    tls: opts.tls, agentAuth: opts.agentAuth, bootstrap: opts.bootstrap,
+  });
   if (opts.autoscaler !== false) {
     // Loaded only when a master runs it, so client commands do not load BullMQ.
     const { startAutoscaler } = await import('../autoscaler/start.ts');
@@ -64,6 +76,7 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.maxTaskLaunchesPerSecond !== undefined ? { maxTaskLaunchesPerSecond: opts.maxTaskLaunchesPerSecond } : {}),
+    agentAuth: http.agentAuth.mode, identityProofs: http.agentAuth.verifiedIdentityKinds(),
   }, 'master listening');
   return {
     master,

@@ -5,7 +5,9 @@
 export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 'quotas' | 'demands'
   // Maintenance (src/master/maintenance.ts): agent drains and deactivations, agents marked gone,
   // the maintenance schedule, machine modes and frameworks' answers to inverse offers.
-  | 'agent_drains' | 'deactivated_agents' | 'gone_agents' | 'maintenance' | 'machines' | 'inverse_offer_statuses';
+  | 'agent_drains' | 'deactivated_agents' | 'gone_agents' | 'maintenance' | 'machines' | 'inverse_offer_statuses'
+  // Join tokens (src/auth/join-tokens.ts), read on demand.
+  | 'join_tokens';
 /** Capped lists, newest first. */
 export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions';
 

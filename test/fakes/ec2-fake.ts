@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { parseQuery, q, unflatten, type QueryParams, type QueryTree } from './ec2-query.ts';
 import { el, errorResponse, opt, response, set, type XmlChild, type XmlNode } from './ec2-xml.ts';
+import { Ec2IdentitySigner, startEc2Metadata, type MetadataServer } from './ec2-identity.ts';
 
 export type Ec2StateName = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
 const STATE_CODE: Record<Ec2StateName, number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
@@ -179,6 +180,22 @@ export class Ec2Fake {
   /** Instances that are not shutting down or terminated. */
   liveInstances(): FakeInstance[] {
     return this.allInstances().filter((i) => LIVE.has(i.state));
+  }
+
+  // ---- instance identity ------------------------------------------------------------------
+
+  private signer: Ec2IdentitySigner | undefined;
+
+  /** This fake "region"'s identity-document signer (made on first use; its certificate is the test's AWS cert). */
+  identitySigner(): Ec2IdentitySigner {
+    return (this.signer ??= new Ec2IdentitySigner(this.region, this.ownerId));
+  }
+
+  /** IMDS of an instance this fake launched, serving its signed identity document. */
+  startMetadataServer(instanceId: string, opts: { tamper?: (doc: string) => string } = {}): Promise<MetadataServer> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new Error(`fake: no instance ${instanceId}`);
+    return startEc2Metadata(this.identitySigner(), inst, opts);
   }
 
   // ---- state set-up -----------------------------------------------------------------------

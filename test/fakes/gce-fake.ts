@@ -16,6 +16,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseFilter, FilterSyntaxError } from './gce-filter.ts';
+import { GceIdentitySigner, startGceMetadata } from './gce-identity.ts';
+import type { MetadataServer } from './ec2-identity.ts';
 
 export type GceRoute =
   | 'instances.insert' | 'instances.list' | 'instances.get' | 'instances.delete'
@@ -137,6 +139,22 @@ export class GceFake {
   instance(project: string, zone: string, name: string): Json | undefined {
     const i = this.instancesByKey.get(`${project}/${zone}/${name}`);
     return i && structuredClone(i);
+  }
+
+  // ---- instance identity ----
+
+  private signer: GceIdentitySigner | undefined;
+
+  /** Signs instance identity tokens; its jwks() plays Google's oauth2/v3/certs. */
+  identitySigner(): GceIdentitySigner {
+    return (this.signer ??= new GceIdentitySigner(this.now));
+  }
+
+  /** The metadata server of an instance this fake created, serving its identity token. */
+  startMetadataServer(project: string, zone: string, name: string): Promise<MetadataServer> {
+    const inst = this.instancesByKey.get(`${project}/${zone}/${name}`);
+    if (!inst) throw new Error(`fake: no instance ${name}`);
+    return startGceMetadata(this.identitySigner(), inst, project, zone);
   }
 
   // ---- state manipulation ----

@@ -11,6 +11,7 @@ import { ProviderSet } from '../../../providers/registry.ts';
 import { ProviderError } from '../../../providers/errors.ts';
 import type { Instance } from '../../../providers/provider.ts';
 import { fail, printJson, printTable, step } from '../output.ts';
+import { httpBootstrapPort, launchBootstrapped } from '../../bootstrap/bootstrap-launch.ts';
 
 interface CommonFlags { pools?: string; stateDir: string; cluster: string; master: string; json?: boolean }
 
@@ -67,7 +68,7 @@ export function registerInstancesCommand(program: Command): void {
       printTable(HEAD, all.map(row));
     }));
 
-  common(instances.command('launch').description('start N instances in a pool (idempotent with --token)'))
+  common(instances.command('launch').description('start N instances in a pool, each with its own single-use join token from the master (idempotent with --token)'))
     .requiredOption('--pool <name>', 'pool to launch in')
     .requiredOption('--count <n>', 'how many')
     .option('--type <instance-type>', 'instance type (default: the pool\'s first)')
@@ -82,7 +83,10 @@ export function registerInstancesCommand(program: Command): void {
       const type = o.type ?? pool.instanceTypes[0]?.name ?? (pool.provider === 'static' ? 'any' : '');
       const token = o.token ?? `cli-${randomUUID()}`;
       const done = step(`launching ${count} × ${type} in pool ${pool.name} (token ${token})`);
-      const launched = await set.forPool(pool.name).launch(pool.name, count, { token, instanceType: type });
+      // Owned static machines have their agents installed; everything else boots with a join token.
+      const launched = pool.provider === 'static'
+        ? await set.forPool(pool.name).launch(pool.name, count, { token, instanceType: type })
+        : await launchBootstrapped(set.forPool(pool.name), pool, count, { token, instanceType: type }, httpBootstrapPort(o.master));
       done();
       if (o.json) return printJson(launched);
       printTable(HEAD, launched.map(row));

@@ -6,6 +6,10 @@ import { loadRateLimits, RateLimitsError } from '../../master/rate-limits.ts';
 import { fail } from '../output.ts';
 import { parseMinAllocatable, type MinAllocatable } from '../../../policies/allocation/min-allocatable.ts';
 import { accountingFromFlags, addAccountingFlags, type AccountingFlags } from './accounting-flags.ts';
+import { AGENT_AUTH_MODES, type AgentAuthMode } from '../../auth/agent-auth.ts';
+import { IdentityError, IdentityVerifier } from '../../auth/instance-identity.ts';
+import { gcpAudienceFor } from '../../bootstrap/bootstrap-service.ts';
+import { systemClock } from '../../common/clock.ts';
 
 export interface MasterFlags extends AccountingFlags {
   cluster: string;
@@ -25,6 +29,9 @@ export interface MasterFlags extends AccountingFlags {
   autoscalerInterval: string;
   autoscalerJobLock: string;
   providerStateDir?: string;
+  agentAuth: string;
+  awsIdentityCerts?: string;
+  gcpIdentityJwks?: string;
 }
 
 export function addMasterFlags(cmd: Command): Command {
@@ -45,7 +52,10 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--no-autoscaler', 'do not run the autoscaler (its loop and its job workers) in this master')
     .option('--autoscaler-interval <seconds>', 'time between autoscaler evaluations (it also evaluates soon after demand changes)', '10')
     .option('--autoscaler-job-lock <ms>', 'a provisioning job whose worker died is handed to another worker after about this long', '30000')
-    .option('--provider-state-dir <dir>', 'where the local and static providers keep their state and instance work dirs (default .spillway/providers)');
+    .option('--provider-state-dir <dir>', 'where the local and static providers keep their state and instance work dirs (default .spillway/providers)')
+    .option('--agent-auth <mode>', 'agents without a join token or credential: required = refused, loopback = only from loopback, optional = admitted', 'loopback')
+    .option('--aws-identity-certs <file>', 'PEM certificates (AWS\'s per-region RSA certs) to verify EC2 instance identity documents of joining agents')
+    .option('--gcp-identity-jwks <file|url>', 'JWKS (Google\'s, e.g. https://www.googleapis.com/oauth2/v3/certs) to verify GCE instance identity tokens of joining agents');
 }
 
 function wholeNumber(flag: string, v: string): number {
@@ -85,13 +95,23 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
 }
 
 /** The process-level options (not MasterConfig) the flags set; exits with a message naming the field on error. */
-export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting'> {
-  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting'> = { accounting: accountingFromFlags(o) };
+export function masterProcessOptionsFromFlags(o: MasterFlags): Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting' | 'agentAuth'> {
+  const out: Pick<MasterProcessOptions, 'rateLimits' | 'maxTaskLaunchesPerSecond' | 'autoscaler' | 'accounting' | 'agentAuth'> = { accounting: accountingFromFlags(o) };
   out.autoscaler = o.autoscaler === false ? false : {
     intervalSeconds: positive('autoscaler-interval', o.autoscalerInterval),
     lockDurationMs: positive('autoscaler-job-lock', o.autoscalerJobLock),
     ...(o.providerStateDir ? { stateDir: o.providerStateDir } : {}),
   };
+  if (!AGENT_AUTH_MODES.includes(o.agentAuth as AgentAuthMode)) fail(`--agent-auth: '${o.agentAuth}' is not one of ${AGENT_AUTH_MODES.join(', ')}`);
+  try {
+    const identity = o.awsIdentityCerts || o.gcpIdentityJwks
+      ? IdentityVerifier.fromFiles({ awsCertsFile: o.awsIdentityCerts, gcpJwks: o.gcpIdentityJwks, gcpAudience: gcpAudienceFor(o.cluster), clock: systemClock })
+      : undefined;
+    out.agentAuth = { mode: o.agentAuth as AgentAuthMode, ...(identity ? { identity } : {}) };
+  } catch (e) {
+    if (e instanceof IdentityError) fail(e.message);
+    throw e;
+  }
   if (o.rateLimits !== undefined) {
     try {
       out.rateLimits = loadRateLimits(o.rateLimits);
