@@ -90,6 +90,9 @@ test('a join token is traded once for a credential bound to the new agent; reuse
   t.is(garbage.status, 401);
   t.regex(garbage.body, /unrecognised Authorization/);
   t.is((await fetch(`${h.m.url}/v1/tokens/t-unknown`, { method: 'DELETE' })).status, 404);
+  const metrics = await (await fetch(`${h.m.url}/metrics`)).text();
+  t.regex(metrics, /spillway_agent_auth_refused_total\{reason="reused-token"\} 1/);
+  t.regex(metrics, /spillway_agent_auth_refused_total\{reason="expired-token"\} 1/);
 });
 
 test('an agent credential acts only for its own agent, and never on the scheduler or operator API', async (t) => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { BIN, waitFor } from './helpers/cluster.ts';
 import { tempDir } from './helpers/redis.ts';
+import { runProcess } from './helpers/run-process.ts';
 import { silentLogger } from '../src/common/logger.ts';
 import { systemClock } from '../src/common/clock.ts';
 import { ConfigFileError, loadPoolsFile, PoolsFileSchema, parseConfig } from '../providers/pool-config.ts';
@@ -152,14 +153,18 @@ test.serial('spillway instances: launch, list (table and --json) and terminate f
     if (left.length) cli('terminate', ...left.map((i) => i.id));
     await m.shutdown();
   });
-  const launched = cli('launch', '--pool', 'local-rented', '--count', '1', '--token', 'cli-token', '--json');
-  t.is(launched.status, 0, launched.stderr);
+  // Launching asks the master (in this process) for join tokens: run it asynchronously.
+  const launched = await runProcess([BIN, 'instances', 'launch', '--pool', 'local-rented', '--count', '1', '--token', 'cli-token', '--json', '--pools', poolsFile, '--state-dir', dir, '--master', m.url]);
+  t.is(launched.code, 0, launched.stderr);
   const [inst] = JSON.parse(launched.stdout) as { id: string; pool: string }[];
   t.is(inst.pool, 'local-rented');
   t.regex(launched.stderr, /launching 1 × small in pool local-rented/);
   const table = cli('--pool', 'local-rented');
   t.regex(table.stdout, new RegExp(inst.id));
   await waitFor(async () => (await agents(m)).length === 1, 30_000, 'agent');
+  const listed = await runProcess([BIN, 'token', 'list', '--json', '--master', m.url]);
+  const tokens = JSON.parse(listed.stdout) as { state: string; instanceId?: string; launch?: { token: string } }[];
+  t.like(tokens, [{ state: 'used', instanceId: inst.id, launch: { token: 'cli-token' } }], 'the agent joined with the launch\'s own token');
   const term = cli('terminate', inst.id);
   t.is(term.status, 0, term.stderr);
   t.deepEqual(JSON.parse(cli('--json').stdout), []);
