@@ -3,9 +3,9 @@
 // cloud-init's schema in both formats, under 16 KB, carrying one fresh join token and no other
 // secret; bad requests are refused with the field named and mint nothing.
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
@@ -22,14 +22,31 @@ test.after.always(async () => { await m?.shutdown(); });
 const post = (path: string, body: unknown) => fetch(`${m.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 const tokenCount = async () => ((await (await fetch(`${m.url}/v1/tokens`)).json()) as { tokens: unknown[] }).tokens.length;
 
-function schemaCheck(t: import('ava').ExecutionContext, cloudConfig: string): void {
+/**
+ * A command run without blocking this process: the master lives here, and a blocked event loop
+ * lets its keep-alive sockets time out under the test's feet.
+ */
+function sh(cmd: string, args: string[], o: { input?: string; cwd?: string } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(o.input ?? '');
+  });
+}
+
+async function schemaCheck(t: import('ava').ExecutionContext, cloudConfig: string): Promise<void> {
   if (!cloudInit) {
     t.log('cloud-init is not installed here (.ci/run installs it): schema not checked');
     return;
   }
   const file = join(tempDir(), 'user-data');
   writeFileSync(file, cloudConfig);
-  const r = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
+  const r = await sh('cloud-init', ['schema', '--config-file', file]);
   t.is(r.status, 0, `${r.stdout}${r.stderr}`);
   t.regex(r.stdout, /Valid cloud-config/);
 }
@@ -46,13 +63,13 @@ test.serial('GET /v1/agent/bundle: a reproducible tarball with its sha256, holdi
   t.true(body.length < 1024 * 1024, `small (${body.length} bytes)`);
   const dir = tempDir('spillway-bundle-');
   writeFileSync(join(dir, 'b.tgz'), body);
-  execFileSync('tar', ['-xzf', 'b.tgz'], { cwd: dir });
-  t.deepEqual(execFileSync('tar', ['-tzf', 'b.tgz'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').sort(), ['spillway-agent/VERSION', 'spillway-agent/spillway-agent.mjs']);
+  t.is((await sh('tar', ['-xzf', 'b.tgz'], { cwd: dir })).status, 0);
+  t.deepEqual((await sh('tar', ['-tzf', 'b.tgz'], { cwd: dir })).stdout.trim().split('\n').sort(), ['spillway-agent/VERSION', 'spillway-agent/spillway-agent.mjs']);
   // It runs with nothing but Node: not from the checkout, no node_modules around.
-  const version = spawnSync(process.execPath, [join(dir, 'spillway-agent/spillway-agent.mjs'), '--version'], { cwd: dir, encoding: 'utf8' });
+  const version = await sh(process.execPath, [join(dir, 'spillway-agent/spillway-agent.mjs'), '--version'], { cwd: dir });
   t.is(version.status, 0, version.stderr);
-  t.is(version.stdout.trim(), JSON.parse(execFileSync('cat', [new URL('../package.json', import.meta.url).pathname], { encoding: 'utf8' })).version);
-  const help = spawnSync(process.execPath, [join(dir, 'spillway-agent/spillway-agent.mjs'), 'agent', '--help'], { cwd: dir, encoding: 'utf8' });
+  t.is(version.stdout.trim(), (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+  const help = await sh(process.execPath, [join(dir, 'spillway-agent/spillway-agent.mjs'), 'agent', '--help'], { cwd: dir });
   t.regex(help.stdout, /--join-token-file/);
 });
 
@@ -64,7 +81,7 @@ test.serial('user-data for a pool: #cloud-config valid for cloud-init, at most 1
   t.like(r.token, { pool: 'burst', state: 'unused' });
   t.is(await tokenCount(), before + 1);
   t.true(Buffer.byteLength(r.userData) <= USER_DATA_LIMIT_BYTES);
-  schemaCheck(t, r.userData);
+  await schemaCheck(t, r.userData);
   const cfg = parse(r.userData) as { write_files: { path: string; permissions: string; content: string }[]; runcmd: string[][] };
   const config = JSON.parse(cfg.write_files.find((f) => f.path === '/opt/spillway/etc/agent.json')!.content) as Record<string, unknown>;
   t.like(config, { masterUrl: 'http://10.0.0.5:5050', pool: 'burst', attributes: { tier: 'spot', pool: 'burst' }, joinToken: r.joinToken, hostname: 'auto' });
@@ -74,7 +91,7 @@ test.serial('user-data for a pool: #cloud-config valid for cloud-init, at most 1
   t.true(script.includes(`SPILLWAY_BUNDLE_SHA256='${bundleSha}'`), 'the script checks the bundle against this sha256');
   t.true(script.includes("SPILLWAY_BUNDLE_URL='http://10.0.0.5:5050/v1/agent/bundle'"));
   t.deepEqual(cfg.runcmd, [['sh', '/opt/spillway/bootstrap.sh']]);
-  t.is(spawnSync('sh', ['-n'], { input: script }).status, 0, 'the script is valid sh');
+  t.is((await sh('sh', ['-n'], { input: script })).status, 0, 'the script is valid sh');
   // The only secret in it is that join token.
   const withoutToken = r.userData.replaceAll(r.joinToken, '');
   t.false(/spwj\.|spwa\.|PRIVATE KEY|redis:\/\//.test(withoutToken));
@@ -82,10 +99,10 @@ test.serial('user-data for a pool: #cloud-config valid for cloud-init, at most 1
   const mime = (await (await post('/v1/agent/user-data', { pool: 'burst', format: 'mime' })).json()) as { userData: string };
   t.regex(mime.userData, /^Content-Type: multipart\/mixed; boundary="([^"]+)"\nMIME-Version: 1\.0\n/);
   // cloud-init reads the parts with Python's email parser; so does this check.
-  const parts = spawnSync('python3', ['-c', 'import email,sys,json; m=email.message_from_string(sys.stdin.read()); print(json.dumps([[p.get_content_type(), p.get_payload()] for p in m.walk() if not p.is_multipart()]))'], { input: mime.userData, encoding: 'utf8' });
+  const parts = await sh('python3', ['-c', 'import email,sys,json; m=email.message_from_string(sys.stdin.read()); print(json.dumps([[p.get_content_type(), p.get_payload()] for p in m.walk() if not p.is_multipart()]))'], { input: mime.userData });
   const [[type, payload]] = JSON.parse(parts.stdout) as [string, string][];
   t.is(type, 'text/cloud-config');
-  schemaCheck(t, payload!);
+  await schemaCheck(t, payload!);
   t.regex(payload!, new RegExp(`SPILLWAY_BUNDLE_URL='${m.url.replace(/[.]/g, '\\.')}/v1/agent/bundle'`), 'without masterUrl: the URL the request came in on');
 });
 
@@ -117,7 +134,7 @@ test.serial('spillway agent user-data prints the user-data (or --json) and exits
   const views = ((await (await fetch(`${m.url}/v1/tokens`)).json()) as { tokens: { id: string; createdAt: string; expiresAt: string }[] }).tokens;
   const last = views[views.length - 1]!;
   t.is(Date.parse(last.expiresAt) - Date.parse(last.createdAt), 30 * 60_000, '--ttl 30m');
-  schemaCheck(t, r.stdout);
+  await schemaCheck(t, r.stdout);
   const json = await spillway(['agent', 'user-data', '--pool', 'burst', '--json', '--master', m.url]);
   t.is(json.code, 0, json.stderr);
   t.like(JSON.parse(json.stdout), { token: { pool: 'burst', state: 'unused' } });

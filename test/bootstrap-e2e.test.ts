@@ -116,8 +116,8 @@ test.serial('a fresh VM turns itself into an agent from its user-data alone and 
   if (cloudInit) {
     const file = join(tempDir(), 'user-data.yaml');
     writeFileSync(file, ud.text);
-    const schema = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
-    t.is(schema.status, 0, `cloud-init schema: ${schema.stdout}${schema.stderr}`);
+    const schema = await exec('cloud-init', ['schema', '--config-file', file]);
+    t.is(schema.code, 0, `cloud-init schema: ${schema.stdout}${schema.stderr}`);
   } else {
     t.log('cloud-init is not installed here (.ci/run installs it): schema not checked');
   }

@@ -6,6 +6,8 @@
 // registry. Built once per process on first use (about a second) and cached; the tarball is
 // byte-for-byte reproducible (src/bootstrap/tar.ts), so its sha256 names exactly what is served.
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../common/version.ts';
 import { tarGz } from './tar.ts';
@@ -22,7 +24,19 @@ export const BUNDLE_FILE = 'spillway-agent.tar.gz';
 export const BUNDLE_ENTRY = 'spillway-agent/spillway-agent.mjs';
 
 const ENTRY = fileURLToPath(new URL('../../agents/standalone.ts', import.meta.url));
-const VERSION_MODULE = fileURLToPath(new URL('../common/version.ts', import.meta.url));
+/** `readFileSync(new URL('./x', import.meta.url), 'utf8')`: a file shipped beside a module. */
+const SIBLING_FILE = /readFileSync\(new URL\((['"])([^'"]+)\1, import\.meta\.url\), (['"])utf8\3\)/g;
+
+/** Source with every sibling file it reads inlined as a string: the bundle has no files beside it. */
+export async function inlineSiblingFiles(source: string, path: string): Promise<string> {
+  const reads = [...source.matchAll(SIBLING_FILE)];
+  let out = source;
+  for (const m of reads) {
+    const text = await readFile(resolve(dirname(path), m[2]!), 'utf8');
+    out = out.replace(m[0], JSON.stringify(text));
+  }
+  return out;
+}
 
 let cached: Promise<AgentBundle> | undefined;
 
@@ -50,12 +64,15 @@ async function build(): Promise<AgentBundle> {
     // Bundled CommonJS dependencies call require(); give the ESM file one.
     banner: { js: "import { createRequire as __spillwayRequire } from 'node:module'; const require = __spillwayRequire(import.meta.url);" },
     plugins: [{
-      // version.ts reads package.json next to the sources; the bundle carries the value instead.
-      name: 'spillway-version',
+      // Modules that read files beside them (version.ts: package.json, the executor's launcher.sh)
+      // get those files inlined, so the one bundled file is all the agent needs.
+      name: 'spillway-inline-sibling-files',
       setup(b) {
-        b.onLoad({ filter: /[\\/]src[\\/]common[\\/]version\.ts$/ }, (args) => (args.path === VERSION_MODULE
-          ? { contents: `export const VERSION = ${JSON.stringify(VERSION)};`, loader: 'ts' }
-          : undefined));
+        b.onLoad({ filter: /\.ts$/ }, async (args) => {
+          if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
+          const source = await readFile(args.path, 'utf8');
+          return source.includes('import.meta.url') ? { contents: await inlineSiblingFiles(source, args.path), loader: 'ts' } : undefined;
+        });
       },
     }],
   });
