@@ -131,7 +131,7 @@ test.serial('a fresh VM turns itself into an agent from its user-data alone and 
   const agent = (await activeAgents()).find((a) => a.agent_info.hostname === vm.address)!;
   t.like(Object.fromEntries(agent.agent_info.attributes.map((a) => [a.name, a.text?.value])), { pool: 'burst', tier: 'spot' });
   t.true(logs().some((l) => l.msg === 'agent joined with a join token' && l.tokenId === ud.token.id), 'joined with its token');
-  t.true(existsSync(join(vm.prefix, 'work', 'credential.json')), 'and keeps the credential it was given');
+  await waitFor(() => existsSync(join(vm.prefix, 'work', 'credential.json')), 30_000, 'the VM to keep the credential it was given');
 
   const r = await runProcess([BIN, 'run', '--master', master.url, '--', 'echo from-the-vm; hostname -I 2>/dev/null || ip -4 -o addr']);
   t.is(r.code, 0, r.stderr);
