@@ -4,7 +4,9 @@
 // idempotent (launch under a token = the job id), so a retry — or a crash of the process that ran
 // the job, after which BullMQ hands the stalled job to another worker — never launches twice.
 //
-//   launch      provider.launch(pool, count, {token: job id}) → instance records → boot checks
+//   launch      provider.launch(pool, count, {token: job id}) → instance records → boot checks; every
+//               instance but owned static machines gets its own join token and user-data from the
+//               leader (src/bootstrap/bootstrap-launch.ts), so rented VMs bootstrap and join alone
 //   boot-check  agent registered → running; else terminate, back the pool/type off
 //   drain       DRAIN_AGENT (grace from the policy), wait for DRAINED (or the agent gone) → release
 //   release     terminate (static pools: power off, or only mark released when drain-only)
@@ -25,6 +27,7 @@ import type { PolicyProviders } from './providers.ts';
 import { AutoscalerQueues, QUEUE, bullPrefix, type DrainJobData, type ProvisionJobData, type ReleaseJobData } from './queues.ts';
 import { agentFor } from './reconcile.ts';
 import { AutoscalerRecords, type InstanceRecord, type LaunchRecord } from './records.ts';
+import { httpBootstrapPort, launchBootstrapped } from '../bootstrap/bootstrap-launch.ts';
 
 export interface WorkerPoolDeps {
   redis: Redis;
@@ -118,10 +121,13 @@ export class WorkerPool {
     const provider = cur.providers.forPool(rec.pool);
     let instances;
     try {
-      instances = await provider.launch(rec.pool, rec.count, {
+      const spec = {
         token: rec.jobId, instanceType: rec.instanceType,
         ...(rec.capacityType === 'spot' || rec.capacityType === 'on-demand' ? { capacityType: rec.capacityType } : {}),
-      });
+      };
+      instances = pool.provider === 'static'
+        ? await provider.launch(rec.pool, rec.count, spec)
+        : await launchBootstrapped(provider, pool, rec.count, spec, httpBootstrapPort(this.deps.leaderUrl()));
     } catch (e) {
       const fatal = isCapacityError(e) || isConfigError(e) || e instanceof IdempotencyConflictError;
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
