@@ -43,10 +43,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
+/** The master's routes as one request handler, for a server someone else owns (src/ha/replica.ts). */
+export interface MasterApp {
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  close(): void;
+}
+
+export function createMasterApp(master: Master, log: Logger, opts: Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler'> & { selfUrl: () => string }): MasterApp {
   const app = new Koa();
   const router = new Router();
-  let url = '';
   const bodyLimit = opts.bodyLimit ?? '1mb';
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit });
   app.use(errorResponder(log));
@@ -57,8 +62,8 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     ['/api/v1/agent', agentCalls(master)],
   ]);
   router.post('/api/v1', requireJson, json, operatorRoute(master));
-  router.get('/master/state', legacyStateRoute(master, () => url));
-  router.get('/state', legacyStateRoute(master, () => url));
+  router.get('/master/state', legacyStateRoute(master, opts.selfUrl));
+  router.get('/state', legacyStateRoute(master, opts.selfUrl));
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
   mountPolicyRoutes(router, master);
   mountAutoscalerRoutes(router, master, opts.autoscaler ?? {});
@@ -82,6 +87,13 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     if (handler) serveCall(handler, req, res, callOptions);
     else void koa(req, res);
   };
+  return { handle, close: () => limiter?.close() };
+}
+
+export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
+  let url = '';
+  const app = createMasterApp(master, log, { ...opts, selfUrl: () => url });
+  const handle = app.handle;
   const configure = (s: Server): void => { s.keepAliveTimeout = 5_000; };
   const server = createServer(handle);
   configure(server);
@@ -105,7 +117,7 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     url,
     urls,
     close: async () => {
-      limiter?.close();
+      app.close();
       await extra.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,21 +1,29 @@
-// Starts a master process: Redis store, the master engine and its HTTP server.
-import { RedisStore } from '../store/redis-store.ts';
-import { createLogger, redactUrl, type Logger } from '../common/logger.ts';
-import { startHttpServer, type RunningServer } from '../http/server.ts';
+// Starts a master process: one replica (src/ha/replica.ts) on a Redis. Several replicas on the
+// same Redis and cluster elect one leader; the others answer with redirects until they take over.
+// Leader-only work (the autoscaler loop, the accounting sampler, …) hangs on `onLeadership`.
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { connectWhenReady, createRedisConnection, describeRedisTarget, parseRedisTarget } from '../ha/redis-connection.ts';
+import { Replica, type LeadershipStart, type LeadershipStop } from '../ha/replica.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
-import { systemClock, type Clock } from '../common/clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { MasterAutoscalerOptions } from '../autoscaler/start.ts';
 import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
-import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
 
 export interface MasterProcessOptions {
+  /** `redis://…`, `rediss://…` or `redis-sentinel://host:port,host:port/<name>`. */
   redisUrl: string;
   host: string;
   port: number;
   /** More addresses to listen on besides host:port (`--listen`); a missing port means `port`. */
   listen?: ListenAddress[];
+  /** host:port other replicas redirect clients to while this one leads (default: host:port). */
+  advertise?: string;
+  /** Leader lease in ms: a dead or stalled leader is replaced within about this long (default 3000). */
+  leaderLeaseMs?: number;
   config?: Partial<MasterConfig>;
   bodyLimit?: string;
   /** Mesos' --rate_limits (already validated): throttles scheduler calls per principal. */
@@ -23,62 +31,100 @@ export interface MasterProcessOptions {
   /** --max-task-launches-per-second; undefined = unlimited. */
   maxTaskLaunchesPerSecond?: number;
   log?: Logger;
+  /** The masters' clock (the leader lease always runs on real time: Redis expires it). */
   clock?: Clock;
-  /** The autoscaler's loop and workers (default on); false leaves it out. */
+  /** The autoscaler's loop and workers (default on), run by the leader; false leaves it out. */
   autoscaler?: MasterAutoscalerOptions | false;
-  /** Accounting (--accounting-*); `false` turns it off. */
-  accounting?: Partial<AccountingOptions> | false;
 }
 
 export interface RunningMaster {
-  master: Master;
-  http: RunningServer;
+  /** The current term's master. Throws on a standby: check `isLeader()` or `await whenLeader()`. */
+  readonly master: Master;
+  replica: Replica;
+  /** `urls`: every address served, the primary first, then the `listen` ones. */
+  http: { server: Server; url: string; urls: string[] };
+  /** http://<advertised host:port> of this replica. */
   url: string;
   /** The master-wide launch gate (`await launchGate.take(n)` before launching n tasks). */
   launchGate: LaunchGate;
-  /** The autoscaler, once it runs (undefined when turned off). */
+  /** The autoscaler while this replica leads (undefined otherwise, or when turned off). */
   autoscaler: AutoscalerHolder;
-  /** Samples and reports (undefined when turned off). */
-  accounting?: Accounting;
+  isLeader(): boolean;
+  whenLeader(): Promise<Master>;
+  /**
+   * THE hook for leader-only work: `start(master)` runs each time this replica starts leading (at
+   * once if it leads now), `stop()` each time it stops (deposed, Redis lost, shutting down).
+   * Returns a function that unregisters both.
+   */
+  onLeadership(start: LeadershipStart, stop: LeadershipStop): () => Promise<void>;
   stop(): Promise<void>;
 }
 
+export const DEFAULT_LEADER_LEASE_MS = 3000;
+
 export async function runMaster(opts: MasterProcessOptions): Promise<RunningMaster> {
   const log = opts.log ?? createLogger('master');
-  const store = RedisStore.connect(opts.redisUrl, opts.config?.cluster ?? 'default');
-  store.client.on('error', (e) => log.warn({ err: e.message }, 'redis connection problem'));
+  const target = parseRedisTarget(opts.redisUrl);
+  const redis = createRedisConnection(target);
+  const cluster = opts.config?.cluster ?? 'default';
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
-  const master = new Master({ store, log, config: opts.config, clock: opts.clock ?? systemClock });
-  if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
-  await master.start();
-  // Accounting samples on the leader only; with one master, this one. (HA hangs start/stop on leadership.)
-  const accounting = opts.accounting === false ? undefined : startAccounting(master, store, log, opts.accounting);
   const autoscaler: AutoscalerHolder = {};
-  const http = await startHttpServer(master, log, { host: opts.host, port: opts.port, listen: opts.listen, bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler, accounting });
+  log.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
+  const waiting = setTimeout(() => log.warn({ redis: describeRedisTarget(target) }, 'waiting for Redis'), 2000);
+  try {
+    await connectWhenReady(redis);
+  } finally {
+    clearTimeout(waiting);
+  }
+  const replica = await Replica.start({
+    redis, cluster, host: opts.host, port: opts.port, listen: opts.listen, advertise: opts.advertise,
+    leaseMs: opts.leaderLeaseMs ?? DEFAULT_LEADER_LEASE_MS, log,
+    http: { bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler },
+    createMaster: (store, onFatal) => {
+      const master = new Master({ store, log, config: opts.config, clock: opts.clock, onFatal });
+      if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
+      return master;
+    },
+  });
+  let autoscalerRedis: Redis | undefined;
   if (opts.autoscaler !== false) {
-    // Loaded only when a master runs it, so client commands do not load BullMQ.
+    // Leader-only work: the autoscaler runs while this replica leads. Loaded only when a master
+    // runs it, so client commands do not load BullMQ; BullMQ gets a connection of its own with
+    // ioredis' ordinary settings (queued commands, resends) that its workers expect.
     const { startAutoscaler } = await import('../autoscaler/start.ts');
-    autoscaler.autoscaler = startAutoscaler(master, store.client, () => http.url, log, opts.autoscaler ?? {});
+    const settings = opts.autoscaler ?? {};
+    replica.onLeadership((master) => {
+      autoscalerRedis ??= createRedisConnection(target, { lazyConnect: false, enableOfflineQueue: true, autoResendUnfulfilledCommands: true });
+      autoscaler.autoscaler = startAutoscaler(master, autoscalerRedis, () => replica.url, log, settings);
+    }, async () => {
+      const a = autoscaler.autoscaler;
+      autoscaler.autoscaler = undefined;
+      await a?.stop();
+    });
   }
   log.info({
-    url: http.url, ...(http.urls.length > 1 ? { urls: http.urls } : {}), redis: redactUrl(opts.redisUrl),
+    url: replica.url, ...(replica.urls.length > 1 ? { urls: replica.urls } : {}), redis: describeRedisTarget(target), leading: replica.master !== undefined,
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.maxTaskLaunchesPerSecond !== undefined ? { maxTaskLaunchesPerSecond: opts.maxTaskLaunchesPerSecond } : {}),
   }, 'master listening');
   return {
-    master,
-    http,
-    url: http.url,
+    get master(): Master {
+      const m = replica.master;
+      if (!m) throw new Error(`this master replica (${replica.url}) is not the leader`);
+      return m;
+    },
+    replica,
+    http: { server: replica.server, url: replica.url, urls: replica.urls },
+    url: replica.url,
     launchGate,
     autoscaler,
-    accounting,
+    isLeader: () => replica.master !== undefined,
+    whenLeader: () => replica.whenLeader(),
+    onLeadership: (start, stop) => replica.onLeadership(start, stop),
     async stop() {
       launchGate.close();
-      await autoscaler.autoscaler?.stop();
-      await accounting?.sampler.stop();
-      await master.stop();
-      await http.close();
-      await store.close();
+      await replica.stop();
+      await autoscalerRedis?.quit().catch(() => autoscalerRedis?.disconnect());
     },
   };
 }
