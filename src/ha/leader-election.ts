@@ -39,6 +39,9 @@ export interface LeaderElectionEvents {
   leader: [holder: LeaseHolder | undefined];
 }
 
+/** How often a standby looks at the lease at most, so a released lease is taken soon. */
+const STANDBY_POLL_MS = 500;
+
 type Role = 'idle' | 'candidate' | 'leader' | 'stopped';
 
 export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
@@ -96,8 +99,12 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     this.schedule(0);
   }
 
-  /** One step of the election (acquire, or check and renew); returns ms until the next step. */
+  /**
+   * One step of the election (acquire, or check and renew); returns ms until the next step.
+   * `start()` runs it in the background; tests call it directly (with a ManualClock) instead.
+   */
   async tick(): Promise<number> {
+    if (this.role === 'idle') this.role = 'candidate';
     if (this.role === 'leader') return this.renewStep();
     if (this.role === 'candidate') return this.acquireStep();
     return this.renewMs;
@@ -138,9 +145,9 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     if (this.role !== 'candidate') return this.renewMs; // stopped meanwhile
     if (!r.acquired) {
       this.see(r.holder);
-      // Try again right when the lease runs out (a dead leader is replaced without delay), but at
-      // least once per renew interval in case it is released.
-      return Math.min(this.renewMs, r.holder.ttlMs + 1 + this.jitter(Math.min(50, this.renewMs / 4)));
+      // Try again right when the lease runs out (a dead leader is replaced without delay), and
+      // every STANDBY_POLL_MS anyway: a leader that shut down cleanly released it early.
+      return Math.min(this.renewMs, STANDBY_POLL_MS, r.holder.ttlMs + 1 + this.jitter(Math.min(50, this.renewMs / 4)));
     }
     this.role = 'leader';
     this.currentEpoch = r.epoch;

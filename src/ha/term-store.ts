@@ -43,6 +43,9 @@ export class TermStore implements Store {
   retire(): void {
     if (this.retired) return;
     this.retired = true;
+    // Writes still queued inside the RedisStore go out under epoch 0, which never exists (INCR
+    // starts at 1): the script refuses them. Only a batch already on the wire may still land.
+    this.inner.useEpoch(0);
     const e = this.deposed();
     for (const reject of this.onRetire) reject(e);
     this.onRetire.clear();
