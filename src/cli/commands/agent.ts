@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createLogger } from '../../common/logger.ts';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { fail } from '../output.ts';
+import { MasterUrlError, parseMasterUrls } from '../../client/master-urls.ts';
 
 interface AgentFlags {
   master: string; port: string; workDir: string; resources?: string; attributes?: string; hostname: string;
@@ -12,9 +13,8 @@ interface AgentFlags {
 }
 
 export function registerAgentCommand(program: Command): void {
-  program.command('agent')
-    .description('run an agent that offers this machine to a master and runs its tasks')
-    .option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl())
+  addMasterOption(program.command('agent')
+    .description('run an agent that offers this machine to a master and runs its tasks'))
     .option('--port <port>', 'port for the agent\'s own HTTP endpoints (sandbox files)', '5051')
     .option('--work-dir <dir>', 'where sandboxes and the agent\'s checkpoints live', '.spillway/agent')
     .option('--resources <spec>', 'override detected resources, Mesos syntax: "cpus:4;mem:2048;ports:[31000-32000]"')
@@ -32,6 +32,12 @@ export function registerAgentCommand(program: Command): void {
       if (!Number.isFinite(intervalMs) || intervalMs < 10) fail(`--oversubscription-interval: '${o.oversubscriptionInterval}' is not a number of milliseconds (at least 10)`);
       const loadThreshold = Number(o.qosLoadThreshold);
       if (!Number.isFinite(loadThreshold) || loadThreshold <= 0) fail(`--qos-load-threshold: '${o.qosLoadThreshold}' is not a positive number`);
+      try {
+        parseMasterUrls(o.master);
+      } catch (e) {
+        if (e instanceof MasterUrlError) fail(`--master: ${e.message}`);
+        throw e;
+      }
       const log = createLogger('agent');
       // Loaded on demand so client commands do not pay for the agent's modules.
       const { startAgent } = await import('../../../agents/agent.ts');
