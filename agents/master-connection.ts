@@ -50,7 +50,11 @@ export class MasterConnection {
   private loop: Promise<void> | undefined;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private wakeSleep: (() => void) | undefined;
-  private readonly callAgent = new http.Agent({ keepAlive: true });
+  // After a failover the journal re-sends every task's pending update at once: a few connections
+  // carry them in turn, so the new leader is not flooded. PINGs have a connection of their own and
+  // never queue behind them (a PING that times out means the master is gone).
+  private readonly callAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly pingAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
   constructor(private readonly opts: ConnectionOptions) {
     this.masters = new MasterRotation(parseMasterUrls(opts.masterUrl));
@@ -77,11 +81,11 @@ export class MasterConnection {
   }
 
   /** POSTs a call on the current stream; resolves with the HTTP status (202 means accepted). */
-  call(body: object, timeoutMs = CALL_TIMEOUT_MS): Promise<number> {
+  call(body: object, timeoutMs = CALL_TIMEOUT_MS, agent = this.callAgent): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.streamId) headers['mesos-stream-id'] = this.streamId;
     return new Promise((resolve, reject) => {
-      const req = http.request(this.endpoint, { method: 'POST', headers, agent: this.callAgent, timeout: timeoutMs }, (res) => {
+      const req = http.request(this.endpoint, { method: 'POST', headers, agent, timeout: timeoutMs }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);
@@ -104,6 +108,7 @@ export class MasterConnection {
     for (const w of this.waiters.splice(0)) w.reject(new Error('master connection stopped'));
     await this.loop;
     this.callAgent.destroy();
+    this.pingAgent.destroy();
   }
 
   private async run(): Promise<void> {
@@ -210,14 +215,19 @@ export class MasterConnection {
   private startPinging(intervalSeconds: number): void {
     clearInterval(this.pingTimer);
     const everyMs = Math.max(0.05, intervalSeconds) * 1000;
+    let failures = 0;
     this.pingTimer = setInterval(() => {
       if (!this.currentAgentId) return;
-      // A PING must be answered within one interval: a master that cannot is dead or frozen.
-      this.call({ type: 'PING', agent_id: { value: this.currentAgentId } }, Math.max(1000, everyMs)).then((status) => {
+      // A PING must be answered within an interval; a master that misses two in a row (not just a
+      // busy moment) is taken for dead or frozen.
+      this.call({ type: 'PING', agent_id: { value: this.currentAgentId } }, Math.max(1000, everyMs), this.pingAgent).then((status) => {
+        failures = 0;
         // 400/403: the master does not know this stream (it restarted or dropped us); 307/503: it no
         // longer leads. Either way: subscribe again (following the redirect to the leader).
         if (status === 400 || status === 403 || status === 307 || status === 503) this.reconnect();
-      }, (err: Error) => {
+      }, (err: Error & { code?: string }) => {
+        // Refused or reset: nobody is there. A timeout: maybe busy, give it one more interval.
+        if (++failures < 2 && err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET') return;
         this.opts.logger.warn({ err: err.message }, 'PING failed; re-subscribing');
         this.reconnect();
       });

@@ -31,8 +31,13 @@ export type LeadershipStart = (master: Master) => void | Promise<void>;
 export type LeadershipStop = () => void | Promise<void>;
 
 export interface ReplicaOptions {
-  /** The process's Redis connection (see redis-connection.ts); the replica closes it on stop. */
+  /** The process's Redis connection for the terms' reads and writes (see redis-connection.ts). */
   redis: Redis;
+  /**
+   * A second connection for the lease, so a renewal never waits behind a term's big batches on
+   * the same socket (default: the first one). The replica closes both on stop.
+   */
+  leaseRedis?: Redis;
   cluster: string;
   host: string;
   port: number;
@@ -86,7 +91,7 @@ export class Replica {
     this.url = `http://${address}`;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
-    this.election = new LeaderElection({ lease: new RedisLeaderLease(opts.redis, opts.cluster), address, leaseMs: opts.leaseMs, clock: this.clock, log: opts.log });
+    this.election = new LeaderElection({ lease: new RedisLeaderLease(opts.leaseRedis ?? opts.redis, opts.cluster), address, leaseMs: opts.leaseMs, clock: this.clock, log: opts.log });
     const registers = [this.metrics];
     this.leaderGauge = new Gauge({ name: 'spillway_leader', help: '1 while this master replica leads', registers });
     this.epochGauge = new Gauge({ name: 'spillway_leader_epoch', help: 'Fencing epoch of the current or last term of this replica', registers });
@@ -176,15 +181,16 @@ export class Replica {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    await this.opts.redis.quit().catch(() => this.opts.redis.disconnect());
+    for (const r of new Set([this.opts.redis, this.opts.leaseRedis ?? this.opts.redis])) await r.quit().catch(() => r.disconnect());
   }
 
   private wire(): void {
-    const { redis } = this.opts;
-    redis.on('error', (e: Error) => this.log.warn({ err: e.message }, 'redis connection problem'));
-    // Without Redis a leader can neither write nor prove it still leads: end the term now and
-    // reload from Redis when it is back (the lease usually still names us, so we re-take it at once).
-    redis.on('close', () => this.election.stepDown('lost the Redis connection'));
+    for (const redis of new Set([this.opts.redis, this.opts.leaseRedis ?? this.opts.redis])) {
+      redis.on('error', (e: Error) => this.log.warn({ err: e.message }, 'redis connection problem'));
+      // Without Redis a leader can neither write nor prove it still leads: end the term now and
+      // reload from Redis when it is back (the lease usually still names us, so we re-take it at once).
+      redis.on('close', () => this.election.stepDown('lost the Redis connection'));
+    }
     this.election.on('elected', (epoch) => {
       this.elections.inc();
       this.epochGauge.set(epoch);

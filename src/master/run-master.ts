@@ -66,18 +66,19 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const log = opts.log ?? createLogger('master');
   const target = parseRedisTarget(opts.redisUrl);
   const redis = createRedisConnection(target);
+  const leaseRedis = createRedisConnection(target);
   const cluster = opts.config?.cluster ?? 'default';
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
   const autoscaler: AutoscalerHolder = {};
   log.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
   const waiting = setTimeout(() => log.warn({ redis: describeRedisTarget(target) }, 'waiting for Redis'), 2000);
   try {
-    await connectWhenReady(redis);
+    await Promise.all([connectWhenReady(redis), connectWhenReady(leaseRedis)]);
   } finally {
     clearTimeout(waiting);
   }
   const replica = await Replica.start({
-    redis, cluster, host: opts.host, port: opts.port, listen: opts.listen, advertise: opts.advertise,
+    redis, leaseRedis, cluster, host: opts.host, port: opts.port, listen: opts.listen, advertise: opts.advertise,
     leaseMs: opts.leaderLeaseMs ?? DEFAULT_LEADER_LEASE_MS, log,
     http: { bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler },
     createMaster: (store, onFatal) => {

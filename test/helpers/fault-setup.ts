@@ -1,0 +1,20 @@
+// Durable records every fault test seeds before the fault and compares afterwards: a weight, a
+// quota, a dynamic reservation on an agent and an applied autoscaling policy.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { MasterClient } from '../../src/client/master-client.ts';
+import { scalarRes } from './raw-framework.ts';
+
+const POLICY = readFileSync(fileURLToPath(new URL('../../policies/examples/local.yaml', import.meta.url)), 'utf8');
+
+export async function seedPolicyRecords(client: MasterClient): Promise<void> {
+  await client.request('/api/v1', { type: 'UPDATE_WEIGHTS', update_weights: { weight_infos: [{ role: 'ops', weight: 2.5 }] } });
+  await client.request('/api/v1', { type: 'UPDATE_QUOTA', update_quota: { force: true, quota_configs: [{ role: 'ops', guarantees: { cpus: { value: 1 } } }] } });
+  const agents = (await client.call<{ get_agents: { agents: { agent_info: { id: { value: string } } }[] } }>('GET_AGENTS')).get_agents.agents;
+  await client.request('/api/v1', {
+    type: 'RESERVE_RESOURCES',
+    reserve_resources: { agent_id: agents[0].agent_info.id, resources: [{ ...scalarRes('cpus', 1), reservations: [{ type: 'DYNAMIC', role: 'ops', principal: 'ops' }] }] },
+  });
+  const res = await client.fetch('/v1/policies?file=local.yaml', { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: POLICY });
+  if (res.status !== 201) throw new Error(`policy apply: ${res.status} ${await res.text()}`);
+}
