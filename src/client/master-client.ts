@@ -8,6 +8,8 @@ export interface MasterClientOptions {
   rounds?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Per attempt: a replica that has not answered within this long is taken for down (default 15 s). */
+  attemptTimeoutMs?: number;
 }
 
 export class MasterClient {
@@ -52,7 +54,7 @@ export class MasterClient {
       const base = this.rotation.current();
       let res: Response;
       try {
-        res = await fetch(new URL(path, base), { redirect: 'follow', ...init });
+        res = await fetch(new URL(path, base), { redirect: 'follow', signal: AbortSignal.timeout(this.opts.attemptTimeoutMs ?? 15_000), ...init });
       } catch (e) {
         lastError = `cannot reach the master at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`;
         this.rotation.fail();

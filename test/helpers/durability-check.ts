@@ -84,3 +84,21 @@ export function policyRecords(s: DurableState): object {
   const reservations = Object.fromEntries(Object.values(s.agents).map((a: { id: string; dynamicReservations?: unknown }) => [a.id, a.dynamicReservations ?? []]));
   return { reservations, weights: s.weights, quotas: s.quotas, policies: s.policies.map((p: { version: number; sha256: string }) => ({ version: p.version, sha256: p.sha256 })) };
 }
+
+interface Asserts { deepEqual(a: unknown, b: unknown, m?: string): void; is(a: unknown, b: unknown, m?: string): void; log(...v: unknown[]): void }
+
+/**
+ * The verdict of a fault test: Redis, the agents and the framework agree on every task ever
+ * launched; no task whose launch was acknowledged (202) was lost; every one of `work` ended as
+ * `expected` (through a relaunch if its first launch was lost before it was acknowledged).
+ */
+export function assertNothingLost(t: Asserts, fw: LaunchingFramework, state: DurableState, agentDirs: string[], work: readonly string[], expected: TaskState = 'TASK_FINISHED'): DurabilityReport {
+  const report = checkDurability([...fw.launched], fw, state, agentDirs);
+  t.deepEqual(report.problems, [], 'Redis, the agents and the framework agree on every task');
+  const lostConfirmed = [...fw.confirmed].filter((id) => ['TASK_LOST', 'TASK_DROPPED'].includes(report.states.get(id) ?? ''));
+  t.deepEqual(lostConfirmed, [], 'no task whose launch was acknowledged was lost');
+  const ended = work.map((id) => report.states.get(fw.finalId(id)));
+  t.is(ended.filter((s) => s === expected).length, work.length, `every task ended ${expected}: ${JSON.stringify(report.counts)}`);
+  t.log(`final states of all ${fw.launched.size} launches: ${JSON.stringify(report.counts)}; relaunched after a loss before acknowledgement: ${fw.relaunchedAs.size}`);
+  return report;
+}

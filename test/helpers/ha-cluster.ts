@@ -68,7 +68,7 @@ export class HaCluster {
 
   /** A client of the operator API that finds the leader among the replicas. */
   client(): MasterClient {
-    return new MasterClient(this.masterUrls, { rounds: 20 });
+    return new MasterClient(this.masterUrls, { rounds: 20, attemptTimeoutMs: 5000 });
   }
 
   async startRedis(): Promise<void> {
@@ -106,11 +106,11 @@ export class HaCluster {
   /** Index of the replica that leads now, as the replicas themselves say (undefined: none yet). */
   async leaderIndex(): Promise<number | undefined> {
     for (const url of this.masterUrls) {
-      const info = await fetch(`${url}/v1/leader`).then((r) => r.json() as Promise<{ leader: { address: string } | null; self: { state: string } }>).catch(() => undefined);
+      const info = await fetch(`${url}/v1/leader`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<{ leader: { address: string } | null; self: { state: string } }>).catch(() => undefined);
       if (info?.leader) {
         const i = this.masterUrls.findIndex((u) => new URL(u).host === info.leader!.address);
         // Believe only a leader that says so itself.
-        const self = await fetch(`${this.masterUrls[i]}/v1/leader`).then((r) => r.json() as Promise<{ self: { state: string } }>).catch(() => undefined);
+        const self = await fetch(`${this.masterUrls[i]}/v1/leader`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<{ self: { state: string } }>).catch(() => undefined);
         if (self?.self.state === 'leader') return i;
       }
     }

@@ -1,7 +1,8 @@
 // The framework of the fault tests, on the SDK (so it follows the leader): launches a list of
 // tasks a few per ACCEPT, records every update it receives, and behaves as a careful Mesos
 // framework does when the master fails under it — an ACCEPT without an answer is "uncertain" and
-// is reconciled after re-subscribing: a task the master knows is kept, an unknown one launched again.
+// is reconciled after re-subscribing: a task the master knows is kept, an unknown one launched again;
+// a task that ends TASK_LOST/TASK_DROPPED is launched again under a new id (`<id>~<n>`).
 import { SchedulerClient, taskResources, type Offer } from '../../src/sdk/scheduler-client.ts';
 import { isTerminal, type TaskStatus } from '../../src/mesos/task-status.ts';
 
@@ -22,8 +23,14 @@ export class LaunchingFramework {
   readonly client: SchedulerClient;
   /** Every update received, in arrival order (duplicates included). */
   readonly received: TaskStatus[] = [];
-  /** Task ids whose ACCEPT was answered 202. */
+  /** Task ids whose ACCEPT was answered 202, or that reconciliation showed the master knows. */
   readonly accepted = new Set<string>();
+  /** Task ids whose ACCEPT was answered 202: the master promised to run them. */
+  readonly confirmed = new Set<string>();
+  /** A lost task → the id it was launched again under. */
+  readonly relaunchedAs = new Map<string, string>();
+  /** Every task id ever sent in an ACCEPT. */
+  readonly launched = new Set<string>();
   /** Task ids whose ACCEPT got no answer: launched or not, the master knows. */
   readonly uncertain = new Set<string>();
   /** ACCEPTs answered 202 so far (fault tests trigger on it). */
@@ -86,9 +93,31 @@ export class LaunchingFramework {
     this.client.close();
   }
 
+  /** The id a task's work ended up under (following relaunches). */
+  finalId(id: string): string {
+    let cur = id;
+    while (this.relaunchedAs.has(cur)) cur = this.relaunchedAs.get(cur)!;
+    return cur;
+  }
+
+  /** Every one of `ids` (or its relaunch) has ended, and not as lost. */
+  allSettled(ids: Iterable<string>): boolean {
+    for (const id of ids) {
+      const s = this.lastState(this.finalId(id));
+      if (!s || !isTerminal(s as TaskStatus['state']) || s === 'TASK_LOST' || s === 'TASK_DROPPED') return false;
+    }
+    return true;
+  }
+
   private onUpdate(s: TaskStatus): void {
     this.received.push(s);
     const id = s.task_id.value;
+    if ((s.state === 'TASK_LOST' || s.state === 'TASK_DROPPED') && s.reason !== 'REASON_RECONCILIATION' && this.launched.has(id) && !this.relaunchedAs.has(id)) {
+      const m = /^(.*)~(\d+)$/.exec(id);
+      const again = m ? `${m[1]}~${Number(m[2]) + 1}` : `${id}~1`;
+      this.relaunchedAs.set(id, again);
+      this.launch([again]);
+    }
     if (!this.uncertain.has(id) || s.reason !== 'REASON_RECONCILIATION') {
       if (this.uncertain.delete(id)) this.accepted.add(id);
       return;
@@ -106,13 +135,13 @@ export class LaunchingFramework {
       await this.client.decline([o.id.value], this.queue.length ? 0 : 5).catch(() => {});
       return;
     }
-    for (const id of batch) this.inFlight.add(id);
+    for (const id of batch) { this.inFlight.add(id); this.launched.add(id); }
     const tasks = batch.map((id) => ({
       name: id, task_id: { value: id }, agent_id: o.agent_id, resources: taskResources(cpus, this.opts.mem ?? 16), command: { value: this.opts.command(id) },
     }));
     try {
       await this.client.launch(o.id.value, tasks, 0);
-      for (const id of batch) this.accepted.add(id);
+      for (const id of batch) { this.accepted.add(id); this.confirmed.add(id); }
       this.acceptsDone++;
       this.onAccepted?.(this.acceptsDone);
     } catch (e) {
