@@ -57,7 +57,14 @@ export function checkDurability(launched: readonly string[], fw: LaunchingFramew
   const counts: Record<string, number> = {};
   for (const id of launched) {
     const r = records.get(id);
-    if (!r) { problems.push(`task ${id}: launched, but Redis has no record of it`); continue; }
+    if (!r) {
+      // An ACCEPT of offers the master no longer has (they died with the old leader's term) is
+      // answered, as in Mesos, with an untracked TASK_LOST/TASK_DROPPED: no record, nothing ran.
+      const refused = fw.received.some((s) => s.task_id.value === id && s.uuid === undefined && s.reason === 'REASON_INVALID_OFFERS');
+      if (refused && !truth.has(id)) { counts.REFUSED_STALE_OFFER = (counts.REFUSED_STALE_OFFER ?? 0) + 1; continue; }
+      problems.push(`task ${id}: launched, but Redis has no record of it`);
+      continue;
+    }
     states.set(id, r.state);
     counts[r.state] = (counts[r.state] ?? 0) + 1;
     const durable = r.statuses.filter((s) => s.uuid !== undefined).map((s) => s.uuid!);

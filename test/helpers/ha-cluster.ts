@@ -2,7 +2,7 @@
 // on the same port and data), several `bin/spillway master` replicas on fixed loopback ports and
 // `bin/spillway agent`s given every replica's URL. Everything is stopped by `stop()`; process
 // logs go to files in a temp dir (named in `logDir`) so a failing test can be diagnosed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,8 +19,15 @@ export interface HaClusterOptions {
   leaseSeconds?: number;
   masterFlags?: string[];
   agentResources?: (i: number) => string;
-  /** The URL agents are given (default: every replica's); e.g. a proxy in front of the masters. */
-  agentMasterUrl?: (cluster: HaCluster, i: number) => string;
+  /**
+   * Masters also listen on this address and advertise it (redirects name it), and clients use it:
+   * the host's address on a network-namespace bridge, for agents inside namespaces.
+   */
+  masterHost?: string;
+  /** Runs agent `i` (argv after `node`), e.g. inside a network namespace; default: a plain child process. */
+  spawnAgent?: (i: number, argv: string[], opts: SpawnOptions) => ChildProcess;
+  /** Address agent `i` listens on and advertises (default 127.0.0.1). */
+  agentHost?: (i: number) => string;
 }
 
 export interface HaAgent { child: ChildProcess; workDir: string; port: number }
@@ -63,7 +70,7 @@ export class HaCluster {
   }
 
   get masterUrls(): string[] {
-    return this.masterPorts.map((p) => `http://127.0.0.1:${p}`);
+    return this.masterPorts.map((p) => `http://${this.opts.masterHost ?? '127.0.0.1'}:${p}`);
   }
 
   /** A client of the operator API that finds the leader among the replicas. */
@@ -79,23 +86,25 @@ export class HaCluster {
     const log = openSync(join(this.logDir, `master-${i}.log`), 'a');
     const child = spawn(process.execPath, [
       BIN, 'master', '--redis', this.redis.url, '--port', String(this.masterPorts[i]), '--leader-lease', String(this.opts.leaseSeconds ?? 4),
+      ...(this.opts.masterHost ? ['--listen', this.opts.masterHost, '--advertise-ip', this.opts.masterHost] : []),
       ...HA_MASTER_FLAGS, ...(this.opts.masterFlags ?? []),
     ], { stdio: ['ignore', log, log], env: { ...process.env, SPILLWAY_LOG_LEVEL: 'info' } });
     closeSync(log);
     this.children.add(child);
     this.masters[i] = child;
-    await waitFor(async () => (await fetch(`${this.masterUrls[i]}/health`).catch(() => undefined))?.ok === true, 30_000, `master ${i} to listen`);
+    await waitFor(async () => (await fetch(`${this.masterUrls[i]}/health`).catch(() => undefined))?.ok === true, 90_000, `master ${i} to listen`);
     return child;
   }
 
   async startAgent(i: number, workDir = this.agents[i]?.workDir ?? tempDir('spillway-ha-agent-')): Promise<HaAgent> {
     const port = this.agents[i]?.port ?? await freePort();
     const log = openSync(join(this.logDir, `agent-${i}.log`), 'a');
-    const master = this.opts.agentMasterUrl?.(this, i) ?? this.masterUrls.join(',');
-    const child = spawn(process.execPath, [
-      BIN, 'agent', '--master', master, '--port', String(port), '--work-dir', workDir,
+    const argv = [
+      BIN, 'agent', '--master', this.masterUrls.join(','), '--port', String(port), '--work-dir', workDir, '--hostname', this.opts.agentHost?.(i) ?? '127.0.0.1',
       '--resources', this.opts.agentResources?.(i) ?? `cpus:8;mem:8192;disk:1000;ports:[${33000 + i * 100}-${33099 + i * 100}]`, '--attributes', `index:${i}`,
-    ], { stdio: ['ignore', log, log], env: { ...process.env, SPILLWAY_LOG_LEVEL: 'info' } });
+    ];
+    const spawnOpts: SpawnOptions = { stdio: ['ignore', log, log], env: { ...process.env, SPILLWAY_LOG_LEVEL: 'info' } };
+    const child = this.opts.spawnAgent?.(i, argv, spawnOpts) ?? spawn(process.execPath, argv, spawnOpts);
     closeSync(log);
     this.children.add(child);
     const a = { child, workDir, port };
