@@ -99,8 +99,11 @@ export function createRedisConnection(t: RedisTarget, extra: RedisOptions = {}):
     ...(t.password ? { password: t.password } : {}),
     ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
     ...(t.db !== undefined ? { db: t.db } : {}),
-    // Sentinel publishes +switch-master: drop the old master's connection at once.
-    failoverDetector: true,
+    // After a Sentinel failover the old master is demoted: Redis drops its clients, and a write
+    // that still reaches it fails READONLY — either way reconnect, and ioredis asks the sentinels
+    // for the new master. (ioredis' `failoverDetector` is not used: its sentinel subscriptions are
+    // not always closed with the client and keep a stopped master's process alive.)
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
     sentinelRetryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
     ...extra,
   });

@@ -72,8 +72,8 @@ export class TermStore implements Store {
   }
 }
 
-/** ioredis' errors for a command that could not be sent or whose connection dropped. */
+/** ioredis' errors for a command that could not be sent or whose connection dropped; READONLY: Redis was demoted (Sentinel failover). */
 function isConnectionError(e: unknown): boolean {
   const m = (e as Error)?.message ?? '';
-  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/.test(m);
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|^READONLY/.test(m);
 }
