@@ -22,7 +22,7 @@ test('kill -9 an agent and restart it on its work dir: running tasks are adopted
   const c = await HaCluster.start({ masters: 2, agents: 1 });
   t.teardown(() => c.stop());
   t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client());
+  await seedPolicyRecords(c.client(), c.checkerClient());
   const before = policyRecords(await c.redisState());
   const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => COMMANDS[id], perAccept: 10 });
   t.teardown(() => fw.close());

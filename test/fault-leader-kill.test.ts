@@ -21,7 +21,7 @@ test('kill -9 the leader during a burst of 1,000 launches: a standby leads, noth
   t.teardown(() => c.stop());
   t.log(`logs in ${c.logDir}`);
   const client = c.client();
-  await seedPolicyRecords(client);
+  await seedPolicyRecords(client, c.checkerClient());
   const before = policyRecords(await c.redisState());
 
   const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 20 });

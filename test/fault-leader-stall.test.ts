@@ -15,7 +15,7 @@ test('SIGSTOP the leader past its lease, then SIGCONT: it writes nothing, steps 
   const c = await HaCluster.start({ masters: 2, agents: 2, leaseSeconds: LEASE_S });
   t.teardown(() => c.stop());
   t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client());
+  await seedPolicyRecords(c.client(), c.checkerClient());
   const before = policyRecords(await c.redisState());
   const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
   t.teardown(() => fw.close());

@@ -13,7 +13,7 @@ test('kill -9 Redis mid-burst and restart it: the masters ride it out, reload, a
   const c = await HaCluster.start({ masters: 2, agents: 2 });
   t.teardown(() => c.stop());
   t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client());
+  await seedPolicyRecords(c.client(), c.checkerClient());
   const before = policyRecords(await c.redisState());
   const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
   t.teardown(() => fw.close());

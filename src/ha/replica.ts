@@ -160,6 +160,15 @@ export class Replica {
     };
   }
 
+  /** Resolves once the leadership changes under way (term start or end, leader-only work) are done. */
+  async idle(): Promise<void> {
+    let last: Promise<void> | undefined;
+    while (last !== this.transitions) {
+      last = this.transitions;
+      await last;
+    }
+  }
+
   /** Resolves when this replica leads (with its master). */
   async whenLeader(): Promise<Master> {
     for (;;) {

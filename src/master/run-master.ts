@@ -102,6 +102,7 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
       autoscaler.autoscaler = undefined;
       await a?.stop();
     });
+    await replica.idle(); // a leader returns with its autoscaler running
   }
   log.info({
     url: replica.url, ...(replica.urls.length > 1 ? { urls: replica.urls } : {}), redis: describeRedisTarget(target), leading: replica.master !== undefined,

@@ -86,10 +86,13 @@ export function checkDurability(launched: readonly string[], fw: LaunchingFramew
   return { problems, states, counts };
 }
 
-/** The durable records a fault must not touch: reservations, weights, quotas, policies. */
+/** The durable records a fault must not touch: reservations, weights, quotas, policies, provisioning records. */
 export function policyRecords(s: DurableState): object {
   const reservations = Object.fromEntries(Object.values(s.agents).map((a: { id: string; dynamicReservations?: unknown }) => [a.id, a.dynamicReservations ?? []]));
-  return { reservations, weights: s.weights, quotas: s.quotas, policies: s.policies.map((p: { version: number; sha256: string }) => ({ version: p.version, sha256: p.sha256 })) };
+  return {
+    reservations, weights: s.weights, quotas: s.quotas, policies: s.policies.map((p: { version: number; sha256: string }) => ({ version: p.version, sha256: p.sha256 })),
+    provisioning: s.provisioning,
+  };
 }
 
 interface Asserts { deepEqual(a: unknown, b: unknown, m?: string): void; is(a: unknown, b: unknown, m?: string): void; log(...v: unknown[]): void }

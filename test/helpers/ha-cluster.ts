@@ -35,9 +35,10 @@ export interface HaAgent { child: ChildProcess; workDir: string; port: number }
 /**
  * Agents ping every second (so they notice a dead or frozen master quickly) but are removed only
  * after 20 missed pings: a loaded CI host must not turn a slow agent into a lost one. Tests of ping
- * removal pass their own flags after these.
+ * removal pass their own flags after these. The autoscaler is off: with the seeded policy it would
+ * start agents of its own in the middle of a fault test (its faults have tests of their own).
  */
-export const HA_MASTER_FLAGS = ['--agent-ping-timeout', '1', '--max-agent-ping-timeouts', '20', '--allocation-interval', '100', '--heartbeat-interval', '1'];
+export const HA_MASTER_FLAGS = ['--agent-ping-timeout', '1', '--max-agent-ping-timeouts', '20', '--allocation-interval', '100', '--heartbeat-interval', '1', '--no-autoscaler'];
 
 export class HaCluster {
   redis!: RedisProcess;
@@ -151,16 +152,23 @@ export class HaCluster {
     await exited;
   }
 
+  /** A connection of the test's own to Redis (closed by `dropChecker`/`stop`). */
+  checkerClient(): Redis {
+    this.checker ??= new Redis(this.redis.url, { maxRetriesPerRequest: null });
+    return this.checker;
+  }
+
   /** A connection of the test's own, to read what Redis really holds. */
   async redisState(cluster = 'default'): Promise<DurableState> {
-    this.checker ??= new Redis(this.redis.url, { maxRetriesPerRequest: null });
+    const redis = this.checkerClient();
     const p = keyPrefix(cluster);
-    const hash = async (k: string) => Object.fromEntries(Object.entries(await this.checker!.hgetall(p + k)).map(([id, v]) => [id, JSON.parse(v)]));
-    const list = async (k: string) => (await this.checker!.lrange(p + k, 0, -1)).map((v) => JSON.parse(v));
+    const hash = async (k: string) => Object.fromEntries(Object.entries(await redis.hgetall(p + k)).map(([id, v]) => [id, JSON.parse(v)]));
+    const list = async (k: string) => (await redis.lrange(p + k, 0, -1)).map((v) => JSON.parse(v));
     return {
       tasks: await hash('tasks'), completed: await list('completed_tasks'), agents: await hash('agents'), frameworks: await hash('frameworks'),
       weights: await hash('weights'), quotas: await hash('quotas'), policies: await list('policy_versions'),
-      epoch: Number(await this.checker.get(`${p}epoch`)),
+      provisioning: { launches: await hash('autoscaler:launches'), instances: await hash('autoscaler:instances') },
+      epoch: Number(await redis.get(`${p}epoch`)),
     };
   }
 
@@ -194,5 +202,7 @@ export interface DurableState {
   weights: Record<string, Json>;
   quotas: Record<string, Json>;
   policies: Json[];
+  /** The autoscaler's provisioning records. */
+  provisioning: { launches: Record<string, Json>; instances: Record<string, Json> };
   epoch: number;
 }
