@@ -22,7 +22,7 @@ test.after.always(async () => { await redis?.stop(); });
 
 async function pair(): Promise<{ a: RunningMaster; b: RunningMaster; dead: string }> {
   const cluster = `clients${seq++}`;
-  const start = () => runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 60_000, config: { ...FAST_MASTER, cluster }, log: silentLogger });
+  const start = () => runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 60_000, config: { ...FAST_MASTER, cluster }, log: silentLogger, autoscaler: false });
   const a = await start();
   const b = await start();
   return { a, b, dead: `http://127.0.0.1:${await freePort()}` };

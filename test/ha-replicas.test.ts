@@ -9,7 +9,7 @@ import type { Master } from '../src/master/master.ts';
 import type { RedisProcess } from '../src/up/redis-process.ts';
 import { FAST_MASTER } from './helpers/in-process.ts';
 import { rawPost } from './helpers/raw-framework.ts';
-import { testRedis } from './helpers/redis.ts';
+import { tempDir, testRedis } from './helpers/redis.ts';
 import { waitFor } from './helpers/cluster.ts';
 
 let redis: RedisProcess;
@@ -17,11 +17,14 @@ test.before(async () => { redis = await testRedis(); });
 test.after.always(async () => { await redis?.stop(); });
 
 let clusterSeq = 0;
-async function replicas(n: number, leaseMs = 60_000): Promise<RunningMaster[]> {
+async function replicas(n: number, withAutoscaler = false): Promise<RunningMaster[]> {
   const cluster = `replicas${clusterSeq++}`;
   const out: RunningMaster[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port: 0, leaderLeaseMs: leaseMs, config: { ...FAST_MASTER, cluster }, log: silentLogger }));
+    out.push(await runMaster({
+      redisUrl: redis.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 60_000, config: { ...FAST_MASTER, cluster }, log: silentLogger,
+      autoscaler: withAutoscaler ? { stateDir: tempDir('spillway-providers-') } : false,
+    }));
   }
   return out;
 }
@@ -88,8 +91,8 @@ test('/health and /metrics are answered by every replica for itself; /v1/leader 
   }
 });
 
-test('the leader stops: the standby takes over at once, with a newer epoch and the same state; leader-only work moves with it', async (t) => {
-  const [a, b] = await replicas(2);
+test('the leader stops: the standby takes over at once, with a newer epoch and the same state; leader-only work (the autoscaler too) moves with it', async (t) => {
+  const [a, b] = await replicas(2, true);
   t.teardown(async () => { await b.stop(); await a.stop(); });
   const log: string[] = [];
   for (const [name, m] of [['a', a], ['b', b]] as const) {
@@ -97,6 +100,8 @@ test('the leader stops: the standby takes over at once, with a newer epoch and t
   }
   await waitFor(() => log.length > 0, 5000, 'leader-only work to start');
   t.deepEqual(log, [`a start ${a.replica.election.epoch}`]);
+  t.truthy(a.autoscaler.autoscaler, 'the leader runs the autoscaler');
+  t.is(b.autoscaler.autoscaler, undefined, 'the standby does not');
   const weights = await fetch(`${a.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'UPDATE_WEIGHTS', update_weights: { weight_infos: [{ role: 'eng', weight: 3 }] } }) });
   t.is(weights.status, 200);
   const epochA = a.replica.election.epoch;
@@ -104,13 +109,15 @@ test('the leader stops: the standby takes over at once, with a newer epoch and t
   await waitFor(() => b.isLeader(), 10_000, 'b to lead');
   t.true(b.replica.election.epoch > epochA);
   t.deepEqual(log, [`a start ${epochA}`, 'a stop', `b start ${b.replica.election.epoch}`]);
+  await waitFor(() => b.autoscaler.autoscaler !== undefined, 10_000, 'the autoscaler to move to the new leader');
+  t.is(a.autoscaler.autoscaler, undefined);
   const r = await rawPost(b.url, '/api/v1', JSON.stringify({ type: 'GET_WEIGHTS' }), { 'Content-Type': 'application/json' });
   t.deepEqual(JSON.parse(r.body).get_weights.weight_infos, [{ role: 'eng', weight: 3 }]);
 });
 
 test('with Redis gone a standby knows no leader: 503 "No leader elected", as Mesos answers', async (t) => {
   const own = await testRedis();
-  const a = await runMaster({ redisUrl: own.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 1000, config: FAST_MASTER, log: silentLogger });
+  const a = await runMaster({ redisUrl: own.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 1000, config: FAST_MASTER, log: silentLogger, autoscaler: false });
   t.teardown(async () => { await a.stop(); });
   t.true(a.isLeader());
   await own.stop('SIGKILL');

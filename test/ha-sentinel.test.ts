@@ -31,7 +31,7 @@ test('masters on Redis Sentinel follow a Sentinel failover: a new term on the pr
   const s = await startSentinels(2);
   t.teardown(() => s.stop());
   t.log(`sentinels ${s.sentinelPorts.join(',')}, redis ${s.primary.port} → ${s.replica.port}`);
-  const start = () => runMaster({ redisUrl: s.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 3000, config: { ...FAST_MASTER, agentPingIntervalSeconds: 1, maxAgentPingTimeouts: 20 }, log: silentLogger });
+  const start = () => runMaster({ redisUrl: s.url, host: '127.0.0.1', port: 0, leaderLeaseMs: 3000, config: { ...FAST_MASTER, agentPingIntervalSeconds: 1, maxAgentPingTimeouts: 20 }, log: silentLogger, autoscaler: false });
   const masters: RunningMaster[] = [await start(), await start()];
   t.teardown(async () => { for (const m of masters) await m.stop(); });
   const urls = masters.map((m) => m.url);

@@ -59,6 +59,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private validUntil = 0;
   private known: LeaseHolder | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** start() runs the steps on timers; without it the owner calls tick() (tests). */
+  private looping = false;
   private ticking: Promise<void> | undefined;
 
   constructor(opts: LeaderElectionOptions) {
@@ -96,6 +98,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   start(): void {
     if (this.role !== 'idle') return;
     this.role = 'candidate';
+    this.looping = true;
     this.schedule(0);
   }
 
@@ -188,7 +191,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
 
   private schedule(ms: number): void {
     clearTimeout(this.timer);
-    if (this.role === 'stopped') return;
+    if (this.role === 'stopped' || !this.looping) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick().then((next) => this.schedule(next), (e: Error) => {
         this.log.error({ err: e }, 'leader election step failed');
