@@ -10,7 +10,8 @@
 // moment it runs again, before it renews.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock } from '../common/clock.ts';
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import type { LeaderLease, LeaseHolder } from './leader-lease.ts';
 
@@ -24,6 +25,7 @@ export interface LeaderElectionOptions {
   renewIntervalMs?: number;
   /** Unique per process (default a random UUID). */
   token?: string;
+  /** Default: a monotonic clock, so a wall-clock step (NTP) cannot stretch the lease. */
   clock?: Clock;
   log?: Logger;
   /** For jitter; injectable for tests. */
@@ -74,7 +76,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     // Room for the renewal's own round trip and for clocks that run a little apart.
     this.marginMs = Math.max(10, Math.floor(opts.leaseMs / 10));
     this.token = opts.token ?? randomUUID();
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? monotonicClock;
     this.log = opts.log ?? silentLogger;
     this.random = opts.random ?? Math.random;
   }
@@ -205,6 +207,9 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     return ms / 2 + this.random() * (ms / 2);
   }
 }
+
+/** Milliseconds that only ever move forward (from the process's start, offset to look like epoch ms). */
+const monotonicClock: Clock = { now: () => performance.timeOrigin + performance.now() };
 
 /** Rejects when `p` does not settle within `ms` (a Redis call on a dead connection may never settle). */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

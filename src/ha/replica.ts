@@ -91,7 +91,7 @@ export class Replica {
     this.url = `http://${address}`;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
-    this.election = new LeaderElection({ lease: new RedisLeaderLease(opts.leaseRedis ?? opts.redis, opts.cluster), address, leaseMs: opts.leaseMs, clock: this.clock, log: opts.log });
+    this.election = new LeaderElection({ lease: new RedisLeaderLease(opts.leaseRedis ?? opts.redis, opts.cluster), address, leaseMs: opts.leaseMs, log: opts.log });
     const registers = [this.metrics];
     this.leaderGauge = new Gauge({ name: 'spillway_leader', help: '1 while this master replica leads', registers });
     this.epochGauge = new Gauge({ name: 'spillway_leader_epoch', help: 'Fencing epoch of the current or last term of this replica', registers });
