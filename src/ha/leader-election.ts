@@ -212,9 +212,9 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
 const monotonicClock: Clock = { now: () => performance.timeOrigin + performance.now() };
 
 /** Rejects when `p` does not settle within `ms` (a Redis call on a dead connection may never settle). */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, what = 'no answer from Redis'): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from Redis within ${Math.round(ms)} ms`)), ms);
+    const timer = setTimeout(() => reject(new Error(`${what} within ${Math.round(ms)} ms`)), ms);
     p.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
   });
 }

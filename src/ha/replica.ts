@@ -22,13 +22,17 @@ import { createMasterApp, type HttpOptions, type MasterApp } from '../http/serve
 import { ExtraListeners, urlFor, type ListenAddress } from '../http/listeners.ts';
 import type { Master } from '../master/master.ts';
 import type { Store } from '../store/store.ts';
-import { LeaderElection } from './leader-election.ts';
+import { LeaderElection, withTimeout } from './leader-election.ts';
 import { RedisLeaderLease, type LeaseHolder } from './leader-lease.ts';
 import { TermStore } from './term-store.ts';
 
-/** Leader-only work: `start` runs when this replica starts leading, `stop` when it stops. */
-export type LeadershipStart = (master: Master) => void | Promise<void>;
+/**
+ * Leader-only work: `start` runs when this replica starts leading — after the term's master has
+ * loaded the state, before the APIs open — and `stop` when the term ends, before its master stops.
+ */
+export type LeadershipStart = (master: Master, term: { epoch: number; url: string }) => void | Promise<void>;
 export type LeadershipStop = () => void | Promise<void>;
+export interface LeadershipHook { start: LeadershipStart; stop: LeadershipStop }
 
 export interface ReplicaOptions {
   /** The process's Redis connection for the terms' reads and writes (see redis-connection.ts). */
@@ -50,18 +54,26 @@ export interface ReplicaOptions {
   clock?: Clock;
   /** Builds the Master of a term on the term's store; `onFatal` must be passed to it. */
   createMaster(store: Store, onFatal: (e: Error) => void): Master;
-  http?: Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler'>;
+  /** HTTP options of a term's APIs, or a function of the term's master (read after the hooks started). */
+  http?: TermHttpOptions | ((master: Master) => TermHttpOptions);
+  /** Leader-only work registered before the first election (more with `onLeadership`). */
+  leadership?: LeadershipHook[];
 }
+
+export type TermHttpOptions = Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler' | 'accounting'>;
 
 interface Term {
   epoch: number;
   store: TermStore;
   master: Master;
-  app: MasterApp;
-  started: { stop: LeadershipStop }[];
+  /** Created once the leader-only work started. */
+  app?: MasterApp;
+  started: LeadershipHook[];
 }
 
 type Phase = 'standby' | 'recovering' | 'leader' | 'stopped';
+
+const HOOK_STOP_TIMEOUT_MS = 10_000;
 
 export class Replica {
   readonly election: LeaderElection;
@@ -75,7 +87,7 @@ export class Replica {
   private phase: Phase = 'standby';
   private term: Term | undefined;
   private transitions: Promise<void> = Promise.resolve();
-  private readonly hooks = new Set<{ start: LeadershipStart; stop: LeadershipStop }>();
+  private readonly hooks: Set<LeadershipHook>;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly leaderGauge: Gauge;
@@ -90,6 +102,7 @@ export class Replica {
     this.server = server;
     this.url = `http://${address}`;
     this.clock = opts.clock ?? systemClock;
+    this.hooks = new Set(opts.leadership ?? []);
     this.log = opts.log;
     this.election = new LeaderElection({ lease: new RedisLeaderLease(opts.leaseRedis ?? opts.redis, opts.cluster), address, leaseMs: opts.leaseMs, log: opts.log });
     const registers = [this.metrics];
@@ -148,7 +161,7 @@ export class Replica {
     const hook = { start, stop };
     this.hooks.add(hook);
     const t = this.term;
-    if (t && this.phase === 'leader') this.transitions = this.transitions.then(() => this.startHook(t, hook));
+    if (t) this.transitions = this.transitions.then(() => this.startHook(t, hook));
     return async () => {
       this.hooks.delete(hook);
       const cur = this.term;
@@ -238,14 +251,16 @@ export class Replica {
       this.phase = 'standby';
       return;
     }
-    const app = createMasterApp(master, this.log, { ...this.opts.http, selfUrl: () => this.url });
-    const term: Term = { epoch, store, master, app, started: [] };
-    this.term = term;
+    const term: Term = { epoch, store, master, started: [] };
+    this.term = term; // still 'recovering' to clients until the APIs open below
+    for (const hook of this.hooks) await this.startHook(term, hook);
+    const http = typeof this.opts.http === 'function' ? this.opts.http(master) : this.opts.http;
+    term.app = createMasterApp(master, this.log, { ...http, selfUrl: () => this.url });
+    if (this.term !== term) return;
     this.phase = 'leader';
     this.leaderGauge.set(1);
     this.log.info({ epoch, recoveryMs: this.clock.now() - begun, url: this.url }, 'leading: serving the APIs');
     this.settled();
-    for (const hook of this.hooks) await this.startHook(term, hook);
   }
 
   private async endTerm(reason: string): Promise<void> {
@@ -256,14 +271,14 @@ export class Replica {
     t.store.retire(); // first: nothing of this term reaches Redis from here on
     for (const hook of t.started.splice(0).reverse()) await this.stopHook(hook);
     await t.master.stop(); // closes the agents' and frameworks' streams: they go find the leader
-    t.app.close();
+    t.app?.close();
     this.log.warn({ epoch: t.epoch, reason }, 'no longer leading: standing by');
   }
 
-  private async startHook(t: Term, hook: { start: LeadershipStart; stop: LeadershipStop }): Promise<void> {
+  private async startHook(t: Term, hook: LeadershipHook): Promise<void> {
     if (this.term !== t || t.started.includes(hook)) return;
     try {
-      await hook.start(t.master);
+      await hook.start(t.master, { epoch: t.epoch, url: this.url });
       t.started.push(hook);
     } catch (e) {
       this.log.error({ err: e }, 'leader-only task failed to start');
@@ -272,7 +287,8 @@ export class Replica {
 
   private async stopHook(hook: { stop: LeadershipStop }): Promise<void> {
     try {
-      await hook.stop();
+      // Bounded: leader-only work stuck on a dead Redis must not keep the replica from standing by.
+      await withTimeout(Promise.resolve(hook.stop()), HOOK_STOP_TIMEOUT_MS, 'leader-only work did not stop');
     } catch (e) {
       this.log.error({ err: e }, 'leader-only task failed to stop');
     }
@@ -289,7 +305,7 @@ export class Replica {
     if (path === '/v1/leader') return void this.serveLeader(res);
     if (path === '/master/redirect' || path === '/redirect') return void this.redirect(res, '', true);
     const t = this.term;
-    if (t && this.phase === 'leader' && this.election.isLeader()) return t.app.handle(req, res);
+    if (t?.app && this.phase === 'leader' && this.election.isLeader()) return t.app.handle(req, res);
     if (this.phase === 'recovering') {
       this.redirects.inc({ status: '503' });
       return void plain(res, 503, 'Master has not finished recovery');

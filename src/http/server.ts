@@ -49,7 +49,7 @@ export interface MasterApp {
   close(): void;
 }
 
-export function createMasterApp(master: Master, log: Logger, opts: Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler'> & { selfUrl: () => string }): MasterApp {
+export function createMasterApp(master: Master, log: Logger, opts: Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler' | 'accounting'> & { selfUrl: () => string }): MasterApp {
   const app = new Koa();
   const router = new Router();
   const bodyLimit = opts.bodyLimit ?? '1mb';

@@ -5,7 +5,9 @@ import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { connectWhenReady, createRedisConnection, describeRedisTarget, parseRedisTarget } from '../ha/redis-connection.ts';
-import { Replica, type LeadershipStart, type LeadershipStop } from '../ha/replica.ts';
+import { Replica, type LeadershipHook, type LeadershipStart, type LeadershipStop } from '../ha/replica.ts';
+import { RedisStore } from '../store/redis-store.ts';
+import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
@@ -35,6 +37,8 @@ export interface MasterProcessOptions {
   clock?: Clock;
   /** The autoscaler's loop and workers (default on), run by the leader; false leaves it out. */
   autoscaler?: MasterAutoscalerOptions | false;
+  /** Accounting (--accounting-*), sampled by the leader; `false` turns it off. */
+  accounting?: Partial<AccountingOptions> | false;
 }
 
 export interface RunningMaster {
@@ -49,6 +53,8 @@ export interface RunningMaster {
   launchGate: LaunchGate;
   /** The autoscaler while this replica leads (undefined otherwise, or when turned off). */
   autoscaler: AutoscalerHolder;
+  /** Samples and reports while this replica leads (undefined otherwise, or when turned off). */
+  readonly accounting: Accounting | undefined;
   isLeader(): boolean;
   whenLeader(): Promise<Master>;
   /**
@@ -70,6 +76,42 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const cluster = opts.config?.cluster ?? 'default';
   const launchGate = createLaunchGate(opts.maxTaskLaunchesPerSecond);
   const autoscaler: AutoscalerHolder = {};
+  let accounting: Accounting | undefined;
+  // Leader-only work that writes Redis on its own (the autoscaler's BullMQ queues and records,
+  // accounting samples) gets a connection with ioredis' ordinary settings (queued commands,
+  // resends), which BullMQ's workers expect; the fencing-safe ones are for the master's terms.
+  let auxRedis: Redis | undefined;
+  const aux = (): Redis => {
+    if (auxRedis) return auxRedis;
+    auxRedis = createRedisConnection(target, { lazyConnect: false, enableOfflineQueue: true, autoResendUnfulfilledCommands: true });
+    auxRedis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis connection problem (leader-only work)'));
+    return auxRedis;
+  };
+  const leadership: LeadershipHook[] = [];
+  if (opts.accounting !== false) {
+    const settings = opts.accounting;
+    leadership.push({
+      start: (master) => { accounting = startAccounting(master, new RedisStore(aux(), cluster), log, settings); },
+      stop: async () => {
+        const a = accounting;
+        accounting = undefined;
+        await a?.sampler.stop();
+      },
+    });
+  }
+  if (opts.autoscaler !== false) {
+    // Loaded only when a master runs it, so client commands do not load BullMQ.
+    const { startAutoscaler } = await import('../autoscaler/start.ts');
+    const settings = opts.autoscaler ?? {};
+    leadership.push({
+      start: (master, term) => { autoscaler.autoscaler = startAutoscaler(master, aux(), () => term.url, log, settings); },
+      stop: async () => {
+        const a = autoscaler.autoscaler;
+        autoscaler.autoscaler = undefined;
+        await a?.stop();
+      },
+    });
+  }
   log.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
   const waiting = setTimeout(() => log.warn({ redis: describeRedisTarget(target) }, 'waiting for Redis'), 2000);
   try {
@@ -80,30 +122,15 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   const replica = await Replica.start({
     redis, leaseRedis, cluster, host: opts.host, port: opts.port, listen: opts.listen, advertise: opts.advertise,
     leaseMs: opts.leaderLeaseMs ?? DEFAULT_LEADER_LEASE_MS, log,
-    http: { bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler },
+    leadership,
+    // Read when a term opens its APIs, after its leader-only work started.
+    http: () => ({ bodyLimit: opts.bodyLimit, rateLimits: opts.rateLimits, autoscaler, accounting }),
     createMaster: (store, onFatal) => {
       const master = new Master({ store, log, config: opts.config, clock: opts.clock, onFatal });
       if (opts.maxTaskLaunchesPerSecond !== undefined) master.launchGate = launchGate;
       return master;
     },
   });
-  let autoscalerRedis: Redis | undefined;
-  if (opts.autoscaler !== false) {
-    // Leader-only work: the autoscaler runs while this replica leads. Loaded only when a master
-    // runs it, so client commands do not load BullMQ; BullMQ gets a connection of its own with
-    // ioredis' ordinary settings (queued commands, resends) that its workers expect.
-    const { startAutoscaler } = await import('../autoscaler/start.ts');
-    const settings = opts.autoscaler ?? {};
-    replica.onLeadership((master) => {
-      autoscalerRedis ??= createRedisConnection(target, { lazyConnect: false, enableOfflineQueue: true, autoResendUnfulfilledCommands: true });
-      autoscaler.autoscaler = startAutoscaler(master, autoscalerRedis, () => replica.url, log, settings);
-    }, async () => {
-      const a = autoscaler.autoscaler;
-      autoscaler.autoscaler = undefined;
-      await a?.stop();
-    });
-    await replica.idle(); // a leader returns with its autoscaler running
-  }
   log.info({
     url: replica.url, ...(replica.urls.length > 1 ? { urls: replica.urls } : {}), redis: describeRedisTarget(target), leading: replica.master !== undefined,
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
@@ -120,13 +147,14 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     url: replica.url,
     launchGate,
     autoscaler,
+    get accounting() { return accounting; },
     isLeader: () => replica.master !== undefined,
     whenLeader: () => replica.whenLeader(),
     onLeadership: (start, stop) => replica.onLeadership(start, stop),
     async stop() {
       launchGate.close();
       await replica.stop();
-      await autoscalerRedis?.quit().catch(() => autoscalerRedis?.disconnect());
+      await auxRedis?.quit().catch(() => auxRedis?.disconnect());
     },
   };
 }
