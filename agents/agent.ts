@@ -22,7 +22,8 @@ import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
 
 export interface AgentOptions {
-  masterUrl: string;
+  /** The master's URL, or every master replica's (a list, or comma-separated). */
+  masterUrl: string | readonly string[];
   /** 0 picks a free port. */
   port: number;
   advertiseHost?: string;
@@ -209,7 +210,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
   const overHandle = monitor;
   connection.start();
-  logger.info({ port, host, master: redactUrl(opts.masterUrl), workDir, agentId, oversubscription: Boolean(monitor) }, 'agent started');
+  logger.info({ port, host, master: (typeof opts.masterUrl === 'string' ? [opts.masterUrl] : opts.masterUrl).map(redactUrl).join(','), workDir, agentId, oversubscription: Boolean(monitor) }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   return {

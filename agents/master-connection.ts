@@ -1,6 +1,8 @@
 // The agent's side of `POST /api/v1/agent`: one long-lived SUBSCRIBE stream (RecordIO events from
 // the master) plus short calls (PING, UPDATE) that carry the stream's Mesos-Stream-Id. When the
-// stream breaks the agent re-subscribes with exponential backoff; a 307 names the leading master.
+// stream breaks the agent re-subscribes with jittered exponential backoff, trying each configured
+// master replica in turn; a 307 names the leading master. A leader that stops answering (PINGs
+// fail or time out, SUBSCRIBE gets no answer) is left for the next replica.
 // node:http rather than fetch: we need the 307 itself, not a followed redirect, and fine control
 // over a chunked response that never ends. Every request carries `authorization()` when it gives
 // one (join token, then the agent's credential); a credential the master issues arrives in the
@@ -8,6 +10,7 @@
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { redactUrl } from '../src/common/logger.ts';
+import { backoffMs, MasterRotation, parseMasterUrls } from '../src/client/master-urls.ts';
 import { RecordIODecoder } from '../src/mesos/recordio.ts';
 import { MasterTransport } from './master-transport.ts';
 
@@ -17,7 +20,8 @@ export interface MasterEvent {
 }
 
 export interface ConnectionOptions {
-  masterUrl: string;
+  /** One master URL, or every replica's (a list, or comma-separated). */
+  masterUrl: string | readonly string[];
   logger: Logger;
   reconnectMaxDelayMs: number;
   /** Built afresh for every attempt: it carries the current agent id and tasks. */
@@ -36,13 +40,15 @@ type Outcome = { redirect?: string; subscribed: boolean };
 
 const INITIAL_BACKOFF_MS = 100;
 const CALL_TIMEOUT_MS = 10_000;
+/** A SUBSCRIBE with no answer within this long goes to the next replica (the master may be frozen). */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
 const DEFAULT_PING_SECONDS = 15;
 
 export const agentEndpoint = (masterUrl: string): string => `${masterUrl.replace(/\/+$/, '')}/api/v1/agent`;
 
 export class MasterConnection {
   private endpoint: string;
-  private readonly configuredEndpoint: string;
+  private readonly masters: MasterRotation;
   private streamId: string | undefined;
   /** True between SUBSCRIBED and the end of that stream. */
   private ready = false;
@@ -53,12 +59,15 @@ export class MasterConnection {
   private loop: Promise<void> | undefined;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private wakeSleep: (() => void) | undefined;
+  // After a failover the journal re-sends every task's pending update at once: a few connections
+  // carry them in turn, so the new leader is not flooded. PINGs have a connection of their own and
+  // never queue behind them (a PING that times out means the master is gone). TLS per the URL.
   private readonly transport: MasterTransport;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.transport = new MasterTransport({ ca: opts.ca });
-    this.configuredEndpoint = agentEndpoint(opts.masterUrl);
-    this.endpoint = this.configuredEndpoint;
+    this.masters = new MasterRotation(parseMasterUrls(opts.masterUrl));
+    this.endpoint = agentEndpoint(this.masters.current());
   }
 
   get agentId(): string | undefined {
@@ -81,11 +90,11 @@ export class MasterConnection {
   }
 
   /** POSTs a call on the current stream; resolves with the HTTP status (202 means accepted). */
-  call(body: object): Promise<number> {
+  call(body: object, timeoutMs = CALL_TIMEOUT_MS, pool: 'call' | 'ping' = 'call'): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...this.authHeader() };
     if (this.streamId) headers['mesos-stream-id'] = this.streamId;
     return new Promise((resolve, reject) => {
-      const req = this.transport.request(this.endpoint, { method: 'POST', headers, timeout: CALL_TIMEOUT_MS }, true, (res) => {
+      const req = this.transport.request(this.endpoint, { method: 'POST', headers, timeout: timeoutMs }, pool, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);
@@ -111,7 +120,7 @@ export class MasterConnection {
   }
 
   private async run(): Promise<void> {
-    let delay = INITIAL_BACKOFF_MS;
+    let attempt = 0;
     let redirects = 0;
     while (!this.stopped) {
       const outcome = await this.subscribeOnce();
@@ -121,13 +130,14 @@ export class MasterConnection {
         this.opts.logger.info({ leader: redactUrl(outcome.redirect) }, 'following redirect to the leading master');
         this.endpoint = outcome.redirect;
         if (++redirects <= 3) continue; // follow at once, but never loop between two masters
-      } else if (!outcome.subscribed) {
-        this.endpoint = this.configuredEndpoint; // the leader we followed may be gone: ask again
+      } else {
+        // The session ended or never started: the leader we followed may be gone; ask the next replica.
+        this.masters.fail();
+        this.endpoint = agentEndpoint(this.masters.current());
       }
-      if (outcome.subscribed) delay = INITIAL_BACKOFF_MS; // a healthy session ended: retry quickly
+      if (outcome.subscribed) attempt = 0; // a healthy session ended: retry quickly
       redirects = 0;
-      await this.sleep(delay);
-      delay = Math.min(delay * 2, this.opts.reconnectMaxDelayMs);
+      await this.sleep(backoffMs(attempt++, INITIAL_BACKOFF_MS * 2, this.opts.reconnectMaxDelayMs));
     }
   }
 
@@ -139,7 +149,8 @@ export class MasterConnection {
       const done = (): void => { if (!settled) { settled = true; resolve(outcome); } };
       const req = this.transport.request(this.endpoint, {
         method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...this.authHeader() },
-      }, false, (res) => {
+      }, 'stream', (res) => {
+        clearTimeout(noAnswer);
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
           outcome.redirect = new URL(res.headers.location, this.endpoint).toString();
@@ -172,6 +183,11 @@ export class MasterConnection {
         res.on('close', done);
         res.on('error', done);
       });
+      const noAnswer = setTimeout(() => {
+        this.opts.logger.warn({ endpoint: redactUrl(this.endpoint) }, 'SUBSCRIBE got no answer; trying the next master');
+        req.destroy();
+      }, SUBSCRIBE_TIMEOUT_MS);
+      req.on('close', () => clearTimeout(noAnswer));
       req.on('socket', (s) => s.setKeepAlive(true, 10_000));
       req.on('error', (err) => {
         // A TLS failure will not fix itself by retrying: say so loudly.
@@ -216,13 +232,24 @@ export class MasterConnection {
 
   private startPinging(intervalSeconds: number): void {
     clearInterval(this.pingTimer);
+    const everyMs = Math.max(0.05, intervalSeconds) * 1000;
+    let failures = 0;
     this.pingTimer = setInterval(() => {
       if (!this.currentAgentId) return;
-      this.call({ type: 'PING', agent_id: { value: this.currentAgentId } }).then((status) => {
-        // 400/403: the master does not know this stream (it restarted or dropped us): subscribe again.
-        if (status === 400 || status === 403) this.reconnect();
-      }, (err: Error) => this.opts.logger.debug({ err: err.message }, 'PING failed'));
-    }, Math.max(0.05, intervalSeconds) * 1000);
+      // A PING must be answered within an interval; a master that misses two in a row (not just a
+      // busy moment) is taken for dead or frozen.
+      this.call({ type: 'PING', agent_id: { value: this.currentAgentId } }, Math.max(1000, everyMs), 'ping').then((status) => {
+        failures = 0;
+        // 400/403: the master does not know this stream (it restarted or dropped us); 307/503: it no
+        // longer leads. Either way: subscribe again (following the redirect to the leader).
+        if (status === 400 || status === 403 || status === 307 || status === 503) this.reconnect();
+      }, (err: Error & { code?: string }) => {
+        // Refused or reset: nobody is there. A timeout: maybe busy, give it one more interval.
+        if (++failures < 2 && err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET') return;
+        this.opts.logger.warn({ err: err.message }, 'PING failed; re-subscribing');
+        this.reconnect();
+      });
+    }, everyMs);
     this.pingTimer.unref();
   }
 

@@ -9,24 +9,40 @@ export interface TransportOptions {
   ca?: string;
 }
 
+/**
+ * Which connections a request uses: `call` a pool of a few keep-alive ones (after a failover the
+ * journal re-sends every task's pending update at once; a few connections carry them in turn, so
+ * the new leader is not flooded), `ping` one of its own (never queued behind calls: a PING that
+ * times out means the master is gone), `stream` a fresh one (SUBSCRIBE never ends).
+ */
+export type ConnectionPool = 'call' | 'ping' | 'stream';
+
+const POOL_SOCKETS: Record<Exclude<ConnectionPool, 'stream'>, number> = { call: 8, ping: 1 };
+
 export class MasterTransport {
-  private readonly pooled: { http: http.Agent; https: https.Agent };
+  private readonly agents = new Map<string, http.Agent>();
 
-  constructor(private readonly opts: TransportOptions = {}) {
-    this.pooled = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true, ...(opts.ca ? { ca: opts.ca } : {}) }) };
-  }
+  constructor(private readonly opts: TransportOptions = {}) {}
 
-  /** A request to `url`; `pooled` reuses keep-alive connections (short calls), else a fresh one (streams). */
-  request(url: string, options: http.RequestOptions, pooled: boolean, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
-    if (url.startsWith('https:')) {
-      const agent = pooled ? this.pooled.https : new https.Agent({ keepAlive: false, ...(this.opts.ca ? { ca: this.opts.ca } : {}) });
-      return https.request(url, { ...options, agent }, onResponse);
-    }
-    return http.request(url, { ...options, agent: pooled ? this.pooled.http : false }, onResponse);
+  request(url: string, options: http.RequestOptions, pool: ConnectionPool, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+    const secure = url.startsWith('https:');
+    const tls = this.opts.ca ? { ca: this.opts.ca } : {};
+    let agent: http.Agent | false;
+    if (pool === 'stream') agent = secure ? new https.Agent({ keepAlive: false, ...tls }) : false;
+    else agent = this.pooled(`${pool}:${secure}`, () => secure
+      ? new https.Agent({ keepAlive: true, maxSockets: POOL_SOCKETS[pool], ...tls })
+      : new http.Agent({ keepAlive: true, maxSockets: POOL_SOCKETS[pool] }));
+    return (secure ? https : http).request(url, { ...options, agent }, onResponse);
   }
 
   destroy(): void {
-    this.pooled.http.destroy();
-    this.pooled.https.destroy();
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+
+  private pooled(key: string, make: () => http.Agent): http.Agent {
+    let a = this.agents.get(key);
+    if (!a) this.agents.set(key, (a = make()));
+    return a;
   }
 }

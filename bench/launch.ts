@@ -19,8 +19,8 @@
 // --repeat <n>, --timeout <s> (300), --keep (leave the temp dir with redis.log and agent logs),
 // --check (exit 1 when a target is missed). Everything listens on 127.0.0.1 only, and every
 // process the benchmark starts is stopped when it ends, fails or is interrupted.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +36,11 @@ import { childPids, machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfC
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
+import { runInfo } from './lib/run-info.ts';
+import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 
 type Mode = 'e2e' | 'master';
 type Placement = 'in-process' | 'process';
-
-const BIN = fileURLToPath(new URL('../bin/spillway', import.meta.url));
 
 const TARGETS: Record<Mode, { tasks_per_s: number; p99_ms?: number }> = {
   e2e: { tasks_per_s: 200 },
@@ -53,12 +53,6 @@ const DEFAULTS: Record<Mode, { tasks: number; agents: number; taskCpus: number; 
   // docs/BENCHMARKS.md); larger agents only add queueing (latency) without adding throughput.
   master: { tasks: 20000, agents: 20, taskCpus: 0.01, taskMem: 1, agentCpus: 0.1, agentMem: 100_000 },
 };
-
-/** The checkout measured: `git describe --always --dirty`, or 'unknown' outside a git work tree. */
-function commitOf(): string {
-  const out = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' });
-  return out.status === 0 ? out.stdout.trim() : 'unknown';
-}
 
 const log = (s: string): void => { process.stderr.write(`[bench:launch] ${s}\n`); };
 
@@ -154,48 +148,6 @@ interface MasterHandle {
   redis: RedisProcess;
 }
 
-const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SPILLWAY_LOG_LEVEL: process.env.SPILLWAY_LOG_LEVEL ?? 'warn' });
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => { clearTimeout(timer); done(); });
-    child.kill(signal);
-  });
-}
-
-function spawnLogged(args: string[], logFile: string, execArgv: string[] = []): ChildProcess {
-  const fd = openSync(logFile, 'a');
-  try {
-    return spawn(process.execPath, [...execArgv, BIN, ...args], { stdio: ['ignore', fd, fd], env: childEnv() });
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, dead?: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    const why = dead?.();
-    if (why) throw new Error(`${why} while waiting for ${what}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Why a child is gone (with the end of its log), or undefined while it runs. */
-function exited(c: ChildProcess, name: string, logFile: string): string | undefined {
-  if (c.exitCode === null && c.signalCode === null) return undefined;
-  let tail = '';
-  try {
-    tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
-  } catch {
-    // no log
-  }
-  return `${name} (pid ${c.pid}) exited with ${c.exitCode ?? c.signalCode}${tail ? `; end of ${logFile}:\n${tail}\n` : ''}`;
-}
 
 /** A private redis-server and a master on 127.0.0.1, both registered for cleanup. */
 async function startMaster(dir: string, s: Settings): Promise<MasterHandle> {
@@ -392,9 +344,7 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
       },
       target,
       target_met: met,
-      machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}` },
-      commit: commitOf(),
-      date: new Date().toISOString(),
+      ...runInfo(),
     };
   } finally {
     await runCleanups(log);

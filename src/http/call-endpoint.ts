@@ -27,8 +27,8 @@ export interface CallEndpointOptions {
 
 export function serveCall(handler: CallHandler, req: IncomingMessage, res: ServerResponse, opts: CallEndpointOptions): void {
   answer(handler, req, res, opts).catch((e: unknown) => {
-    const { status, message } = describeError(e);
-    if (status >= 500) opts.log.error({ err: e, path: req.url }, 'request failed');
+    const { status, message, log } = describeError(e);
+    if (log) opts.log.error({ err: e, path: req.url }, 'request failed');
     if (res.headersSent) return void res.destroy();
     const headers = e instanceof HttpError ? e.headers : undefined;
     res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(message) });

@@ -1,5 +1,5 @@
 // The master's HTTP server: Koa with thin routes that validate and call the master.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -59,29 +59,43 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
+/** The master's routes as one request handler, for a server someone else owns (src/ha/replica.ts). */
+export interface MasterApp {
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  agentAuth: AgentAuthority;
+  bootstrap: BootstrapService;
+  close(): void;
+}
+
+export type MasterAppOptions = Pick<HttpOptions, 'bodyLimit' | 'rateLimits' | 'autoscaler' | 'accounting' | 'agentAuth' | 'bootstrap'> & {
+  /** This server's own URL (for /master/state and the user-data agents get). */
+  selfUrl: () => string;
+  /** The CA agents pin, when serving HTTPS. */
+  tls?: Pick<TlsMaterial, 'caPem' | 'caPin'>;
+};
+
+export function createMasterApp(master: Master, log: Logger, opts: MasterAppOptions): MasterApp {
   const app = new Koa();
   const router = new Router();
-  let url = '';
   const bodyLimit = opts.bodyLimit ?? '1mb';
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit });
   app.use(errorResponder(log));
-  const agentAuth = new AgentAuthority(master, opts.agentAuth);
-  const bootstrap = new BootstrapService(master, agentAuth.tokens, { ...opts.bootstrap, caPem: opts.tls?.caPem, caPin: opts.tls?.caPin, masterUrl: () => url });
   const limiter = opts.rateLimits ? new FrameworkRateLimiter(opts.rateLimits) : undefined;
+  const agentAuth = new AgentAuthority(master, opts.agentAuth);
+  const bootstrap = new BootstrapService(master, agentAuth.tokens, { ...opts.bootstrap, caPem: opts.tls?.caPem, caPin: opts.tls?.caPin, masterUrl: opts.selfUrl });
   // The hot call endpoints bypass Koa (see call-endpoint.ts); everything else goes through it.
   const calls = new Map<string, CallHandler>([
     ['/api/v1/scheduler', schedulerCalls(master, limiter)],
     ['/api/v1/agent', agentCalls(master, agentAuth)],
   ]);
   router.post('/api/v1', requireJson, json, operatorRoute(master));
-  router.get('/master/state', legacyStateRoute(master, () => url));
-  router.get('/state', legacyStateRoute(master, () => url));
+  router.get('/master/state', legacyStateRoute(master, opts.selfUrl));
+  router.get('/state', legacyStateRoute(master, opts.selfUrl));
   router.get('/health', (ctx) => { ctx.body = 'OK'; });
   mountPolicyRoutes(router, master);
+  mountBootstrapRoutes(router, { master, tokens: agentAuth.tokens, bootstrap, json });
   mountAutoscalerRoutes(router, master, opts.autoscaler ?? {});
   mountReportRoutes(router, opts.accounting, master.clock);
-  mountBootstrapRoutes(router, { master, tokens: agentAuth.tokens, bootstrap, json });
   router.get('/v1/demand', (ctx) => { ctx.body = demandView(master); });
   router.get('/metrics', async (ctx) => {
     ctx.type = master.metrics.registry.contentType;
@@ -102,11 +116,20 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     if (handler) serveCall(handler, req, res, callOptions);
     else void koa(req, res);
   };
-  const newServer = (): Server => {
-    const s = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createServer(handle);
-    s.keepAliveTimeout = 5_000;
-    return s;
-  };
+  return { handle, agentAuth, bootstrap, close: () => limiter?.close() };
+}
+
+/** A server for `handle`: HTTPS with `tls`, else HTTP; shared by the single master and the replicas. */
+export function newMasterServer(handle: RequestListener, tls: Pick<TlsMaterial, 'cert' | 'key'> | undefined): Server {
+  const s = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, handle) : createServer(handle);
+  s.keepAliveTimeout = 5_000;
+  return s;
+}
+
+export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
+  let url = '';
+  const app = createMasterApp(master, log, { ...opts, selfUrl: () => url });
+  const newServer = (): Server => newMasterServer(app.handle, opts.tls);
   const scheme = opts.tls ? 'https' : 'http';
   const server = newServer();
   await new Promise<void>((resolve, reject) => {
@@ -128,10 +151,10 @@ export async function startHttpServer(master: Master, log: Logger, opts: HttpOpt
     server,
     url,
     urls,
-    agentAuth,
-    bootstrap,
+    agentAuth: app.agentAuth,
+    bootstrap: app.bootstrap,
     close: async () => {
-      limiter?.close();
+      app.close();
       await extra.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -27,6 +27,8 @@ export interface MasterConfig {
   heartbeatIntervalSeconds: number;
   agentPingIntervalSeconds: number;
   maxAgentPingTimeouts: number;
+  /** After a master (re)start or failover, agents get this long to re-register (Mesos' agent_reregister_timeout). */
+  agentReregisterSeconds: number;
   allocationIntervalMs: number;
   /** Offers outstanding longer than this are rescinded; 0 = never (Mesos' default). */
   offerTimeoutSeconds: number;
@@ -46,6 +48,7 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   heartbeatIntervalSeconds: 15,
   agentPingIntervalSeconds: 15,
   maxAgentPingTimeouts: 5,
+  agentReregisterSeconds: 600,
   allocationIntervalMs: 1000,
   offerTimeoutSeconds: 0,
   statusUpdateRetrySeconds: 10,
@@ -149,10 +152,13 @@ export class Master {
       this.quotas.set(role, q as QuotaConfig);
       this.allocator.setQuota(role, q as QuotaConfig);
     }
+    // Recovered agents get --agent-reregister-timeout (at least a ping window) to re-register before
+    // they are declared lost: the health check counts the ping window from lastPingAt.
+    const pingWindowMs = this.config.agentPingIntervalSeconds * 1000 * this.config.maxAgentPingTimeouts;
+    const reregisterGraceMs = Math.max(0, this.config.agentReregisterSeconds * 1000 - pingWindowMs);
     for (const v of snap.agents.values()) {
       const record = v as AgentRecord;
-      // Recovered agents get a full ping window to re-register before they are declared lost.
-      this.state.agents.set(record.id, { record, lastPingAt: now });
+      this.state.agents.set(record.id, { record, lastPingAt: now + reregisterGraceMs });
       if (!record.unreachableSince) {
         this.allocator.addAgent(record.id, record.resources);
         this.allocator.setAgentActive(record.id, false);

@@ -23,7 +23,8 @@ export interface TaskResult {
 }
 
 export interface BatchJobOptions {
-  master: string;
+  /** The master's URL, or every replica's (a list, or comma-separated). */
+  master: string | readonly string[];
   name?: string;
   role?: string;
   tasks: BatchTask[];

@@ -1,8 +1,11 @@
 // A TypeScript client for the Mesos v1 scheduler HTTP API: subscribes, decodes the RecordIO event
 // stream, sends calls with the stream id, acknowledges updates and re-subscribes after a break
-// (with backoff, following 307 redirects to a new leader). Works against Spillway or Apache Mesos.
+// (jittered backoff over every master replica it was given, following 307 redirects to the
+// leader; a stream silent for 5 heartbeat intervals counts as broken). Works against Spillway or
+// Apache Mesos.
 import { EventEmitter } from 'node:events';
 import { RecordIODecoder } from '../mesos/recordio.ts';
+import { backoffMs, MasterRotation, parseMasterUrls } from '../client/master-urls.ts';
 import type { FrameworkInfo, Operation, TaskInfo } from '../mesos/scheduler-call.ts';
 import type { TaskStatus } from '../mesos/task-status.ts';
 
@@ -29,26 +32,36 @@ export interface SchedulerEvents {
 }
 
 export interface SchedulerClientOptions {
-  master: string;
+  /** The master's URL, or every master replica's (a list, or comma-separated). */
+  master: string | readonly string[];
   framework: Omit<FrameworkInfo, 'id'> & { id?: { value: string } };
   /** Acknowledge every update carrying a uuid after the 'update' listeners ran (default true). */
   autoAcknowledge?: boolean;
   /** Re-subscribe when the stream breaks (default true). */
   reconnect?: boolean;
   maxBackoffMs?: number;
+  /** A SUBSCRIBE unanswered for this long is abandoned for the next replica (default 10 s). */
+  subscribeTimeoutMs?: number;
 }
+
+/** Missed heartbeats after which the subscription counts as broken (the master may be frozen). */
+const MISSED_HEARTBEATS = 5;
 
 export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   frameworkId: string | undefined;
   private streamId: string | undefined;
   private masterUrl: string;
+  private readonly masters: MasterRotation;
+  private silence: NodeJS.Timeout | undefined;
+  private heartbeatMs = 0;
   private abort: AbortController | undefined;
   private closed = false;
   private subscribedOnce: Promise<void> | undefined;
 
   constructor(private readonly opts: SchedulerClientOptions) {
     super();
-    this.masterUrl = opts.master;
+    this.masters = new MasterRotation(parseMasterUrls(opts.master));
+    this.masterUrl = this.masters.current();
     this.frameworkId = opts.framework.id?.value;
   }
 
@@ -61,28 +74,43 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     return this.subscribedOnce;
   }
 
+  /** The replica (or leader) calls go to now. */
+  get master(): string {
+    return this.masterUrl;
+  }
+
   private async connect(attempt: number): Promise<void> {
     if (this.closed) return;
-    this.abort = new AbortController();
+    this.masterUrl = this.masters.current();
+    const abort = new AbortController();
+    this.abort = abort;
+    const noAnswer = setTimeout(() => abort.abort(new Error('SUBSCRIBE got no answer')), this.opts.subscribeTimeoutMs ?? 10_000);
     const info = { ...this.opts.framework, ...(this.frameworkId ? { id: { value: this.frameworkId } } : {}) };
     const body = { type: 'SUBSCRIBE', ...(this.frameworkId ? { framework_id: { value: this.frameworkId } } : {}), subscribe: { framework_info: info } };
     let res: Response;
     try {
       res = await fetch(new URL('/api/v1/scheduler', this.masterUrl), {
         method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(body), signal: this.abort.signal, redirect: 'follow',
+        body: JSON.stringify(body), signal: abort.signal, redirect: 'follow',
       });
     } catch (e) {
+      this.masters.fail();
       return this.retry(attempt, e as Error);
+    } finally {
+      clearTimeout(noAnswer);
     }
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
       const err = new Error(`SUBSCRIBE failed: ${res.status} ${text}`);
-      if (attempt === 0 && !this.frameworkId) throw err;
+      if (attempt === 0 && !this.frameworkId && res.status < 500) throw err;
       if (res.status >= 400 && res.status < 500) { this.emit('error', err.message); return; }
+      this.masters.fail(); // 503: no leader there (yet); ask the next replica
       return this.retry(attempt, err);
     }
-    if (res.redirected) this.masterUrl = new URL(res.url).origin;
+    if (res.redirected) {
+      this.masters.follow(res.url);
+      this.masterUrl = this.masters.current();
+    }
     this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
     const decoder = new RecordIODecoder();
     let broke: Error | undefined;
@@ -93,8 +121,10 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     } catch (e) {
       broke = e as Error;
     }
+    clearTimeout(this.silence);
     this.streamId = undefined;
     if (this.closed) return;
+    this.masters.fail(); // the leader we were on may be gone: start with the next replica
     this.emit('disconnected', broke);
     return this.retry(0, broke ?? new Error('stream ended'));
   }
@@ -104,12 +134,22 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       if (!this.closed) this.emit('disconnected', why);
       return;
     }
-    const delay = Math.min(this.opts.maxBackoffMs ?? 15_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    await new Promise((r) => setTimeout(r, delay));
+    await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, this.opts.maxBackoffMs ?? 15_000)));
     return this.connect(attempt + 1);
   }
 
+  /** Every event proves the stream alive; silence for MISSED_HEARTBEATS intervals breaks it. */
+  private alive(): void {
+    if (!this.heartbeatMs) return;
+    clearTimeout(this.silence);
+    const abort = this.abort;
+    this.silence = setTimeout(() => abort?.abort(new Error(`no event from the master for ${MISSED_HEARTBEATS} heartbeat intervals`)), this.heartbeatMs * MISSED_HEARTBEATS);
+    this.silence.unref();
+  }
+
   private dispatch(ev: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (ev.type === 'SUBSCRIBED') this.heartbeatMs = (ev.subscribed.heartbeat_interval_seconds ?? 15) * 1000;
+    this.alive();
     switch (ev.type) {
       case 'SUBSCRIBED':
         this.frameworkId = ev.subscribed.framework_id.value;
@@ -203,6 +243,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   /** Closes the subscription stream without tearing the framework down. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.silence);
     this.abort?.abort();
   }
 }

@@ -1,6 +1,8 @@
 // An in-process agent that speaks the real agent protocol over HTTP but runs nothing: each launched
 // task reports TASK_RUNNING and then a terminal state at once (or when told). For the master-only
-// benchmark, for tests of the master, and for simulations of large clusters.
+// benchmark, for tests of the master, and for simulations of large clusters. With `replicas` it
+// follows the leader like a real agent: when its stream ends it subscribes again (through any
+// replica, following 307s) with the tasks it runs. Its updates are not journaled or retried.
 import { RecordIODecoder } from '../mesos/recordio.ts';
 import { newStatusUuid, type TaskState } from '../mesos/task-status.ts';
 import { toMesos } from '../resources/mesos-resources.ts';
@@ -17,6 +19,8 @@ export interface SimulatedAgentOptions {
   /** What a launched task does: finish at once (default), or stay running until `finish()`. */
   behaviour?: 'finish' | 'run';
   agentId?: string;
+  /** Master replicas to re-subscribe through when the stream ends (default: none — the agent stays away). */
+  replicas?: string[];
 }
 
 interface LaunchedTask { frameworkId: string; taskId: string }
@@ -30,14 +34,25 @@ export class SimulatedAgent {
   readonly launched: LaunchedTask[] = [];
   private subscribed!: () => void;
   private outbox: { update: object; resolve(): void; reject(e: unknown): void }[] = [];
+  /** The master calls go to: the leader the last SUBSCRIBE reached. */
+  private master: string;
+  private stopped = false;
+  /** SUBSCRIBEs answered so far (re-subscriptions after a failover included). */
+  subscriptions = 0;
 
   constructor(private readonly opts: SimulatedAgentOptions) {
     this.agentId = opts.agentId;
+    this.master = opts.master;
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
+    await this.subscribe(this.opts.master);
+  }
+
+  private async subscribe(url: string): Promise<void> {
     const ready = new Promise<void>((r) => { this.subscribed = r; });
-    const res = await fetch(`${this.opts.master}/api/v1/agent`, {
+    const res = await fetch(`${url}/api/v1/agent`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       signal: this.abort.signal,
@@ -56,9 +71,26 @@ export class SimulatedAgent {
       }),
     });
     if (res.status !== 200 || !res.body) throw new Error(`agent SUBSCRIBE failed: ${res.status} ${await res.text()}`);
+    this.master = new URL(res.url).origin;
     this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
-    void this.consume(res.body as unknown as AsyncIterable<Uint8Array>);
+    void this.consume(res.body as unknown as AsyncIterable<Uint8Array>).then(() => this.followLeader());
     await ready;
+    this.subscriptions++;
+  }
+
+  /** The stream ended: with `replicas`, subscribe again through them until one takes us. */
+  private async followLeader(): Promise<void> {
+    clearInterval(this.pinger);
+    const replicas = this.opts.replicas;
+    if (this.stopped || !replicas?.length) return;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.subscribe(replicas[attempt % replicas.length]);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** Math.floor(attempt / replicas.length)) * (0.5 + Math.random() / 2)));
+      }
+    }
   }
 
   private async consume(body: AsyncIterable<Uint8Array>): Promise<void> {
@@ -68,6 +100,7 @@ export class SimulatedAgent {
         for (const ev of decoder.push(Buffer.from(chunk)) as Record<string, any>[]) { // eslint-disable-line @typescript-eslint/no-explicit-any
           if (ev.type === 'SUBSCRIBED') {
             this.agentId = ev.subscribed.agent_id.value;
+            clearInterval(this.pinger);
             this.pinger = setInterval(() => { this.call({ type: 'PING' }).catch(() => {}); }, ev.subscribed.ping_interval_seconds * 1000 / 2);
             this.subscribed();
           } else if (ev.type === 'LAUNCH') {
@@ -125,7 +158,7 @@ export class SimulatedAgent {
   }
 
   async call(body: Record<string, unknown>): Promise<void> {
-    const res = await fetch(`${this.opts.master}/api/v1/agent`, {
+    const res = await fetch(`${this.master}/api/v1/agent`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId ?? '' },
       body: JSON.stringify({ agent_id: { value: this.agentId }, ...body }),
@@ -140,6 +173,7 @@ export class SimulatedAgent {
 
   /** Drops the connection like a crashed agent (tasks are remembered for a later re-subscribe). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.pinger);
     this.abort.abort();
     this.abort = new AbortController();

@@ -57,6 +57,11 @@ export class RedisStore implements Store {
     return this.epoch;
   }
 
+  /** Writes under an epoch granted elsewhere (the leader election bumps it with the lease). */
+  useEpoch(epoch: number): void {
+    this.epoch = epoch;
+  }
+
   write(ops: readonly WriteOp[], options?: { deferrable?: boolean }): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {

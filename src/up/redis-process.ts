@@ -19,6 +19,8 @@ export interface RedisProcessOptions {
   /** appendfsync policy; `always` for the strictest durability (tests of crash safety). */
   appendfsync?: 'always' | 'everysec' | 'no';
   binary?: string;
+  /** More redis-server arguments, e.g. `['--replicaof', '127.0.0.1', '6380']` for a replica. */
+  extraArgs?: string[];
 }
 
 export function redisServerAvailable(binary = 'redis-server'): boolean {
@@ -42,7 +44,7 @@ export async function startRedis(opts: RedisProcessOptions): Promise<RedisProces
   const child = spawn(opts.binary ?? 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir,
     '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--save', '',
-    '--protected-mode', 'yes', '--logfile', 'redis.log', '--daemonize', 'no',
+    '--protected-mode', 'yes', '--logfile', 'redis.log', '--daemonize', 'no', ...(opts.extraArgs ?? []),
   ], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;

@@ -33,7 +33,7 @@ export function commandTask(id: string, command: string, extra: { mem?: number; 
   };
 }
 
-export function startTestAgent(masterUrl: string, workDir: string, extra: Partial<AgentOptions> = {}): Promise<AgentHandle> {
+export function startTestAgent(masterUrl: string | readonly string[], workDir: string, extra: Partial<AgentOptions> = {}): Promise<AgentHandle> {
   return startAgent({ masterUrl, port: 0, workDir, logger: silentLogger, reconnectMaxDelayMs: 300, resources: 'cpus:2;mem:1024;disk:1024', ...extra });
 }
 

@@ -102,7 +102,7 @@ export async function waitFor(pred: () => Promise<boolean> | boolean, timeoutMs:
 }
 
 /** Kills processes left by tasks of SIGKILLed agents (they run in their own process groups). */
-function killTaskGroups(workDirs: string[]): void {
+export function killTaskGroups(workDirs: string[]): void {
   for (const dir of workDirs) {
     try {
       for (const fw of readdirSync(join(dir, 'tasks'))) {

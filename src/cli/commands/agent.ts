@@ -4,9 +4,10 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger } from '../../common/logger.ts';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { fail } from '../output.ts';
 import { registerUserDataCommand } from './agent-user-data.ts';
+import { MasterUrlError, parseMasterUrls } from '../../client/master-urls.ts';
 
 interface AgentFlags {
   master: string; port: string; workDir: string; resources?: string; attributes?: string; hostname: string;
@@ -17,9 +18,8 @@ interface AgentFlags {
 }
 
 export function registerAgentCommand(program: Command): void {
-  const agent = program.command('agent')
-    .description('run an agent that offers this machine to a master and runs its tasks')
-    .option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl())
+  const agent = addMasterOption(program.command('agent')
+    .description('run an agent that offers this machine to a master and runs its tasks'))
     .option('--config <file>', 'agent config file (JSON, as cloud-init writes it); flags override it')
     .option('--port <port>', 'port for the agent\'s own HTTP endpoints (sandbox files)', '5051')
     .option('--work-dir <dir>', 'where sandboxes and the agent\'s checkpoints live', '.spillway/agent')
@@ -57,6 +57,13 @@ export function registerAgentCommand(program: Command): void {
       if (!Number.isFinite(intervalMs) || intervalMs < 10) fail(`--oversubscription-interval: '${o.oversubscriptionInterval}' is not a number of milliseconds (at least 10)`);
       const loadThreshold = Number(o.qosLoadThreshold);
       if (!Number.isFinite(loadThreshold) || loadThreshold <= 0) fail(`--qos-load-threshold: '${o.qosLoadThreshold}' is not a positive number`);
+      let masters: string[] = [];
+      try {
+        masters = parseMasterUrls(masterUrl);
+      } catch (e) {
+        if (e instanceof MasterUrlError) fail(`--master: ${e.message}`);
+        throw e;
+      }
       if (o.identity !== undefined && o.identity !== 'aws-ec2' && o.identity !== 'gcp-compute') fail(`--identity: '${o.identity}' is not aws-ec2 or gcp-compute`);
       const pool = o.pool ?? config?.pool;
       const attributes = [
@@ -80,7 +87,7 @@ export function registerAgentCommand(program: Command): void {
         if (e instanceof AgentConfigError) fail(e.message);
         throw e;
       }
-      if (masterUrl.startsWith('https:') && !ca) process.stderr.write('spillway agent: warning: https master without --ca-file: trusting the system\'s CAs\n');
+      if (masters.some((u) => u.startsWith('https:')) && !ca) process.stderr.write('spillway agent: warning: https master without --ca-file: trusting the system\'s CAs\n');
       const identityProvider = o.identity ?? config?.identity?.provider;
       const identity = identityProvider
         ? { provider: identityProvider, metadataUrl: o.metadataUrl ?? config?.identity?.metadataUrl, audience: config?.identity?.audience }
@@ -88,7 +95,7 @@ export function registerAgentCommand(program: Command): void {
       let hostname = pick('hostname', config?.hostname, o.hostname);
       if (hostname === 'auto') {
         const { addressTowards } = await import('../../../agents/agent-address.ts');
-        hostname = await addressTowards(masterUrl).catch((e: Error) => fail(`--hostname auto: cannot tell the address towards ${masterUrl}: ${e.message}`));
+        hostname = await addressTowards(masters[0]).catch((e: Error) => fail(`--hostname auto: cannot tell the address towards ${masters[0]}: ${e.message}`));
       }
       const log = createLogger('agent');
       const { startAgent } = await import('../../../agents/agent.ts');

@@ -1,6 +1,7 @@
 // Listing commands: status, agents, frameworks, tasks — read through the operator API.
 import type { Command } from 'commander';
-import { MasterClient, defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { fromMesos, type MesosResource } from '../../resources/mesos-resources.ts';
 import { scalar } from '../../resources/resources.ts';
 import { fail, printJson, printTable } from '../output.ts';
@@ -16,7 +17,7 @@ const brief = (list: MesosResource[] | undefined): string => {
 const nsToIso = (t?: { nanoseconds: number }): string => (t ? new Date(t.nanoseconds / 1e6).toISOString().replace(/\.\d+Z$/, 'Z') : '');
 
 function withMaster(cmd: Command): Command {
-  return cmd.option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl()).option('--json', 'print JSON instead of a table');
+  return addMasterOption(cmd).option('--json', 'print JSON instead of a table');
 }
 
 async function run(fn: () => Promise<void>): Promise<void> {

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { createLogger } from '../../common/logger.ts';
 import { systemClock } from '../../common/clock.ts';
 import { loadPoolsFile, ConfigFileError, type Pool } from '../../../providers/pool-config.ts';
@@ -16,11 +17,10 @@ import { httpBootstrapPort, launchBootstrapped } from '../../bootstrap/bootstrap
 interface CommonFlags { pools?: string; stateDir: string; cluster: string; master: string; json?: boolean }
 
 function common(cmd: Command): Command {
-  return cmd
+  return addMasterOption(cmd, 'master URL agents should join')
     .option('--pools <file>', 'pools file (YAML or JSON) ($SPILLWAY_POOLS); default: the policy applied on the master', process.env.SPILLWAY_POOLS)
     .option('--state-dir <dir>', 'where the local and static providers keep their state', '.spillway/providers')
-    .option('--cluster <name>', 'cluster name instances are tagged with', 'default')
-    .option('--master <url>', 'master URL agents should join ($SPILLWAY_MASTER)', defaultMasterUrl());
+    .option('--cluster <name>', 'cluster name instances are tagged with', 'default');
 }
 
 async function providers(o: CommonFlags): Promise<ProviderSet> {
@@ -35,8 +35,8 @@ async function providers(o: CommonFlags): Promise<ProviderSet> {
 
 /** The pools of the policy applied on the master (`spillway policy apply`). */
 async function appliedPools(master: string): Promise<Pool[]> {
-  const res = await fetch(new URL('/v1/policies/current', master), { headers: { Accept: 'application/json' } })
-    .catch((e: Error) => { throw new Error(`no --pools given and the master at ${master} cannot be reached: ${e.message}`); });
+  const res = await new MasterClient(master).fetch('/v1/policies/current', { headers: { Accept: 'application/json' } })
+    .catch((e: Error) => { throw new Error(`no --pools given and ${e.message}`); });
   if (res.status === 404) throw new Error('no --pools given and no policy applied on the master (spillway policy apply FILE)');
   if (!res.ok) throw new Error(`master answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { policy: { pools: Pool[] } }).policy.pools;

@@ -15,6 +15,7 @@ export interface MasterFlags extends AccountingFlags {
   cluster: string;
   agentPingTimeout: string;
   maxAgentPingTimeouts: string;
+  agentReregisterTimeout: string;
   allocationInterval: string;
   offerTimeout: string;
   heartbeatInterval: string;
@@ -39,6 +40,7 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--cluster <name>', 'cluster name (namespaces Redis keys)', 'default')
     .option('--agent-ping-timeout <seconds>', 'interval at which agents must ping', '15')
     .option('--max-agent-ping-timeouts <n>', 'missed pings before an agent is removed', '5')
+    .option('--agent-reregister-timeout <seconds>', 'after a master restart or failover, time agents get to re-register before they are removed', '600')
     .option('--allocation-interval <ms>', 'time between allocation rounds', '1000')
     .option('--offer-timeout <seconds>', 'rescind offers outstanding this long (0 = never)', '0')
     .option('--heartbeat-interval <seconds>', 'HEARTBEAT events to frameworks every', '15')
@@ -84,6 +86,7 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
     cluster: o.cluster,
     agentPingIntervalSeconds: positive('agent-ping-timeout', o.agentPingTimeout),
     maxAgentPingTimeouts: positive('max-agent-ping-timeouts', o.maxAgentPingTimeouts),
+    agentReregisterSeconds: positive('agent-reregister-timeout', o.agentReregisterTimeout, true),
     allocationIntervalMs: positive('allocation-interval', o.allocationInterval),
     offerTimeoutSeconds: positive('offer-timeout', o.offerTimeout, true),
     heartbeatIntervalSeconds: positive('heartbeat-interval', o.heartbeatInterval),

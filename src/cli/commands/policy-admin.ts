@@ -1,7 +1,8 @@
 // Allocation-policy commands: roles, weights, quota, reserve and unreserve — through the operator
 // API (GET_ROLES, GET_WEIGHTS/UPDATE_WEIGHTS, GET_QUOTA/UPDATE_QUOTA, RESERVE/UNRESERVE_RESOURCES).
 import type { Command } from 'commander';
-import { MasterClient, defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { fromMesos, parseResourceFlag, toMesos, type MesosResource } from '../../resources/mesos-resources.ts';
 import { fail, printJson, printTable } from '../output.ts';
 
@@ -11,7 +12,6 @@ type Quantities = Record<string, number>;
 interface MasterOptions { master: string }
 interface ListOptions extends MasterOptions { json?: boolean }
 
-const MASTER_HELP = 'master URL ($SPILLWAY_MASTER)';
 
 async function run(fn: () => Promise<void>): Promise<void> {
   try {
@@ -22,7 +22,7 @@ async function run(fn: () => Promise<void>): Promise<void> {
 }
 
 function withMaster(cmd: Command): Command {
-  return cmd.option('--master <url>', MASTER_HELP, defaultMasterUrl());
+  return addMasterOption(cmd);
 }
 
 function withList(cmd: Command): Command {

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { formatProblem, validatePolicy, type PolicyProblem } from '../../autoscaler/policy-schema.ts';
 import type { PolicyVersion, PolicyVersionSummary } from '../../autoscaler/policy-store.ts';
 import { fail, printJson, printTable } from '../output.ts';
@@ -13,7 +14,6 @@ import { registerPolicyPlan } from './scaling.ts';
 interface MasterOptions { master: string }
 interface JsonOptions { json?: boolean }
 
-const MASTER_HELP = 'master URL ($SPILLWAY_MASTER)';
 
 function readPolicyFile(file: string): string {
   try {
@@ -48,12 +48,7 @@ class HttpAnswerError extends Error {
 }
 
 async function request(master: string, path: string, init: RequestInit = {}): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, master), { redirect: 'follow', ...init, headers: { Accept: 'application/json', ...init.headers } });
-  } catch (e) {
-    throw new Error(`cannot reach the master at ${master}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-  }
+  const res = await new MasterClient(master).fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } });
   if (!res.ok) throw new HttpAnswerError(res.status, await res.text());
   return res;
 }
@@ -92,9 +87,8 @@ export function registerPolicyCommands(program: Command): void {
       printWarnings(check.warnings);
     });
 
-  policy.command('apply <file>')
-    .description('validate a policy file, then store it on the master as the next version')
-    .option('--master <url>', MASTER_HELP, defaultMasterUrl())
+  addMasterOption(policy.command('apply <file>')
+    .description('validate a policy file, then store it on the master as the next version'))
     .option('--json', 'print the answer as JSON')
     .action((file: string, o: MasterOptions & JsonOptions) => run(async () => {
       const { text, check } = checkFile(file);
@@ -116,11 +110,10 @@ export function registerPolicyCommands(program: Command): void {
       process.stdout.write(`applied ${file} as policy version ${answer.version} (sha256 ${answer.sha256.slice(0, 12)})\n`);
     }));
 
-  policy.command('show')
+  addMasterOption(policy.command('show'))
     .description('print the current policy as applied (YAML source), or a kept version with --version')
     .option('--version <n>', 'a kept version instead of the current one')
     .option('--json', 'print the stored record as JSON: version, appliedAt, sha256, source and the validated policy with defaults')
-    .option('--master <url>', MASTER_HELP, defaultMasterUrl())
     .action((o: MasterOptions & JsonOptions & { version?: string }) => run(async () => {
       if (o.version !== undefined && !/^[1-9]\d*$/.test(o.version)) fail(`--version: '${o.version}' must be a whole number ≥ 1`);
       const path = o.version !== undefined ? `/v1/policies/${o.version}` : '/v1/policies/current';
@@ -130,10 +123,9 @@ export function registerPolicyCommands(program: Command): void {
       process.stdout.write(v.source.endsWith('\n') ? v.source : `${v.source}\n`);
     }));
 
-  policy.command('history')
-    .description('list the policy versions the master keeps, newest first')
+  addMasterOption(policy.command('history')
+    .description('list the policy versions the master keeps, newest first'))
     .option('--json', 'print JSON instead of a table')
-    .option('--master <url>', MASTER_HELP, defaultMasterUrl())
     .action((o: MasterOptions & JsonOptions) => run(async () => {
       const { versions } = (await (await request(o.master, '/v1/policies')).json()) as { versions: PolicyVersionSummary[] };
       if (o.json) return printJson(versions);

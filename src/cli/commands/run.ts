@@ -1,7 +1,7 @@
 // `spillway run -- CMD`: runs a command as N tasks through the batch framework, streaming their
 // output, and exits non-zero when any task did not finish successfully.
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { isTerminal } from '../../mesos/task-status.ts';
 import { BatchJob, type TaskResult } from '../../sdk/batch-job.ts';
 import { SandboxReader, sandboxPath } from '../../sdk/sandbox-reader.ts';
@@ -10,9 +10,8 @@ import { fail, printJson } from '../output.ts';
 interface RunOptions { master: string; count: string; cpus: string; mem: string; name: string; role: string; json?: boolean }
 
 export function registerRunCommand(program: Command): void {
-  program.command('run')
-    .description('run a shell command as N tasks on the cluster, streaming their output')
-    .option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl())
+  addMasterOption(program.command('run')
+    .description('run a shell command as N tasks on the cluster, streaming their output'))
     .option('-n, --count <n>', 'number of tasks', '1')
     .option('--cpus <c>', 'cpus per task', '0.1')
     .option('--mem <mb>', 'memory per task in MB', '32')
