@@ -15,7 +15,7 @@ import { PolicySchema } from '../src/autoscaler/policy-schema.ts';
 import { prng, int, pick } from '../src/common/seeded-random.ts';
 import { classifyAgent } from '../src/accounting/pool-match.ts';
 import { buildSample, type AgentSnapshot, type TaskSnapshot } from '../src/accounting/sample.ts';
-import { HOUR, HourRollup, rollupRow, sampleRows } from '../src/accounting/rows.ts';
+import { HOUR, HourRollup, rollupRow } from '../src/accounting/rows.ts';
 import { ReportBuilder } from '../src/accounting/report-engine.ts';
 import { parseGroupings } from '../src/accounting/report-query.ts';
 import { costModelOf } from '../src/accounting/sampler.ts';

@@ -2,7 +2,6 @@
 // process against an in-process master (own Redis) with a simulated agent.
 import test, { type ExecutionContext } from 'ava';
 import { spillway, type ProcessResult } from './helpers/run-process.ts';
-import { BIN } from './helpers/cluster.ts';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { RawFramework, scalarRes } from './helpers/raw-framework.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';

@@ -2,11 +2,10 @@
 // through the fenced Store; the /v1/policies API; and `spillway policy validate|apply|show|history`
 // as a person runs them (child processes against an in-process master).
 import test, { type ExecutionContext } from 'ava';
-import { spillway, type ProcessResult } from './helpers/run-process.ts';
+import { spillway } from './helpers/run-process.ts';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN } from './helpers/cluster.ts';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { tempDir, testRedis } from './helpers/redis.ts';
 import { disruptionLimit, formatProblem, parsePolicy, scalingPolicyOf, validatePolicy, type PolicyProblem } from '../src/autoscaler/policy-schema.ts';
@@ -16,7 +15,6 @@ import { RedisStore } from '../src/store/redis-store.ts';
 import { FencedError } from '../src/store/store.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-type CliResult = ProcessResult;
 
 const EXAMPLES = fileURLToPath(new URL('../policies/examples/', import.meta.url));
 

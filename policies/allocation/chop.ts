@@ -1,7 +1,6 @@
 // Shrinks part of a set so its scalars fit a per-name allowance shared by the matching buckets.
 // Quota only ever bounds scalars; ports and buckets the predicate skips pass through.
-import { bucket, setOf, UNRESERVED_KEY, type Bucket, type ResourceSet } from '../../src/resources/resource-set.ts';
-import { resources } from '../../src/resources/resources.ts';
+import { setOf, UNRESERVED_KEY, type Bucket, type ResourceSet } from '../../src/resources/resource-set.ts';
 
 const isUnreserved = (b: Bucket): boolean => b.key === UNRESERVED_KEY;
 

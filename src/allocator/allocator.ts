@@ -21,7 +21,7 @@ import {
 import { eligibleResources } from '../../policies/allocation/eligibility.ts';
 import { chop, chopUnreserved } from '../../policies/allocation/chop.ts';
 import { limitAllowance } from '../../policies/allocation/quota-limit.ts';
-import { headroomAllowance, requiredHeadroom, unmetFor, unmetGuarantee } from '../../policies/allocation/quota-headroom.ts';
+import { headroomAllowance, requiredHeadroom, unmetFor } from '../../policies/allocation/quota-headroom.ts';
 import { OfferFilters } from '../../policies/allocation/offer-filter.ts';
 import { DEFAULT_MIN_ALLOCATABLE, meetsMinimum, type MinAllocatable } from '../../policies/allocation/min-allocatable.ts';
 

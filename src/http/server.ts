@@ -1,7 +1,7 @@
-// The master's HTTP server: Koa with thin routes that validate and call the master.
+// The master's HTTP app: Koa with thin routes that validate and call the master, and the hot call
+// endpoints served straight from node:http. A replica (src/ha/replica.ts) serves one per term.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -19,7 +19,6 @@ import { mountReportRoutes } from './report-routes.ts';
 import type { Accounting } from '../accounting/accounting.ts';
 import { demandView } from '../master/operator-views.ts';
 import { FrameworkRateLimiter, type RateLimits } from '../master/rate-limits.ts';
-import { ExtraListeners, urlFor, type ListenAddress } from './listeners.ts';
 import type { TlsMaterial } from './tls.ts';
 import { AgentAuthority, type AgentAuthOptions } from '../auth/agent-auth.ts';
 import { refuseAgentSecretsOffAgentApi } from './agent-credential-guard.ts';
@@ -27,14 +26,10 @@ import { mountBootstrapRoutes } from './bootstrap-routes.ts';
 import { BootstrapService, type BootstrapOptions } from '../bootstrap/bootstrap-service.ts';
 
 export interface HttpOptions {
-  host: string;
-  port: number;
   /** Largest accepted JSON body. */
   bodyLimit?: string;
   /** Mesos' --rate_limits: throttles scheduler calls per framework principal. */
   rateLimits?: RateLimits;
-  /** More addresses to serve on (`--listen`), e.g. a network namespace bridge; port defaults to the primary's. */
-  listen?: ListenAddress[];
   /** The autoscaler serving /v1/decisions, /v1/plan, /v1/interruptions (set once it runs). */
   autoscaler?: AutoscalerHolder;
   /** Serves /v1/reports (absent: accounting is off and they answer 503). */
@@ -45,18 +40,6 @@ export interface HttpOptions {
   agentAuth?: AgentAuthOptions;
   /** Bootstrap settings: the URL agents are told to use, the default join-token TTL. */
   bootstrap?: BootstrapOptions;
-}
-
-export interface RunningServer {
-  server: Server;
-  url: string;
-  /** Every address served: the primary first, then the `listen` ones. */
-  urls: string[];
-  /** Join tokens and agent credentials. */
-  agentAuth: AgentAuthority;
-  /** User-data and join tokens for launches (what the providers' launch path uses). */
-  bootstrap: BootstrapService;
-  close(): Promise<void>;
 }
 
 /** The master's routes as one request handler, for a server someone else owns (src/ha/replica.ts). */
@@ -124,42 +107,4 @@ export function newMasterServer(handle: RequestListener, tls: Pick<TlsMaterial, 
   const s = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, handle) : createServer(handle);
   s.keepAliveTimeout = 5_000;
   return s;
-}
-
-export async function startHttpServer(master: Master, log: Logger, opts: HttpOptions): Promise<RunningServer> {
-  let url = '';
-  const app = createMasterApp(master, log, { ...opts, selfUrl: () => url });
-  const newServer = (): Server => newMasterServer(app.handle, opts.tls);
-  const scheme = opts.tls ? 'https' : 'http';
-  const server = newServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  url = urlFor(opts.host, addr.port, scheme);
-  const extra = new ExtraListeners(newServer, log, scheme);
-  const urls = [url];
-  try {
-    for (const l of opts.listen ?? []) urls.push(await extra.add(l.host, l.port ?? addr.port));
-  } catch (e) {
-    await extra.close();
-    server.close();
-    throw e;
-  }
-  return {
-    server,
-    url,
-    urls,
-    agentAuth: app.agentAuth,
-    bootstrap: app.bootstrap,
-    close: async () => {
-      app.close();
-      await extra.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
 }

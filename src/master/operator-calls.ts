@@ -5,7 +5,7 @@ import { badRequest, conflict, notFound } from '../common/errors.ts';
 import type { QuotaConfig } from '../allocator/role-tree.ts';
 import { MesosResourceSchema, fromMesosSet } from '../resources/mesos-resources.ts';
 import {
-  addSets, containsSet, flatten, formatSet, reservedByRole, subtractSets, unreservedPart, unreservedSet, type ResourceSet,
+  addSets, containsSet, flatten, formatSet, reservedByRole, subtractSets, unreservedPart, unreservedSet,
 } from '../resources/resource-set.ts';
 import { format, resources as makeResources } from '../resources/resources.ts';
 import { ValueId } from '../mesos/scheduler-call.ts';
