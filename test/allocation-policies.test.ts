@@ -191,6 +191,7 @@ test('a framework RESERVEs from its offer and launches on the reservation; it su
   await m.stop();
   const m2 = await runMaster({ redisUrl: m.redis.url, host: '127.0.0.1', port, config: { allocationIntervalMs: 100, agentPingIntervalSeconds: 0.5 }, log: silentLogger });
   t.teardown(() => m2.stop());
+  await m2.whenLeader(); // (at once when the old term released its lease; after it expires if not)
   agent.stop();
   await agent.start(); // re-subscribes with its id and its running task
   const again = (await op({ ...m, url: m2.url } as InProcessMaster, { type: 'GET_AGENTS' })).json.get_agents.agents[0].total_resources;

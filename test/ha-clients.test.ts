@@ -83,7 +83,7 @@ test('an SDK framework and a real agent given [standby, dead, leader] follow the
   const agentId = agent.agentId();
 
   await a.stop(); // b takes over
-  await waitFor(() => b.isLeader(), 10_000, 'b to lead');
+  await waitFor(() => b.isLeader(), 30_000, 'b to lead');
   await waitFor(() => fw.master === b.url && (b.isLeader() && b.master.state.frameworks.get(frameworkId!)?.stream !== undefined), 20_000, 'the framework to re-subscribe to b');
   await waitFor(() => b.master.state.agents.get(agentId!)?.stream !== undefined, 20_000, 'the agent to re-subscribe to b');
   t.is(fw.frameworkId, frameworkId);

@@ -1,7 +1,7 @@
 // The local and static providers with real processes: agents they start register with a real
 // master; launches are idempotent under their token; pool files are validated with line numbers.
 import test from 'ava';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
@@ -147,10 +147,12 @@ test.serial('spillway instances: launch, list (table and --json) and terminate f
   const dir = tempDir('spillway-cli-inst-');
   const poolsFile = join(dir, 'pools.yaml');
   writeFileSync(poolsFile, LOCAL_POOLS);
-  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'instances', ...args, '--pools', poolsFile, '--state-dir', dir, '--master', m.url], { encoding: 'utf8', timeout: 60_000 });
+  // Asynchronous: a synchronous child would block this process, and with it the in-process
+  // master's lease renewals.
+  const cli = (...args: string[]) => runProcess([BIN, 'instances', ...args, '--pools', poolsFile, '--state-dir', dir, '--master', m.url]);
   t.teardown(async () => {
-    const left = JSON.parse(cli('--json').stdout || '[]') as { id: string }[];
-    if (left.length) cli('terminate', ...left.map((i) => i.id));
+    const left = JSON.parse((await cli('--json')).stdout || '[]') as { id: string }[];
+    if (left.length) await cli('terminate', ...left.map((i) => i.id));
     await m.shutdown();
   });
   // Launching asks the master (in this process) for join tokens: run it asynchronously.
@@ -159,30 +161,26 @@ test.serial('spillway instances: launch, list (table and --json) and terminate f
   const [inst] = JSON.parse(launched.stdout) as { id: string; pool: string }[];
   t.is(inst.pool, 'local-rented');
   t.regex(launched.stderr, /launching 1 × small in pool local-rented/);
-  const table = cli('--pool', 'local-rented');
+  const table = await cli('--pool', 'local-rented');
   t.regex(table.stdout, new RegExp(inst.id));
   await waitFor(async () => (await agents(m)).length === 1, 30_000, 'agent');
   const listed = await runProcess([BIN, 'token', 'list', '--json', '--master', m.url]);
   const tokens = JSON.parse(listed.stdout) as { state: string; instanceId?: string; launch?: { token: string } }[];
   t.like(tokens, [{ state: 'used', instanceId: inst.id, launch: { token: 'cli-token' } }], 'the agent joined with the launch\'s own token');
-  const term = cli('terminate', inst.id);
-  t.is(term.status, 0, term.stderr);
-  t.deepEqual(JSON.parse(cli('--json').stdout), []);
-  const badCount = cli('launch', '--pool', 'local-rented', '--count', '0');
-  t.is(badCount.status, 1);
+  const term = await cli('terminate', inst.id);
+  t.is(term.code, 0, term.stderr);
+  t.deepEqual(JSON.parse((await cli('--json')).stdout), []);
+  const badCount = await cli('launch', '--pool', 'local-rented', '--count', '0');
+  t.is(badCount.code, 1);
   t.regex(badCount.stderr, /--count/);
-  const unknownPool = cli('launch', '--pool', 'nope', '--count', '1');
-  t.is(unknownPool.status, 1);
+  const unknownPool = await cli('launch', '--pool', 'nope', '--count', '1');
+  t.is(unknownPool.code, 1);
   t.regex(unknownPool.stderr, /unknown pool 'nope'/);
   // Without --pools, the pools of the policy applied on the master are used.
   const applied = await fetch(`${m.url}/v1/policies`, { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: `${LOCAL_POOLS}budget:\n  perHour: 1\n` });
   t.is(applied.status, 201, await applied.clone().text());
-  // (Asynchronously: the master lives in this process and must keep answering.)
-  const fromPolicy = await new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
-    execFile(process.execPath, [BIN, 'instances', '--json', '--state-dir', dir, '--master', m.url], { encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) => res({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
-  });
-  t.is(fromPolicy.status, 0, fromPolicy.stderr);
+  const fromPolicy = await runProcess([BIN, 'instances', '--json', '--state-dir', dir, '--master', m.url]);
+  t.is(fromPolicy.code, 0, fromPolicy.stderr);
   t.deepEqual(JSON.parse(fromPolicy.stdout), []);
   const noFile = spawnSync(process.execPath, [BIN, 'instances', '--pools', join(dir, 'missing.yaml')], { encoding: 'utf8' });
   t.is(noFile.status, 1);

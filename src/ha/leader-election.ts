@@ -128,11 +128,14 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   /** Stops campaigning; a leader releases the lease so a standby takes over at once. */
   async stop(): Promise<void> {
     const wasLeader = this.role === 'leader';
+    // Stepped down a moment ago but the lease may still name us: release it anyway (it is a
+    // compare-and-delete on our token), or standbys wait out the whole lease.
+    const mayHoldLease = wasLeader || this.known?.token === this.token;
     this.role = 'stopped';
     clearTimeout(this.timer);
     await this.ticking;
-    if (wasLeader) {
-      this.emit('deposed', 'stopping');
+    if (wasLeader) this.emit('deposed', 'stopping');
+    if (mayHoldLease) {
       await withTimeout(this.lease.release(this.token), this.renewMs).catch((e: Error) => this.log.warn({ err: e.message }, 'could not release the leader lease; it will expire'));
     }
   }

@@ -241,7 +241,9 @@ export class Replica {
     if (this.phase === 'stopped' || !this.election.isLeader() || this.election.epoch !== epoch) return;
     this.phase = 'recovering';
     const store = new TermStore(this.opts.redis, this.opts.cluster, epoch);
-    const master = this.opts.createMaster(store, (e) => this.election.stepDown(`fenced: ${e.message}`));
+    // A write refused after this term retired (the replica is standing by or stopping) is expected;
+    // only a live term's fenced write means another master took over.
+    const master = this.opts.createMaster(store, (e) => { if (!store.isRetired) this.election.stepDown(`fenced: ${e.message}`); });
     const begun = this.clock.now();
     try {
       await master.start();
@@ -337,6 +339,9 @@ export class Replica {
     const h = this.election.leader;
     if (!h) return undefined;
     if (h.token === this.election.token) return evenToSelf && this.election.isLeader() && this.phase === 'leader' ? h : undefined;
+    // A lease on our own address with another token is a predecessor's on this host:port that
+    // died (or stopped) holding it: sending clients there would send them back here, in a loop.
+    if (h.address === this.address) return undefined;
     return h;
   }
 

@@ -10,6 +10,11 @@ import { FencedError, type HashName, type ListName, type Snapshot, type Store, t
 export class TermStore implements Store {
   private readonly inner: RedisStore;
   private retired = false;
+
+  /** True once the term ended: its FencedErrors are expected, not a reason to step down. */
+  get isRetired(): boolean {
+    return this.retired;
+  }
   private readonly onRetire = new Set<(e: Error) => void>();
 
   constructor(redis: Redis, cluster: string, readonly epoch: number) {

@@ -28,7 +28,7 @@ export class HttpEventSink implements EventSink {
     this.body.end();
   }
 
-  private flush(): void {
+  flush(): void {
     if (this.done || this.queued.length === 0) return;
     const text = this.queued.length === 1 ? this.queued[0] : this.queued.join('');
     this.queued = [];

@@ -113,6 +113,9 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
     agent!.stream?.send({ type: 'LAUNCH', launch: { framework_id: { value: fid }, task: t.info } });
     m.metrics.tasksLaunched.inc();
   }
+  // The LAUNCHes reach the agent's socket before the framework hears 202: a master killed after
+  // answering has already handed them to the kernel, so an acknowledged launch is never lost.
+  if (launched.length) agent!.stream?.flush();
   if (optimistic) m.rescindStaleOptimisticOffers(agentId!);
   m.scheduleAllocation();
 }

@@ -60,7 +60,10 @@ export interface TaskRecord {
 export interface EventSink {
   readonly id: string;
   readonly closed: boolean;
+  /** Queues an event; queued events go out together at the end of this turn of the event loop. */
   send(event: object): void;
+  /** Writes what is queued now, before the caller answers anyone (see accept: LAUNCH before 202). */
+  flush(): void;
   close(): void;
 }
 
