@@ -44,7 +44,7 @@
 // Targets (the issue): ≤ 100 ms per filtered round at 10k agents / 1k frameworks, ≤ 1 s at 50k / 2k.
 import { spawn, spawnSync } from 'node:child_process';
 import { prng } from '../src/common/seeded-random.ts';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -55,6 +55,7 @@ import { Allocator, type OfferProposal } from '../src/allocator/allocator.ts';
 import { resources, type Range } from '../src/resources/resources.ts';
 import { bucket, setOf, type ResourceSet } from '../src/resources/resource-set.ts';
 import { percentile, round1 } from './lib/stats.ts';
+import { numberFlag, printHeaderHelp } from './lib/flags.ts';
 
 type ScenarioName = 'decline' | 'decline-roles' | 'quota+reservations';
 const SCENARIOS: readonly ScenarioName[] = ['decline', 'decline-roles', 'quota+reservations'];
@@ -128,18 +129,8 @@ function parse(argv: string[]): Options {
     },
     strict: true,
   });
-  if (values.help) {
-    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-    const header = text.slice(0, text.findIndex((l) => !l.startsWith('//')));
-    process.stderr.write(header.map((l) => l.slice(3)).join('\n') + '\n');
-    process.exit(0);
-  }
-  const num = (flag: string, v: string | undefined, min: number): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: '${v}' must be an integer ≥ ${min}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp(import.meta.url);
+  const num = (flag: string, v: string | undefined, min: number): number | undefined => numberFlag(flag, v, min, true);
   const fill = values.fill;
   if (fill !== 'refuse' && fill !== 'rounds') throw new Error(`--fill: '${fill}' is not one of refuse, rounds`);
   const scenario = values.scenario;

@@ -15,10 +15,9 @@
 // <seconds> (3, the default of `spillway master`), --timeout <s> (300), --keep (leave the temp dir
 // with the logs), --check (exit 1 when the target — failover ≤ 5 s, nothing lost — is missed).
 // Everything listens on 127.0.0.1 and everything started is stopped at the end.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
@@ -30,6 +29,7 @@ import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts'
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 import { runInfo } from './lib/run-info.ts';
+import { numberFlag, printHeaderHelp } from './lib/flags.ts';
 
 const TARGET = { failover_ms: 5000, tasks_lost: 0 };
 const TASK_CPUS = 0.01;
@@ -50,16 +50,8 @@ function parse() {
     },
     strict: true,
   });
-  if (values.help) {
-    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-    process.stderr.write(text.filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
-    process.exit(0);
-  }
-  const num = (flag: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${flag}: '${v}' must be a number ≥ ${min}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp(import.meta.url);
+  const num = (flag: string, v: string, min: number): number => numberFlag(flag, v, min)!;
   return {
     agents: Math.round(num('agents', values.agents, 1)), tasks: Math.round(num('tasks', values.tasks, 1)),
     leaseS: num('lease', values.lease, 0.1), timeoutMs: num('timeout', values.timeout, 1) * 1000, keep: values.keep, check: values.check,

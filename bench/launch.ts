@@ -20,10 +20,9 @@
 // --check (exit 1 when a target is missed). Everything listens on 127.0.0.1 only, and every
 // process the benchmark starts is stopped when it ends, fails or is interrupted.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../src/common/logger.ts';
@@ -37,6 +36,7 @@ import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
 import { runInfo } from './lib/run-info.ts';
+import { numberFlag, printHeaderHelp } from './lib/flags.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 
 type Mode = 'e2e' | 'master';
@@ -89,17 +89,8 @@ function parse(): Options {
     },
     strict: true,
   });
-  if (values.help) {
-    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-    process.stderr.write(text.filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
-    process.exit(0);
-  }
-  const num = (flag: string, v: string | undefined, min: number, integer = false): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new Error(`--${flag}: '${v}' must be ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp(import.meta.url);
+  const num = numberFlag;
   let modes: Mode[];
   if (values.mode === undefined || values.mode === 'all') modes = ['e2e', 'master'];
   else if (values.mode === 'e2e' || values.mode === 'master') modes = [values.mode];

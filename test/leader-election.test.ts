@@ -153,3 +153,26 @@ test('a retired term fails its pending and later calls at once', async (t) => {
   await t.throwsAsync(pending, { instanceOf: FencedError });
   await t.throwsAsync(term.load(), { instanceOf: FencedError });
 });
+
+test('a replica restarted on its address takes its dead predecessor\'s lease at once; later, it never takes one from a live holder', async (t) => {
+  const { name, client, candidate, tasks } = setup(60_000);
+  const dead = candidate('10.0.0.1:5050');
+  await dead.e.tick(); // ... and then the process is killed -9: the lease stays for 60 s
+  const deadTerm = new TermStore(client, name, dead.e.epoch);
+  const restarted = candidate('10.0.0.1:5050');
+  await restarted.e.tick();
+  t.true(restarted.e.isLeader(), 'no waiting out the predecessor\'s lease');
+  t.true(restarted.e.epoch > dead.e.epoch);
+  await t.throwsAsync(deadTerm.write(put('stale')), { instanceOf: FencedError }, 'the predecessor\'s writes are fenced');
+  t.deepEqual(await tasks(), {});
+
+  // A candidate past its first attempt waits, even for a holder that claims its address.
+  const other = candidate('10.0.0.1:5050');
+  await client.del(`${keyPrefix(name)}leader`);
+  await other.e.tick(); // takes the free lease...
+  await restarted.e.tick(); // ...and the old leader, renewing, learns it lost it
+  t.false(restarted.e.isLeader());
+  await restarted.e.tick();
+  t.false(restarted.e.isLeader(), 'a running replica never takes the lease from a live holder');
+  t.true(other.e.isLeader());
+});

@@ -3,21 +3,9 @@
 // of a sample always add up to the sample: capacity = allocated + idle, cost = allocated + idle cost.
 // Hourly rollups are these rows summed per hour with every dimension kept; measures are plain sums,
 // so summing rows of samples or rows of rollups gives the same totals.
-import { IDLE, type Sample, type SliceTuple } from './sample.ts';
+import { IDLE, type AgentDims, type Sample, type SliceTuple } from './sample.ts';
 
-export interface RowDims {
-  agent: string;
-  host: string;
-  /** FOCUS ResourceId: the provider's instance id, else the agent id. */
-  res: string;
-  pool: string;
-  own: 'owned' | 'rented';
-  prov: string;
-  type: string;
-  cap: 'on-demand' | 'spot' | 'owned';
-  region: string;
-  zone: string;
-  cur: string;
+export interface RowDims extends AgentDims {
   role: string;
   fw: string;
   fwName: string;

@@ -36,10 +36,24 @@ export interface AgentSnapshot {
 /** [role, frameworkId, frameworkName, alloc cpus, mem, gpus, used cpus, mem, gpus, cost, listCost] */
 export type SliceTuple = [string, string, string, number, number, number, number, number, number, number, number];
 
-export interface Sample {
-  v: 1;
+/** What a sample says about the machine itself; every usage row carries it too (rows.ts). */
+export interface AgentDims {
   agent: string;
   host: string;
+  /** FOCUS ResourceId: the provider's instance id, else the agent id. */
+  res: string;
+  pool: string;
+  own: 'owned' | 'rented';
+  prov: string;
+  type: string;
+  cap: 'on-demand' | 'spot' | 'owned';
+  region: string;
+  zone: string;
+  cur: string;
+}
+
+export interface Sample extends AgentDims {
+  v: 1;
   /** Interval start (ms since the epoch) and length (s). */
   start: number;
   len: number;
@@ -48,15 +62,6 @@ export interface Sample {
   billed: number;
   /** Billing starts here (when the agent first registered). */
   since: number;
-  pool: string;
-  own: 'owned' | 'rented';
-  prov: string;
-  type: string;
-  cap: 'on-demand' | 'spot' | 'owned';
-  region: string;
-  zone: string;
-  res: string;
-  cur: string;
   hourly: number;
   list: number;
   /** cpus, mem (MB), gpus: the agent's total, what tasks held, what was used */

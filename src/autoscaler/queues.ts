@@ -12,6 +12,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { keyPrefix } from '../store/redis-store.ts';
 import type { LaunchRecord } from './records.ts';
+import type { DrainOrder } from './evaluate.ts';
 
 export const QUEUE = { provision: 'provision', drain: 'drain', release: 'release' } as const;
 
@@ -19,13 +20,8 @@ export interface LaunchJobData { readonly kind: 'launch'; readonly launchId: str
 export interface BootCheckJobData { readonly kind: 'boot-check'; readonly instanceId: string }
 export type ProvisionJobData = LaunchJobData | BootCheckJobData;
 
-export interface DrainJobData {
-  readonly agentId: string;
-  readonly instanceId?: string;
-  readonly pool: string;
-  readonly graceSeconds: number;
-  readonly reason: string;
-  readonly urgent: boolean;
+/** A drain order of an evaluation, as its job carries it. */
+export interface DrainJobData extends DrainOrder {
   /** Rented machines are marked gone once drained (they never come back); owned ones are kept. */
   readonly markGone: boolean;
 }

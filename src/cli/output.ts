@@ -22,3 +22,12 @@ export function fail(message: string, code = 1): never {
   process.stderr.write(`spillway: ${message}\n`);
   process.exit(code);
 }
+
+/** Runs a command's action; an error ends the process with its message (as `describe` words it). */
+export async function runOrFail(fn: () => Promise<void>, describe: (e: Error) => string = (e) => e.message): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    fail(describe(e as Error));
+  }
+}

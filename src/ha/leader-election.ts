@@ -64,6 +64,12 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   /** start() runs the steps on timers; without it the owner calls tick() (tests). */
   private looping = false;
   private ticking: Promise<void> | undefined;
+  /**
+   * Until the first acquire attempt got an answer: a lease held at our own address is a dead
+   * predecessor's (we hold the listening socket) and is taken at once. Only then — a replica that
+   * has run a while never takes a lease from a live holder, even one misconfigured with our address.
+   */
+  private starting = true;
 
   constructor(opts: LeaderElectionOptions) {
     super();
@@ -144,7 +150,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     const sentAt = this.clock.now();
     let r;
     try {
-      r = await withTimeout(this.lease.acquire(this.token, this.address, this.leaseMs), this.renewMs);
+      r = await withTimeout(this.lease.acquire(this.token, this.address, this.leaseMs, this.starting), this.renewMs);
+      this.starting = false;
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, 'leader lease: acquire failed');
       this.see(undefined);

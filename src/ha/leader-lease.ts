@@ -13,7 +13,7 @@ const RELEASE = lua('release-leader-1');
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    acquireLeader(leaseKey: string, epochKey: string, token: string, leaseMs: number, address: string): Result<(string | number)[], Context>;
+    acquireLeader(leaseKey: string, epochKey: string, token: string, leaseMs: number, address: string, takeOverOwnAddress: '0' | '1'): Result<(string | number)[], Context>;
     renewLeader(leaseKey: string, epochKey: string, token: string, leaseMs: number, epoch: number, address: string): Result<number, Context>;
     releaseLeader(leaseKey: string, token: string): Result<number, Context>;
   }
@@ -35,7 +35,8 @@ export type AcquireResult = { acquired: true; epoch: number } | { acquired: fals
 
 /** The seam the election runs on; RedisLeaderLease below is the real one. */
 export interface LeaderLease {
-  acquire(token: string, address: string, leaseMs: number): Promise<AcquireResult>;
+  /** `takeOverOwnAddress`: a lease another token holds at `address` is taken too (a dead predecessor's). */
+  acquire(token: string, address: string, leaseMs: number, takeOverOwnAddress?: boolean): Promise<AcquireResult>;
   /** True while the caller still holds the lease and its epoch; false means step down. */
   renew(token: string, epoch: number, address: string, leaseMs: number): Promise<boolean>;
   release(token: string): Promise<boolean>;
@@ -54,8 +55,8 @@ export class RedisLeaderLease implements LeaderLease {
     redis.defineCommand('releaseLeader', { numberOfKeys: 1, lua: RELEASE });
   }
 
-  async acquire(token: string, address: string, leaseMs: number): Promise<AcquireResult> {
-    const r = await this.redis.acquireLeader(this.leaseKey, this.epochKey, token, Math.round(leaseMs), address);
+  async acquire(token: string, address: string, leaseMs: number, takeOverOwnAddress = false): Promise<AcquireResult> {
+    const r = await this.redis.acquireLeader(this.leaseKey, this.epochKey, token, Math.round(leaseMs), address, takeOverOwnAddress ? '1' : '0');
     if (Number(r[0]) === 1) return { acquired: true, epoch: Number(r[1]) };
     return { acquired: false, holder: { token: String(r[1]), address: String(r[2]), epoch: Number(r[3]), since: Number(r[4]), ttlMs: Math.max(0, Number(r[5])) } };
   }

@@ -1,7 +1,7 @@
 // Starts and stops a private redis-server (for `spillway up` and for tests): a free port on
 // loopback, a data folder of its own, AOF on. Never touches a Redis it did not start.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -27,13 +27,39 @@ export function redisServerAvailable(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * A port free to listen on now. Chosen below the kernel's ephemeral range (where outgoing
+ * connections take their local ports, so a port found free there can be taken by any connect()
+ * before our listener binds it), at random so concurrent callers rarely pick the same one;
+ * the kernel's own choice only if that range has nothing free.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const top = Math.min(ephemeralRangeStart(), 31_000);
+  for (let i = 0; top > 20_000 && i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * (top - 20_000));
+    if (await canListen(port, host)) return port;
+  }
+  return listenOnce(0, host);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 0 ? start : 32_768;
+  } catch {
+    return 32_768; // not Linux: the IANA dynamic range starts at 49152, so this stays below it
+  }
+}
+
+const canListen = (port: number, host: string): Promise<boolean> => listenOnce(port, host).then(() => true, () => false);
+
+function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+    srv.listen(port, host, () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(bound));
     });
   });
 }

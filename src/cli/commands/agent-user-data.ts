@@ -1,7 +1,7 @@
 // `spillway agent user-data --pool NAME`: asks the master for cloud-init user-data that turns a
 // fresh VM into an agent of that pool — with a freshly minted single-use join token inside.
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { v1 } from '../../client/v1-client.ts';
 import { ttlFlag } from './token.ts';
 import { fail, printJson } from '../output.ts';
@@ -10,14 +10,13 @@ import type { JoinTokenView } from '../../auth/join-tokens.ts';
 interface Flags { master: string; pool: string; format: string; ttl?: string; agentMaster?: string; prefix?: string; json?: boolean }
 
 export function registerUserDataCommand(agent: Command): void {
-  agent.command('user-data')
-    .description('print cloud-init user-data that installs and starts an agent of a pool (mints a single-use join token)')
+  addMasterOption(agent.command('user-data')
+    .description('print cloud-init user-data that installs and starts an agent of a pool (mints a single-use join token)'))
     .requiredOption('--pool <name>', 'pool the VM joins')
     .option('--format <format>', 'cloud-config or mime (a multipart document to combine with your own parts)', 'cloud-config')
     .option('--ttl <duration>', 'how long the join token is valid, e.g. 15m, 2h (default 15m)')
     .option('--agent-master <url>', 'the master URL the VM uses (default: the master\'s --advertise-url, else --master)')
     .option('--prefix <dir>', 'install root on the VM', '/opt/spillway')
-    .option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl())
     .option('--json', 'print {userData, token} as JSON instead of the user-data itself')
     .addHelpText('after', '\nExample:\n  spillway agent user-data --pool aws-spot > user-data.yaml\n')
     .action(async (o: Flags) => {

@@ -4,7 +4,7 @@ import { MasterClient } from '../../client/master-client.ts';
 import { addMasterOption } from '../master-option.ts';
 import { fromMesos, type MesosResource } from '../../resources/mesos-resources.ts';
 import { scalar } from '../../resources/resources.ts';
-import { fail, printJson, printTable } from '../output.ts';
+import { printJson, printTable, runOrFail } from '../output.ts';
 
 interface ListOptions { master: string; json?: boolean }
 
@@ -20,13 +20,7 @@ function withMaster(cmd: Command): Command {
   return addMasterOption(cmd).option('--json', 'print JSON instead of a table');
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail((e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn);
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -11,7 +11,7 @@ import { loadPoolsFile, ConfigFileError, type Pool } from '../../../providers/po
 import { ProviderSet } from '../../../providers/registry.ts';
 import { ProviderError } from '../../../providers/errors.ts';
 import type { Instance } from '../../../providers/provider.ts';
-import { fail, printJson, printTable, step } from '../output.ts';
+import { fail, printJson, printTable, step, runOrFail } from '../output.ts';
 import { httpBootstrapPort, launchBootstrapped } from '../../bootstrap/bootstrap-launch.ts';
 
 interface CommonFlags { pools?: string; stateDir: string; cluster: string; master: string; json?: boolean }
@@ -42,13 +42,7 @@ async function appliedPools(master: string): Promise<Pool[]> {
   return ((await res.json()) as { policy: { pools: Pool[] } }).policy.pools;
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail(e instanceof ProviderError ? `${e.provider}: ${e.message}` : (e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn, (e) => (e instanceof ProviderError ? `${e.provider}: ${e.message}` : e.message));
 
 const row = (i: Instance) => [i.id, i.pool, i.provider, i.instanceType, i.capacityType, i.zone, i.state, i.launchedAt ? new Date(i.launchedAt).toISOString() : '', i.privateAddress ?? ''];
 const HEAD = ['id', 'pool', 'provider', 'type', 'capacity', 'zone', 'state', 'launched', 'address'];

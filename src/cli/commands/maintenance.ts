@@ -2,9 +2,10 @@
 // (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT) and the maintenance schedule
 // (GET/UPDATE_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS, START/STOP_MAINTENANCE).
 import type { Command } from 'commander';
-import { MasterClient, defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { parseDurationSeconds } from '../duration.ts';
-import { fail, printJson, printTable } from '../output.ts';
+import { fail, printJson, printTable, runOrFail } from '../output.ts';
 import { loadScheduleFile } from '../schedule-file.ts';
 import { masterOf } from './policy-admin.ts';
 
@@ -36,16 +37,10 @@ function resolveMachines(args: string[], schedule: Any): MachineId[] {
   });
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail((e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn);
 
 function withMaster(cmd: Command): Command {
-  return cmd.option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl());
+  return addMasterOption(cmd);
 }
 
 /** Sends a call that answers 200 with no body. */

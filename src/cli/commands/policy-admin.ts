@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { MasterClient } from '../../client/master-client.ts';
 import { addMasterOption } from '../master-option.ts';
 import { fromMesos, parseResourceFlag, toMesos, type MesosResource } from '../../resources/mesos-resources.ts';
-import { fail, printJson, printTable } from '../output.ts';
+import { fail, printJson, printTable, runOrFail } from '../output.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Quantities = Record<string, number>;
@@ -13,13 +13,7 @@ interface MasterOptions { master: string }
 interface ListOptions extends MasterOptions { json?: boolean }
 
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail((e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn);
 
 function withMaster(cmd: Command): Command {
   return addMasterOption(cmd);

@@ -8,7 +8,7 @@ import { MasterClient } from '../../client/master-client.ts';
 import { addMasterOption } from '../master-option.ts';
 import { formatProblem, validatePolicy, type PolicyProblem } from '../../autoscaler/policy-schema.ts';
 import type { PolicyVersion, PolicyVersionSummary } from '../../autoscaler/policy-store.ts';
-import { fail, printJson, printTable } from '../output.ts';
+import { fail, printJson, printTable, runOrFail } from '../output.ts';
 import { registerPolicyPlan } from './scaling.ts';
 
 interface MasterOptions { master: string }
@@ -62,13 +62,7 @@ function errorOf(e: HttpAnswerError): string {
   }
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail(e instanceof HttpAnswerError && e.status === 404 ? errorOf(e) : (e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn, (e) => (e instanceof HttpAnswerError && e.status === 404 ? errorOf(e) : e.message));
 
 const shortTime = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');
 

@@ -2,7 +2,8 @@
 // (docs/REPORTS.md). The query is checked here first with the same code the API uses, so a bad
 // grouping, window or format is refused (exit 1, accepted values named) before the master is asked.
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { FORMATS, GROUPINGS, parseReportQuery, ReportQueryError, type ReportFormat } from '../../accounting/report-query.ts';
 import { reportText, summaryText } from '../../accounting/report-text.ts';
 import type { Report } from '../../accounting/report-engine.ts';
@@ -22,13 +23,12 @@ function resolve(o: ReportOptions, fallback: ReportFormat): { from: number; to: 
 }
 
 async function get(master: string, path: string, params: Record<string, string>): Promise<Response> {
-  const url = new URL(path, master);
-  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  const query = new URLSearchParams(params).toString();
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'follow' });
+    res = await new MasterClient(master).fetch(query ? `${path}?${query}` : path);
   } catch (e) {
-    return fail(`cannot reach the master at ${master}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    return fail((e as Error).message);
   }
   if (!res.ok) {
     const text = await res.text();
@@ -40,11 +40,10 @@ async function get(master: string, path: string, params: Record<string, string>)
 }
 
 function windowOptions(cmd: Command): Command {
-  return cmd
+  return addMasterOption(cmd
     .option('--window <duration>', 'length of the window, ending now unless --from or --to say otherwise (e.g. 24h, 7d, 4w); default 7d')
     .option('--from <iso>', 'window start, ISO 8601 (e.g. 2026-11-01 or 2026-11-01T09:00:00Z)')
-    .option('--to <iso>', 'window end (exclusive), ISO 8601')
-    .option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl());
+    .option('--to <iso>', 'window end (exclusive), ISO 8601'));
 }
 
 export function registerReportCommands(program: Command): void {

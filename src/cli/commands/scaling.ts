@@ -1,22 +1,12 @@
 // `spillway scaling decisions [--follow]`: the autoscaler's decision log (what it did and why — and
 // why not), and `spillway policy plan`: a dry run of what an evaluation would do now.
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
 import type { StoredDecision } from '../../autoscaler/decision-log.ts';
+import { v1 } from '../../client/v1-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { fail, printJson } from '../output.ts';
 
-const MASTER_HELP = 'master URL ($SPILLWAY_MASTER)';
-
-async function getJson<T>(master: string, path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, master), { headers: { Accept: 'application/json' } });
-  } catch (e) {
-    throw new Error(`cannot reach the master at ${master}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-  }
-  if (!res.ok) throw new Error(`master answered ${res.status}: ${(await res.text()).trim()}`);
-  return (await res.json()) as T;
-}
+const getJson = <T>(master: string, path: string): Promise<T> => v1<T>(master, 'GET', path);
 
 const time = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
@@ -32,9 +22,8 @@ interface DecisionOptions { master: string; json?: boolean; follow?: boolean; si
 
 export function registerScalingCommands(program: Command): void {
   const scaling = program.command('scaling').description('the autoscaler: its decision log (docs/POLICIES.md)');
-  scaling.command('decisions')
-    .description('what the autoscaler decided and why — and why not; newest last')
-    .option('--master <url>', MASTER_HELP, defaultMasterUrl())
+  addMasterOption(scaling.command('decisions')
+    .description('what the autoscaler decided and why — and why not; newest last'))
     .option('--json', 'one JSON object per decision, one per line')
     .option('-f, --follow', 'keep printing new decisions as they are made (Ctrl-C stops)')
     .option('--since <id|time>', 'only decisions after this decision id or time (ISO 8601 or ms)')
@@ -80,9 +69,8 @@ interface PlanAnswer {
 
 /** `spillway policy plan`, registered on the `policy` command. */
 export function registerPolicyPlan(policy: Command): void {
-  policy.command('plan')
-    .description('dry run: what the autoscaler would do now with the policy in force — launches, drains and why not; changes nothing')
-    .option('--master <url>', MASTER_HELP, defaultMasterUrl())
+  addMasterOption(policy.command('plan')
+    .description('dry run: what the autoscaler would do now with the policy in force — launches, drains and why not; changes nothing'))
     .option('--json', 'print the whole dry run as JSON (steps, unmet demand, scale-down candidates)')
     .action(async (o: { master: string; json?: boolean }) => {
       try {

@@ -2,15 +2,15 @@
 // "Bootstrap, join tokens and TLS"). A token's secret is printed once, at creation; listings
 // never show secrets.
 import type { Command } from 'commander';
-import { defaultMasterUrl } from '../../client/master-client.ts';
+import { addMasterOption } from '../master-option.ts';
 import { v1 } from '../../client/v1-client.ts';
 import type { JoinTokenView } from '../../auth/join-tokens.ts';
 import { parseDurationSeconds } from '../duration.ts';
-import { fail, printJson, printTable } from '../output.ts';
+import { fail, printJson, printTable, runOrFail } from '../output.ts';
 
 interface Common { master: string; json?: boolean }
 
-const master = (cmd: Command): Command => cmd.option('--master <url>', 'master URL ($SPILLWAY_MASTER)', defaultMasterUrl()).option('--json', 'print JSON');
+const master = (cmd: Command): Command => addMasterOption(cmd).option('--json', 'print JSON');
 
 /** `--ttl` as whole seconds > 0; exits 1 with the reason otherwise. */
 export function ttlFlag(v: string | undefined): number | undefined {
@@ -21,13 +21,7 @@ export function ttlFlag(v: string | undefined): number | undefined {
   return s;
 }
 
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    fail((e as Error).message);
-  }
-}
+const run = (fn: () => Promise<void>): Promise<void> => runOrFail(fn);
 
 export function registerTokenCommands(program: Command): void {
   const token = program.command('token').description('single-use join tokens agents trade for a credential when they first register');
