@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/common/logger.ts';
 import { startAgent, type AgentHandle, type AgentOptions } from '../../agents/agent.ts';
 import type { TaskCheckpoint } from '../../agents/executor/command-executor.ts';
-import { taskCheckpointPath } from '../../agents/recovery.ts';
+import { newestCheckpoint, taskCheckpointPath } from '../../agents/recovery.ts';
 import { groupMembers } from '../../agents/executor/process-group.ts';
 
 export const FW = 'fw-test';
@@ -48,8 +48,12 @@ export async function eventually<T>(fn: () => T | undefined | false | Promise<T 
   }
 }
 
+/** A task's checkpoint as recovery would read it (the newer of its two slots). */
 export async function readCheckpoint(workDir: string, taskId: string): Promise<TaskCheckpoint> {
-  return JSON.parse(await readFile(taskCheckpointPath(workDir, FW, taskId), 'utf8')) as TaskCheckpoint;
+  const path = taskCheckpointPath(workDir, FW, taskId);
+  const found = newestCheckpoint(await Promise.all([path, `${path}.1`].map((p) => readFile(p, 'utf8').catch(() => undefined))));
+  if ('error' in found) throw found.error;
+  return found.cp;
 }
 
 /** Whether any live (non-zombie) process is left in the group. */

@@ -107,7 +107,8 @@ export function killTaskGroups(workDirs: string[]): void {
     try {
       for (const fw of readdirSync(join(dir, 'tasks'))) {
         for (const f of readdirSync(join(dir, 'tasks', fw))) {
-          const cp = JSON.parse(readFileSync(join(dir, 'tasks', fw, f), 'utf8')) as { pgid?: number; pid?: number };
+          let cp: { pgid?: number; pid?: number };
+          try { cp = JSON.parse(readFileSync(join(dir, 'tasks', fw, f), 'utf8')) as typeof cp; } catch { continue; } // torn slot
           const pg = cp.pgid ?? cp.pid;
           if (pg) try { process.kill(-pg, 'SIGKILL'); } catch { /* already gone */ }
         }

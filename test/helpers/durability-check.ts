@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTerminal, type TaskState, type TaskStatus } from '../../src/mesos/task-status.ts';
+import { newestCheckpoint } from '../../agents/recovery.ts';
 import type { DurableState } from './ha-cluster.ts';
 import type { LaunchingFramework } from './ha-framework.ts';
 
@@ -22,7 +23,10 @@ export function agentTruth(workDirs: string[], frameworkId: string): Map<string,
       continue;
     }
     for (const f of files.filter((x) => x.endsWith('.json'))) {
-      const cp = JSON.parse(readFileSync(join(dir, 'tasks', frameworkId, f), 'utf8')) as { task: { task_id: { value: string } }; state: TaskState; pgid?: number };
+      const path = join(dir, 'tasks', frameworkId, f);
+      const found = newestCheckpoint([path, `${path}.1`].map((p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } }));
+      if ('error' in found) throw new Error(`${path}: ${found.error.message}`);
+      const cp = found.cp;
       if (out.has(cp.task.task_id.value)) throw new Error(`task ${cp.task.task_id.value} is checkpointed on two agents`);
       out.set(cp.task.task_id.value, { state: cp.state, pgid: cp.pgid, workDir: dir });
     }
