@@ -1,7 +1,7 @@
 // A subscriber's event stream over a chunked HTTP response, RecordIO-framed as Mesos does.
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { recordText } from '../mesos/recordio.ts';
+import { recordOfJson, recordText } from '../mesos/recordio.ts';
 import type { EventSink } from '../master/records.ts';
 
 export class HttpEventSink implements EventSink {
@@ -16,8 +16,15 @@ export class HttpEventSink implements EventSink {
   }
 
   send(event: object): void {
-    if (this.done) return;
-    this.queued.push(recordText(event));
+    if (!this.done) this.queue(recordText(event));
+  }
+
+  sendJson(json: string): void {
+    if (!this.done) this.queue(recordOfJson(json));
+  }
+
+  private queue(record: string): void {
+    this.queued.push(record);
     if (this.queued.length === 1) setImmediate(() => this.flush());
   }
 

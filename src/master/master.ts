@@ -16,6 +16,7 @@ import { MasterState } from './master-state.ts';
 import { Maintenance } from './maintenance.ts';
 import { MasterMetrics } from './metrics.ts';
 import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
+import { encodeTaskRecord, frozenJson } from './task-json.ts';
 import {
   frameworkRoles, hasCapability, taskKey,
   type AgentLive, type AgentRecord, type EventSink, type FrameworkLive, type FrameworkRecord, type Offer, type TaskRecord,
@@ -195,7 +196,7 @@ export class Master {
   }
 
   putTaskOp(t: TaskRecord): WriteOp {
-    return { op: 'put', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value), value: t };
+    return { op: 'put', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value), value: t, encode: encodeTaskRecord };
   }
 
   // ---- ids -------------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ export class Master {
     if (!fw?.stream) return;
     const key = taskKey(t.frameworkId, t.info.task_id.value);
     if (!resend && head.uuid !== undefined && this.lastSentUuid.get(key) === head.uuid) return;
-    fw.stream.send({ type: 'UPDATE', update: { status: head } });
+    fw.stream.sendJson(`{"type":"UPDATE","update":{"status":${frozenJson(head)}}}`); // the status's JSON is reused by every write of the task
     this.lastSentAt.set(key, this.clock.now());
     if (head.uuid !== undefined) this.lastSentUuid.set(key, head.uuid);
   }
@@ -280,7 +281,7 @@ export class Master {
     this.lastSentUuid.delete(taskKey(t.frameworkId, t.info.task_id.value));
     return [
       { op: 'delete', hash: 'tasks', id: taskKey(t.frameworkId, t.info.task_id.value) },
-      { op: 'append', list: 'completed_tasks', value: { ...t, pending: [] }, max: this.config.maxCompletedTasks },
+      { op: 'append', list: 'completed_tasks', value: { ...t, pending: [] }, max: this.config.maxCompletedTasks, encode: encodeTaskRecord },
     ];
   }
 

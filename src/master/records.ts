@@ -62,6 +62,8 @@ export interface EventSink {
   readonly closed: boolean;
   /** Queues an event; queued events go out together at the end of this turn of the event loop. */
   send(event: object): void;
+  /** The same for an event already serialised (JSON text). */
+  sendJson(json: string): void;
   /** Writes what is queued now, before the caller answers anyone (see accept: LAUNCH before 202). */
   flush(): void;
   close(): void;

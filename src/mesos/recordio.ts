@@ -7,7 +7,11 @@ export function encodeRecord(obj: unknown): Buffer {
 
 /** One record as text, for writers that join several records into one write. */
 export function recordText(obj: unknown): string {
-  const json = JSON.stringify(obj);
+  return recordOfJson(JSON.stringify(obj));
+}
+
+/** One record of JSON text already serialised. */
+export function recordOfJson(json: string): string {
   return `${Buffer.byteLength(json, 'utf8')}\n${json}`;
 }
 

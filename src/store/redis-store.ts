@@ -115,9 +115,9 @@ export class RedisStore implements Store {
     };
     const args: string[] = [String(this.epoch)];
     for (const op of coalesce(batch)) {
-      if (op.op === 'put') args.push('HSET', String(indexOf(op.hash)), op.id, JSON.stringify(op.value));
+      if (op.op === 'put') args.push('HSET', String(indexOf(op.hash)), op.id, op.encode ? op.encode(op.value as never) : JSON.stringify(op.value));
       else if (op.op === 'delete') args.push('HDEL', String(indexOf(op.hash)), op.id, '');
-      else args.push('LPUSHTRIM', String(indexOf(op.list)), JSON.stringify(op.value), String(op.max));
+      else args.push('LPUSHTRIM', String(indexOf(op.list)), op.encode ? op.encode(op.value as never) : JSON.stringify(op.value), String(op.max));
     }
     this.redis.fencedBatch(keys.length, ...keys, ...args).then(
       () => { for (const p of batch) p.resolve(); },

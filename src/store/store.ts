@@ -12,9 +12,10 @@ export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 
 export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions';
 
 export type WriteOp =
-  | { readonly op: 'put'; readonly hash: HashName; readonly id: string; readonly value: unknown }
+  /** `encode`: the value's JSON, when the writer knows a cheaper way than JSON.stringify (same value). */
+  | { readonly op: 'put'; readonly hash: HashName; readonly id: string; readonly value: unknown; readonly encode?: (value: never) => string }
   | { readonly op: 'delete'; readonly hash: HashName; readonly id: string }
-  | { readonly op: 'append'; readonly list: ListName; readonly value: unknown; readonly max: number };
+  | { readonly op: 'append'; readonly list: ListName; readonly value: unknown; readonly max: number; readonly encode?: (value: never) => string };
 
 export interface Snapshot {
   readonly agents: Map<string, unknown>;
