@@ -83,9 +83,12 @@ test('an SDK framework and a real agent given [standby, dead, leader] follow the
   const agentId = agent.agentId();
 
   await a.stop(); // b takes over
+  // A call made while the SDK is between leaders waits for its new subscription instead of failing.
+  const duringFailover = fw.call('REVIVE');
   await waitFor(() => b.isLeader(), 30_000, 'b to lead');
   await waitFor(() => fw.master === b.url && (b.isLeader() && b.master.state.frameworks.get(frameworkId!)?.stream !== undefined), 20_000, 'the framework to re-subscribe to b');
   await waitFor(() => b.master.state.agents.get(agentId!)?.stream !== undefined, 20_000, 'the agent to re-subscribe to b');
+  await t.notThrowsAsync(duringFailover, 'REVIVE sent during the failover reached the new leader');
   t.is(fw.frameworkId, frameworkId);
   t.is(agent.agentId(), agentId);
   const task = b.master.state.task(frameworkId!, 'survivor');

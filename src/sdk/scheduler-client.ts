@@ -42,6 +42,8 @@ export interface SchedulerClientOptions {
   maxBackoffMs?: number;
   /** A SUBSCRIBE unanswered for this long is abandoned for the next replica (default 10 s). */
   subscribeTimeoutMs?: number;
+  /** A call made while the client re-subscribes (a failover) waits this long for it (default 30 s). */
+  resubscribeWaitMs?: number;
 }
 
 /** Missed heartbeats after which the subscription counts as broken (the master may be frozen). */
@@ -129,6 +131,20 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     return this.retry(0, broke ?? new Error('stream ended'));
   }
 
+  /** Resolves once subscribed again; a client never subscribed, closed or not reconnecting fails at once. */
+  private untilSubscribed(): Promise<void> {
+    if (this.closed || !this.frameworkId || this.opts.reconnect === false) return Promise.reject(new Error('not subscribed'));
+    const waitMs = this.opts.resubscribeWaitMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const done = (): void => { clearTimeout(timer); resolve(); };
+      const timer = setTimeout(() => {
+        this.off('subscribed', done);
+        reject(new Error(`not subscribed: no master took the subscription within ${waitMs} ms`));
+      }, waitMs);
+      this.once('subscribed', done);
+    });
+  }
+
   private async retry(attempt: number, why: Error): Promise<void> {
     if (this.closed || this.opts.reconnect === false) {
       if (!this.closed) this.emit('disconnected', why);
@@ -186,10 +202,10 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
 
   /** Sends a call; resolves on 202, rejects with the master's message otherwise. */
   async call(type: string, payload: Record<string, unknown> = {}): Promise<void> {
-    if (!this.frameworkId || !this.streamId) throw new Error('not subscribed');
+    if (!this.frameworkId || !this.streamId) await this.untilSubscribed();
     const res = await fetch(new URL('/api/v1/scheduler', this.masterUrl), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId },
+      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': this.streamId ?? '' },
       body: JSON.stringify({ framework_id: { value: this.frameworkId }, type, ...payload }),
     });
     if (res.status !== 202) throw new Error(`${type} failed: ${res.status} ${await res.text()}`);
