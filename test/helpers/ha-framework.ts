@@ -27,6 +27,8 @@ export class LaunchingFramework {
   readonly accepted = new Set<string>();
   /** Task ids whose ACCEPT was answered 202: the master promised to run them. */
   readonly confirmed = new Set<string>();
+  /** Launches answered 202 but refused for stale offers (REASON_INVALID_OFFERS). */
+  private readonly refused = new Set<string>();
   /** A lost task → the id it was launched again under. */
   readonly relaunchedAs = new Map<string, string>();
   /** Every task id ever sent in an ACCEPT. */
@@ -112,6 +114,9 @@ export class LaunchingFramework {
   private onUpdate(s: TaskStatus): void {
     this.received.push(s);
     const id = s.task_id.value;
+    // An ACCEPT of offers the master no longer has (sent across a failover) is answered 202 with
+    // an untracked TASK_LOST/DROPPED, as Mesos does: a refusal, not an acknowledged launch.
+    if (s.uuid === undefined && s.reason === 'REASON_INVALID_OFFERS') { this.refused.add(id); this.confirmed.delete(id); }
     if ((s.state === 'TASK_LOST' || s.state === 'TASK_DROPPED') && s.reason !== 'REASON_RECONCILIATION' && this.launched.has(id) && !this.relaunchedAs.has(id)) {
       const m = /^(.*)~(\d+)$/.exec(id);
       const again = m ? `${m[1]}~${Number(m[2]) + 1}` : `${id}~1`;
@@ -141,7 +146,7 @@ export class LaunchingFramework {
     }));
     try {
       await this.client.launch(o.id.value, tasks, 0);
-      for (const id of batch) { this.accepted.add(id); this.confirmed.add(id); }
+      for (const id of batch) { this.accepted.add(id); if (!this.refused.has(id)) this.confirmed.add(id); }
       this.acceptsDone++;
       this.onAccepted?.(this.acceptsDone);
     } catch (e) {
