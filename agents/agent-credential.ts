@@ -1,7 +1,8 @@
 // The credential the master issued when this agent joined with a token, kept in the work dir
 // (`credential.json`, mode 0600) so a restarted agent re-registers as itself without a new token.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonDurably } from './durable-file.ts';
 
 const FILE = 'credential.json';
 
@@ -19,19 +20,9 @@ export async function loadCredential(workDir: string): Promise<SavedCredential |
   }
 }
 
-/** Written to a temp file created 0600, fsynced and renamed: never torn, never readable by others. */
-export async function saveCredential(workDir: string, c: SavedCredential): Promise<void> {
-  const path = join(workDir, FILE);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.write(JSON.stringify(c));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+/** Written durably (never torn) and created 0600: never readable by others. */
+export function saveCredential(workDir: string, c: SavedCredential): Promise<void> {
+  return writeJsonDurably(join(workDir, FILE), c, 0o600);
 }
 
 /** The agent id a credential (`spwa.<agent id>.<secret>`) is bound to. */

@@ -11,7 +11,8 @@
 // records the state it announces. A crash in between can make recovery report a terminal state a
 // second time (new uuid) but can never lose one.
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { writeJsonDurably } from './durable-file.ts';
 import { isTerminal } from '../src/mesos/task-status.ts';
 import { dirname, join } from 'node:path';
 import type { TaskCheckpoint } from './executor/command-executor.ts';
@@ -26,7 +27,7 @@ export async function loadAgentId(workDir: string): Promise<string | undefined> 
 }
 
 export function saveAgentId(workDir: string, agentId: string): Promise<void> {
-  return writeDurably(join(workDir, 'agent.json'), { agent_id: agentId });
+  return writeJsonDurably(join(workDir, 'agent.json'), { agent_id: agentId });
 }
 
 export const taskCheckpointPath = (workDir: string, frameworkId: string, taskId: string): string =>
@@ -137,18 +138,4 @@ async function listDir(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-/** Writes a small file durably: temp name, fsync, rename (the work dir may not exist yet). */
-async function writeDurably(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await mkdir(dirname(path), { recursive: true });
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.write(JSON.stringify(value));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }

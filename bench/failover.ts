@@ -29,7 +29,7 @@ import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts'
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 import { runInfo } from './lib/run-info.ts';
-import { numberFlag, printHeaderHelp } from './lib/flags.ts';
+import { numberFlag, printHeaderHelp, RUN_FLAGS } from './lib/flags.ts';
 
 const TARGET = { failover_ms: 5000, tasks_lost: 0 };
 const TASK_CPUS = 0.01;
@@ -43,10 +43,7 @@ function parse() {
       agents: { type: 'string', default: '100' },
       tasks: { type: 'string', default: '10000' },
       lease: { type: 'string', default: '3' },
-      timeout: { type: 'string', default: '300' },
-      keep: { type: 'boolean', default: false },
-      check: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...RUN_FLAGS,
     },
     strict: true,
   });

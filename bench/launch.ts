@@ -36,7 +36,7 @@ import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
 import { runInfo } from './lib/run-info.ts';
-import { numberFlag, printHeaderHelp } from './lib/flags.ts';
+import { numberFlag, printHeaderHelp, RUN_FLAGS } from './lib/flags.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 
 type Mode = 'e2e' | 'master';
@@ -82,10 +82,7 @@ function parse(): Options {
       'agent-cpu-prof': { type: 'string' },
       'sim-connections': { type: 'string' },
       repeat: { type: 'string', default: '1' },
-      timeout: { type: 'string', default: '300' },
-      keep: { type: 'boolean', default: false },
-      check: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...RUN_FLAGS,
     },
     strict: true,
   });

@@ -67,12 +67,14 @@ test.serial('DRAIN_AGENT: offers stop, tasks get their grace (capped) and end TA
     fw = await subscribe(c.masterUrl);
     const offerA = (await fw.next((e) => offersOn(e, a).length > 0)).offers.offers.find((o: Event) => o.agent_id.value === a);
     // The task ignores SIGTERM (it records it) and asks for a minute of grace; the drain caps it at 3 s.
-    await launch(fw, offerA, 'stubborn', "trap 'echo term > \"$MESOS_SANDBOX/got-term\"' TERM; while true; do sleep 0.1; done",
+    await launch(fw, offerA, 'stubborn', "trap 'echo term > \"$MESOS_SANDBOX/got-term\"' TERM; touch \"$MESOS_SANDBOX/trap-set\"; while true; do sleep 0.1; done",
       { kill_policy: { grace_period: { nanoseconds: 60e9 } } });
     await fw.next(update('stubborn', 'TASK_RUNNING'));
     // What was left of A's offer comes back as a new offer, outstanding when the drain begins.
     await fw.next((e) => offersOn(e, a).length > 0, 20_000, fw.events.indexOf(fw.events.find((e) => offersOn(e, a).length > 0)!) + 1);
 
+    // RUNNING means the process started, not that its shell has set the trap yet (slow under load).
+    await waitFor(() => files(c.agents[0].workDir).some((p) => p.endsWith('/trap-set')), 20_000, 'the task to set its SIGTERM trap');
     const mark = fw.events.length;
     const drained = await op(c.masterUrl, { type: 'DRAIN_AGENT', drain_agent: { agent_id: { value: a }, max_grace_period: { nanoseconds: 3e9 } } });
     t.is(drained.status, 200, drained.text);

@@ -1,6 +1,7 @@
 // The agent running real task processes against a fake master: lifecycle states, sandbox files,
 // environment, kills and the memory limit.
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentHandle } from '../agents/agent.ts';
@@ -121,10 +122,12 @@ test('KILL: SIGTERM ends sleep 60, TASK_KILLED, process group gone', async (t) =
 test('KILL: a task ignoring SIGTERM is SIGKILLed after its grace period', async (t) => {
   const { master, workDir } = await setup(t, { killGracePeriodMs: 60_000 });
   // kill_policy (1.5 s) must override the agent default (60 s), or this test would hang.
-  master.launch(FW, commandTask('stubborn', "trap '' TERM; sleep 60", { graceMs: 1500 }));
+  master.launch(FW, commandTask('stubborn', "trap '' TERM; touch trap-set; sleep 60", { graceMs: 1500 }));
   await eventually(() => master.statesOf('stubborn').includes('TASK_RUNNING'), 'RUNNING');
-  const { pgid } = await readCheckpoint(workDir, 'stubborn');
+  const { pgid, sandbox } = await readCheckpoint(workDir, 'stubborn');
   t.teardown(() => killGroup(pgid));
+  // RUNNING means the process started, not that its shell has set the trap yet (slow under load).
+  await eventually(() => existsSync(join(sandbox, 'trap-set')), 'the trap to be set');
   const killedAt = Date.now();
   master.kill(FW, 'stubborn');
   await new Promise((r) => setTimeout(r, 500));

@@ -21,3 +21,11 @@ export function numberFlag(flag: string, v: string | undefined, min: number, int
   }
   return n;
 }
+
+/** The flags every process-starting benchmark takes (node:util parseArgs options). */
+export const RUN_FLAGS = {
+  timeout: { type: 'string', default: '300' },
+  keep: { type: 'boolean', default: false },
+  check: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
