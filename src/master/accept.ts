@@ -14,7 +14,7 @@ import { errorEvent } from './mesos-json.ts';
 import { hasCapability, type FrameworkLive, type Offer, type TaskRecord } from './records.ts';
 import { isLive, sendUntracked } from './scheduler-calls.ts';
 import { validateTask } from './task-validation.ts';
-import { frozenJson } from './task-json.ts';
+import { launchEventJson } from './task-json.ts';
 
 const ReserveOp = z.looseObject({ resources: z.array(MesosResourceSchema).min(1) });
 
@@ -111,7 +111,7 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
   if (launched.length) ops.push(...m.satisfyDemand(fid, launched.map((t) => t.resources)));
   if (ops.length) await m.persist(ops);
   for (const t of launched) {
-    agent!.stream?.sendJson(`{"type":"LAUNCH","launch":{"framework_id":${JSON.stringify({ value: fid })},"task":${frozenJson(t.info)}}}`);
+    agent!.stream?.sendJson(launchEventJson(t));
     m.metrics.tasksLaunched.inc();
   }
   // The LAUNCHes reach the agent's socket before the framework hears 202: a master killed after

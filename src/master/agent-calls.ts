@@ -10,6 +10,7 @@ import { isEmpty, subtract as subtractResources, type Resources } from '../resou
 import type { WriteOp } from '../store/store.ts';
 import type { Master } from './master.ts';
 import { taskKey, type AgentLive, type EventSink, type MesosAttribute, type TaskRecord } from './records.ts';
+import { launchEventJson } from './task-json.ts';
 
 const Attribute = z.looseObject({
   name: z.string().min(1),
@@ -92,10 +93,15 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
   const notify: TaskRecord[] = [];
   const reported = new Map(sub.tasks.map((t) => [taskKey(t.framework_id.value, t.task_id.value), t.state]));
   const toKill: { framework_id: { value: string }; task_id: { value: string } }[] = [];
+  const relaunch: TaskRecord[] = [];
   for (const t of m.state.tasksOfAgent(id)) {
     const key = taskKey(t.frameworkId, t.info.task_id.value);
     if (isTerminal(t.state)) continue;
-    if (!reported.has(key)) {
+    if (!reported.has(key) && t.state === 'TASK_STAGING' && t.statuses.length === 0) {
+      // Launched, but the agent never said a word about it: the LAUNCH was still on its old
+      // stream when that broke (a failover, a re-subscription). It is sent again below.
+      relaunch.push(t);
+    } else if (!reported.has(key)) {
       ops.push(...m.applyStatus(t, m.masterStatus(t, 'TASK_LOST', 'Task was not found on the agent when it re-registered', 'REASON_AGENT_RESTARTED')));
       notify.push(t);
     } else if (t.state === 'TASK_UNREACHABLE') {
@@ -122,6 +128,7 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
   await m.persist(ops);
   sink.send({ type: 'SUBSCRIBED', subscribed: { agent_id: { value: id }, ping_interval_seconds: m.config.agentPingIntervalSeconds } });
   for (const k of toKill) sink.send({ type: 'KILL', kill: k });
+  for (const t of relaunch) sink.sendJson(launchEventJson(t));
   for (const t of m.state.tasksOfAgent(id)) if (t.killRequested && !isTerminal(t.state)) { t.killRequested = false; m.killOnAgent(t); }
   for (const t of notify) if (t.pending.length === 1) m.deliverHead(t);
   m.maintenance.agentSubscribed(id);

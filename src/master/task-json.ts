@@ -23,3 +23,8 @@ export function encodeTaskRecord(t: TaskRecord): string {
   const { info, statuses, pending, ...rest } = t;
   return `${JSON.stringify(rest).slice(0, -1)},"info":${frozenJson(info)},"statuses":${list(statuses)},"pending":${list(pending)}}`;
 }
+
+/** The LAUNCH event that tells an agent to run a task. */
+export function launchEventJson(t: TaskRecord): string {
+  return `{"type":"LAUNCH","launch":{"framework_id":${JSON.stringify({ value: t.frameworkId })},"task":${frozenJson(t.info)}}}`;
+}
