@@ -5,10 +5,8 @@
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HaCluster } from './helpers/ha-cluster.ts';
-import { LaunchingFramework } from './helpers/ha-framework.ts';
 import { agentTruth, assertNothingLost, policyRecords } from './helpers/durability-check.ts';
-import { seedPolicyRecords } from './helpers/fault-setup.ts';
+import { startFaultScene } from './helpers/fault-setup.ts';
 import { waitFor } from './helpers/cluster.ts';
 import { groupExists } from './helpers/agent-test-utils.ts';
 
@@ -19,13 +17,7 @@ const COMMANDS: Record<string, string> = {
 };
 
 test('kill -9 an agent and restart it on its work dir: running tasks are adopted, ended ones report their real exit, across a leader failover too', async (t) => {
-  const c = await HaCluster.start({ masters: 2, agents: 1 });
-  t.teardown(() => c.stop());
-  t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client(), c.checkerClient());
-  const before = policyRecords(await c.redisState());
-  const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => COMMANDS[id], perAccept: 10 });
-  t.teardown(() => fw.close());
+  const { c, fw, before } = await startFaultScene(t, { masters: 2, agents: 1 }, { command: (id) => COMMANDS[id], perAccept: 10 });
   const ids = Object.keys(COMMANDS);
   await fw.start(ids);
   await waitFor(() => ids.every((id) => fw.lastState(id) === 'TASK_RUNNING'), 60_000, 'every task to run');

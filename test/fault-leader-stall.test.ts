@@ -3,22 +3,14 @@
 // nothing (its lease ran out by its own clock and its epoch is stale), steps down in-process and
 // serves as a standby (307 to the new leader) — and can lead again later.
 import test from 'ava';
-import { HaCluster } from './helpers/ha-cluster.ts';
-import { LaunchingFramework } from './helpers/ha-framework.ts';
 import { assertNothingLost, policyRecords } from './helpers/durability-check.ts';
-import { seedPolicyRecords } from './helpers/fault-setup.ts';
+import { startFaultScene } from './helpers/fault-setup.ts';
 import { waitFor } from './helpers/cluster.ts';
 
 const LEASE_S = 3;
 
 test('SIGSTOP the leader past its lease, then SIGCONT: it writes nothing, steps down to standby; nothing is lost', async (t) => {
-  const c = await HaCluster.start({ masters: 2, agents: 2, leaseSeconds: LEASE_S });
-  t.teardown(() => c.stop());
-  t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client(), c.checkerClient());
-  const before = policyRecords(await c.redisState());
-  const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
-  t.teardown(() => fw.close());
+  const { c, fw, before } = await startFaultScene(t, { masters: 2, agents: 2, leaseSeconds: LEASE_S }, { command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
   await fw.start(['keeper-0', 'keeper-1']);
   await waitFor(() => fw.lastState('keeper-0') === 'TASK_RUNNING' && fw.lastState('keeper-1') === 'TASK_RUNNING', 60_000, 'keepers to run');
 

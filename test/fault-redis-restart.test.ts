@@ -3,20 +3,12 @@
 // (a new term, a new fencing epoch); agents and the framework carry on; nothing acknowledged
 // before the crash is lost and nothing is applied twice.
 import test from 'ava';
-import { HaCluster } from './helpers/ha-cluster.ts';
-import { LaunchingFramework } from './helpers/ha-framework.ts';
 import { assertNothingLost, policyRecords } from './helpers/durability-check.ts';
-import { seedPolicyRecords } from './helpers/fault-setup.ts';
+import { startFaultScene } from './helpers/fault-setup.ts';
 import { waitFor } from './helpers/cluster.ts';
 
 test('kill -9 Redis mid-burst and restart it: the masters ride it out, reload, and nothing is lost or duplicated', async (t) => {
-  const c = await HaCluster.start({ masters: 2, agents: 2 });
-  t.teardown(() => c.stop());
-  t.log(`logs in ${c.logDir}`);
-  await seedPolicyRecords(c.client(), c.checkerClient());
-  const before = policyRecords(await c.redisState());
-  const fw = new LaunchingFramework({ masters: c.masterUrls, command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
-  t.teardown(() => fw.close());
+  const { c, fw, before } = await startFaultScene(t, { masters: 2, agents: 2 }, { command: (id) => (id.startsWith('keeper') ? 'sleep 600' : 'true'), perAccept: 10 });
   await fw.start(['keeper-0']);
   await waitFor(() => fw.lastState('keeper-0') === 'TASK_RUNNING', 60_000, 'the keeper to run');
   const epochBefore = (await c.redisState()).epoch;

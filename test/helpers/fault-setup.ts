@@ -7,6 +7,9 @@ import type { Redis } from 'ioredis';
 import type { MasterClient } from '../../src/client/master-client.ts';
 import { keyPrefix } from '../../src/store/redis-store.ts';
 import { scalarRes } from './raw-framework.ts';
+import { policyRecords } from './durability-check.ts';
+import { HaCluster, type HaClusterOptions } from './ha-cluster.ts';
+import { LaunchingFramework, type LaunchingFrameworkOptions } from './ha-framework.ts';
 
 const POLICY = readFileSync(fileURLToPath(new URL('../../policies/examples/local.yaml', import.meta.url)), 'utf8');
 
@@ -30,4 +33,22 @@ export async function seedPolicyRecords(client: MasterClient, redis: Redis): Pro
     instanceId: 'i-seeded', pool: 'local-rented', instanceType: 'local', ownership: 'rented', capacityType: 'on-demand', unitPrice: 0.1,
     jobId: 'local-rented#1', state: 'running', launchedAt: now, updatedAt: now,
   }));
+}
+
+/**
+ * The opening of a fault test: a cluster (stopped at teardown, its log dir logged), the durable
+ * records seeded and read back as `before`, and a launching framework on every master.
+ */
+export async function startFaultScene(
+  t: { teardown(fn: () => unknown): void; log(...v: unknown[]): void },
+  cluster: HaClusterOptions, framework: Omit<LaunchingFrameworkOptions, 'masters'>,
+): Promise<{ c: HaCluster; fw: LaunchingFramework; before: object }> {
+  const c = await HaCluster.start(cluster);
+  t.teardown(() => c.stop());
+  t.log(`logs in ${c.logDir}`);
+  await seedPolicyRecords(c.client(), c.checkerClient());
+  const before = policyRecords(await c.redisState());
+  const fw = new LaunchingFramework({ masters: c.masterUrls, ...framework });
+  t.teardown(() => fw.close());
+  return { c, fw, before };
 }
