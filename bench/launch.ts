@@ -16,7 +16,8 @@
 // --agent-cpus, --agent-mem, --allocation-interval <ms> (50), --master process|in-process,
 // --master-cpu-prof <dir> (with --master process: profile the master), --agent-cpu-prof <dir>
 // (e2e: profile the agent processes), --sim-connections <n>,
-// --repeat <n>, --timeout <s> (300), --keep (leave the temp dir with redis.log and agent logs),
+// --warmup <n> (tasks run first and reported apart, default 10 % of --tasks: a cold master's JIT
+// is not what a long-running one costs), --repeat <n>, --timeout <s> (300), --keep (leave the temp dir with redis.log and agent logs),
 // --check (exit 1 when a target is missed). Everything listens on 127.0.0.1 only, and every
 // process the benchmark starts is stopped when it ends, fails or is interrupted.
 import type { ChildProcess } from 'node:child_process';
@@ -60,6 +61,8 @@ interface Settings {
   tasks: number; agents: number; taskCpus: number; taskMem: number; agentCpus: number; agentMem: number;
   allocationIntervalMs: number; timeoutMs: number; placement: Placement; masterCpuProf: string | undefined;
   agentCpuProf: string | undefined;
+  /** Tasks launched by a first framework before the measured one (JIT warm-up), reported apart. */
+  warmup: number;
   /** master mode: connections per origin for the simulated agents' fetch; 0 = Node's default (unbounded). */
   simConnections: number;
 }
@@ -81,6 +84,7 @@ function parse(): Options {
       'master-cpu-prof': { type: 'string' },
       'agent-cpu-prof': { type: 'string' },
       'sim-connections': { type: 'string' },
+      warmup: { type: 'string' },
       repeat: { type: 'string', default: '1' },
       ...RUN_FLAGS,
     },
@@ -103,6 +107,7 @@ function parse(): Options {
   const agentMem = num('agent-mem', values['agent-mem'], 1);
   const allocationIntervalMs = num('allocation-interval', values['allocation-interval'], 1)!;
   const simConnections = num('sim-connections', values['sim-connections'], 0, true);
+  const warmup = num('warmup', values.warmup, 0, true);
   const timeoutMs = num('timeout', values.timeout, 1)! * 1000;
   return {
     modes,
@@ -118,6 +123,7 @@ function parse(): Options {
       agentMem: agentMem ?? DEFAULTS[m].agentMem,
       allocationIntervalMs,
       timeoutMs,
+      warmup: warmup ?? Math.round((tasks ?? DEFAULTS[m].tasks) / 10),
       placement,
       masterCpuProf: values['master-cpu-prof'] === undefined ? undefined : resolve(values['master-cpu-prof']),
       agentCpuProf: values['agent-cpu-prof'] === undefined ? undefined : resolve(values['agent-cpu-prof']),
@@ -177,16 +183,25 @@ async function connectedAgents(url: string): Promise<number> {
 
 // ---- the two modes ----------------------------------------------------------------------------
 
-interface Measured { result: LoadResult; cpu: Record<string, number>; redis: Record<string, number>; machine: Record<string, number> }
+interface Measured { result: LoadResult; warmup: LoadResult | undefined; cpu: Record<string, number>; redis: Record<string, number>; machine: Record<string, number> }
 
 /** Runs the load and records the CPU each participant spent during it. */
 async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (number | undefined)[]): Promise<Measured> {
-  const fw = new LoadFramework({
-    master: m.url, tasks: s.tasks, taskCpus: s.taskCpus, taskMem: s.taskMem, command: 'true',
-    name: `bench-launch-${mode}`, timeoutMs: s.timeoutMs, acceptRefuseSeconds: 1,
-    progress: (line) => log(`${mode}: ${line}`),
-  });
-  onCleanup('framework', () => fw.close());
+  const framework = (name: string, tasks: number): LoadFramework => {
+    const fw = new LoadFramework({
+      master: m.url, tasks, taskCpus: s.taskCpus, taskMem: s.taskMem, command: 'true',
+      name, timeoutMs: s.timeoutMs, acceptRefuseSeconds: 1,
+      progress: (line) => log(`${name}: ${line}`),
+    });
+    onCleanup(name, () => fw.close());
+    return fw;
+  };
+  let warmup: LoadResult | undefined;
+  if (s.warmup > 0) {
+    log(`${mode}: warm-up, ${s.warmup} tasks (reported apart)`);
+    warmup = await framework(`bench-launch-${mode}-warmup`, s.warmup).run();
+  }
+  const fw = framework(`bench-launch-${mode}`, s.tasks);
   const cpuNow = (): Record<string, number> => ({
     machine_busy: machineBusyMs(),
     bench_process: selfCpuMs(),
@@ -222,7 +237,7 @@ async function measure(mode: Mode, m: MasterHandle, s: Settings, agentPids: (num
   for (const k of Object.keys(machineAfter)) machine[k] = Math.round(machineAfter[k] - (machineBefore[k] ?? 0));
   const redis: Record<string, number> = {};
   for (const [k, v] of Object.entries(redisAfter)) redis[k] = v - (redisBefore[k] ?? 0);
-  return { result, cpu, redis, machine };
+  return { result, warmup, cpu, redis, machine };
 }
 
 /** Commands redis-server executed so far, by name (INFO commandstats), plus bytes received. */
@@ -301,7 +316,7 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
   else removeAtExit(dir);
   log(`${mode}: ${JSON.stringify(s)} in ${dir}`);
   try {
-    const { result: r, cpu, redis, machine } = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
+    const { result: r, warmup, cpu, redis, machine } = mode === 'e2e' ? await e2e(dir, s) : await masterOnly(dir, s);
     const tasksPerS = r.tasks / (r.durationMs / 1000);
     const p99 = percentile(r.latenciesMs, 99);
     const target = TARGETS[mode];
@@ -314,6 +329,13 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
       p99_ms: round1(p99),
       max_ms: round1(percentile(r.latenciesMs, 100)),
       tasks: r.tasks,
+      // The first framework's tasks, on a cold master: not in the figures above.
+      warmup: warmup ? {
+        tasks: warmup.tasks,
+        tasks_per_s: round1(warmup.tasks / (warmup.durationMs / 1000)),
+        p50_ms: round1(percentile(warmup.latenciesMs, 50)),
+        p99_ms: round1(percentile(warmup.latenciesMs, 99)),
+      } : null,
       finished: r.finished,
       failed: r.failed,
       agents: s.agents,
