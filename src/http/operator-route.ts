@@ -6,6 +6,7 @@ import { badRequest } from '../common/errors.ts';
 import { describeZodError } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
 import type { TaskRecord } from '../master/records.ts';
+import { decodeTaskRecord } from '../master/task-json.ts';
 import { getAgents, getFrameworks, getQuota, getRoles, getTasks, getVersion, getWeights, legacyState } from '../master/operator-views.ts';
 import { MAINTENANCE_CALL_TYPES, isMaintenanceCall, maintenanceCall } from '../master/maintenance-calls.ts';
 import { ReserveSchema, UpdateQuotaSchema, UpdateWeightsSchema, operatorReservation, updateQuota, updateWeights } from '../master/operator-calls.ts';
@@ -37,7 +38,7 @@ const MUTATIONS: Record<'UPDATE_WEIGHTS' | 'UPDATE_QUOTA' | 'RESERVE_RESOURCES' 
 };
 
 async function completedTasks(master: Master): Promise<TaskRecord[]> {
-  return (await master.store.readList('completed_tasks', COMPLETED_SHOWN)) as TaskRecord[];
+  return (await master.store.readList('completed_tasks', COMPLETED_SHOWN)).map(decodeTaskRecord);
 }
 
 export function operatorRoute(master: Master) {

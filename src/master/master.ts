@@ -16,7 +16,7 @@ import { MasterState } from './master-state.ts';
 import { Maintenance } from './maintenance.ts';
 import { MasterMetrics } from './metrics.ts';
 import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
-import { encodeTaskRecord, frozenJson } from './task-json.ts';
+import { decodeTaskRecord, encodeTaskRecord, frozenJson } from './task-json.ts';
 import {
   frameworkRoles, hasCapability, taskKey,
   type AgentLive, type AgentRecord, type EventSink, type FrameworkLive, type FrameworkRecord, type Offer, type TaskRecord,
@@ -172,7 +172,7 @@ export class Master {
       this.allocator.setFrameworkActive(record.id, false);
     }
     for (const v of snap.tasks.values()) {
-      const t = v as TaskRecord;
+      const t = decodeTaskRecord(v);
       this.state.putTask(t);
       if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
     }

@@ -1,9 +1,11 @@
-// Redis implementation of the Store. Writes issued in the same tick are coalesced into one fenced
-// Lua call (src/store/lua/fenced-batch.lua): one round trip for a burst of launches, atomic, and a
-// no-op for a master that lost its epoch. Every key carries the `{spillway:<cluster>}` hash tag.
+// Redis implementation of the Store. Writes issued in the same tick (and deferrable ones, a little
+// later: src/store/write-queue.ts) are coalesced into one fenced Lua call
+// (src/store/lua/fenced-batch.lua): one round trip for a burst of launches, atomic, and a no-op for
+// a master that lost its epoch. Every key carries the `{spillway:<cluster>}` hash tag.
 import { readFileSync } from 'node:fs';
 import { Redis, type Result } from 'ioredis';
 import { FencedError, type HashName, type ListName, type Snapshot, type Store, type WriteOp } from './store.ts';
+import { WriteQueue, type QueuedWrite } from './write-queue.ts';
 
 const FENCED_BATCH = readFileSync(new URL('./lua/fenced-batch.lua', import.meta.url), 'utf8');
 const MAX_OPS_PER_CALL = 2000;
@@ -16,11 +18,10 @@ declare module 'ioredis' {
   }
 }
 
-interface Pending {
-  readonly ops: readonly WriteOp[];
-  resolve(): void;
-  reject(e: unknown): void;
-}
+type Pending = QueuedWrite<WriteOp>;
+
+/** The record or list an op writes. */
+const keyOf = (op: WriteOp): string => (op.op === 'append' ? `list\u0000${op.list}` : `${op.hash}\u0000${op.id}`);
 
 export function keyPrefix(cluster: string): string {
   return `{spillway:${cluster}}:`;
@@ -30,9 +31,7 @@ export class RedisStore implements Store {
   private readonly redis: Redis;
   private readonly prefix: string;
   private epoch: number | undefined;
-  private queue: Pending[] = [];
-  private flushScheduled = false;
-  private deferTimer: NodeJS.Timeout | undefined;
+  private readonly queue = new WriteQueue<WriteOp>({ keyOf, deferMs: DEFER_MS, send: (writes) => this.sendAll(writes) });
 
   constructor(redis: Redis, cluster = 'default') {
     this.redis = redis;
@@ -64,24 +63,10 @@ export class RedisStore implements Store {
 
   write(ops: readonly WriteOp[], options?: { deferrable?: boolean }): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
-      if (this.flushScheduled) return;
-      if (options?.deferrable) {
-        this.deferTimer ??= setTimeout(() => this.flush(), DEFER_MS);
-        return;
-      }
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    });
+    return new Promise((resolve, reject) => this.queue.push({ ops, resolve, reject }, options?.deferrable));
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    clearTimeout(this.deferTimer);
-    this.deferTimer = undefined;
-    const queue = this.queue;
-    this.queue = [];
+  private sendAll(queue: readonly Pending[]): void {
     // Group whole requests into calls of bounded size; a request is never split across calls.
     let batch: Pending[] = [];
     let count = 0;
@@ -131,7 +116,7 @@ export class RedisStore implements Store {
 
   /** Sends queued writes now, so a read issued next (same connection, in order) sees them. */
   private flushBeforeRead(): void {
-    if (this.queue.length) this.flush();
+    this.queue.flushAll();
   }
 
   async readHash(h: HashName): Promise<Map<string, unknown>> {
@@ -156,8 +141,8 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     // Let queued writes go out before the connection closes.
-    if (this.queue.length) {
-      this.flushBeforeRead();
+    if (this.queue.size) {
+      this.queue.flushAll();
       await new Promise((r) => setImmediate(r));
     }
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -178,7 +163,7 @@ function coalesce(batch: readonly Pending[]): WriteOp[] {
     for (const op of p.ops) {
       if (op.op === 'append') appends.push(op);
       else {
-        const key = `${op.hash}\u0000${op.id}`;
+        const key = keyOf(op);
         fields.delete(key); // re-insert: keeps the map in last-write order
         fields.set(key, op);
       }
