@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
 import { HttpError, badRequest, unavailable } from '../common/errors.ts';
-import { CallSchema, REQUIRED_FIELD, describeZodError, type Call } from '../mesos/scheduler-call.ts';
+import { CallSchema, REQUIRED_FIELD, describeZodError, parsePlainAcknowledge, type Call } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
 import { authorizeCall, handleSchedulerCall, subscribeFramework } from '../master/scheduler-calls.ts';
 import { CapacityExceededError, capacityExceededMessage, type FrameworkRateLimiter } from '../master/rate-limits.ts';
@@ -10,6 +10,8 @@ import type { CallHandler } from './call-endpoint.ts';
 import { HttpEventSink } from './stream-sink.ts';
 
 export function parseCall(body: unknown): Call {
+  const ack = parsePlainAcknowledge(body);
+  if (ack) return ack;
   const parsed = CallSchema.safeParse(body);
   if (!parsed.success) throw badRequest(describeZodError('Failed to validate scheduler::Call', parsed.error));
   const call = parsed.data;

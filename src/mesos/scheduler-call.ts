@@ -118,6 +118,42 @@ export const REQUIRED_FIELD: Partial<Record<CallType, keyof Call>> = {
   ACCEPT_INVERSE_OFFERS: 'accept_inverse_offers', DECLINE_INVERSE_OFFERS: 'decline_inverse_offers',
 };
 
+/** `{"value": "<non-empty string>"}` and nothing else: what ValueId parses to itself. */
+function isBareValueId(v: unknown): v is { value: string } {
+  if (typeof v !== 'object' || v === null) return false;
+  let keys = 0;
+  for (const k in v) {
+    if (k !== 'value') return false;
+    keys++;
+  }
+  const value = (v as { value?: unknown }).value;
+  return keys === 1 && typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * An ACKNOWLEDGE in its plain shape — {type, framework_id, acknowledge{agent_id, task_id, uuid}},
+ * no other field — as CallSchema would parse it, without running it. Every status update costs one
+ * such call, and CallSchema's loose object with 18 optional fields costs several times the check;
+ * anything else (extra fields, a missing or wrong one) returns undefined and goes through CallSchema,
+ * which gives the error.
+ */
+export function parsePlainAcknowledge(body: unknown): Call | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  if (b.type !== 'ACKNOWLEDGE') return undefined;
+  for (const k in b) if (k !== 'type' && k !== 'framework_id' && k !== 'acknowledge') return undefined;
+  const ack = b.acknowledge as Record<string, unknown> | undefined;
+  if (typeof ack !== 'object' || ack === null || Array.isArray(ack)) return undefined;
+  for (const k in ack) if (k !== 'agent_id' && k !== 'task_id' && k !== 'uuid') return undefined;
+  if (!isBareValueId(ack.agent_id) || !isBareValueId(ack.task_id) || typeof ack.uuid !== 'string') return undefined;
+  if (b.framework_id !== undefined && !isBareValueId(b.framework_id)) return undefined;
+  return {
+    type: 'ACKNOWLEDGE',
+    ...(b.framework_id !== undefined ? { framework_id: { value: b.framework_id.value } } : {}),
+    acknowledge: { agent_id: { value: ack.agent_id.value }, task_id: { value: ack.task_id.value }, uuid: ack.uuid },
+  };
+}
+
 /** Formats a zod error the way our 400 bodies read: "Failed to validate scheduler::Call: path: reason". */
 export function describeZodError(prefix: string, error: z.ZodError): string {
   const first = error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
