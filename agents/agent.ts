@@ -20,6 +20,8 @@ import { credentialAgentId, loadCredential, saveCredential } from './agent-crede
 import { identityProofWithRetries, type IdentitySource } from './instance-identity.ts';
 import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
+import { DEFAULT_DISK_WATCH_INTERVAL_MS, DEFAULT_GC_DELAY_MS, DEFAULT_GC_DISK_HEADROOM, SandboxGc, type SandboxGcOptions, type SweepResult } from './sandbox-gc.ts';
+import { systemClock, type Clock } from '../src/common/clock.ts';
 
 export interface AgentOptions {
   /** The master's URL, or every master replica's (a list, or comma-separated). */
@@ -51,6 +53,9 @@ export interface AgentOptions {
   joinToken?: string;
   /** Where to get the instance identity proof presented with the join token (cloud VMs). */
   identity?: IdentitySource;
+  /** Garbage collection of finished tasks' sandboxes (agents/sandbox-gc.ts); Mesos' defaults. */
+  gc?: Partial<Pick<SandboxGcOptions, 'gcDelayMs' | 'diskHeadroom' | 'intervalMs' | 'diskUsage'>>;
+  clock?: Clock;
 }
 
 export type { OversubscriptionOptions } from './oversubscription/monitor.ts';
@@ -70,6 +75,8 @@ export interface AgentHandle {
   url: string;
   /** Present when oversubscription is enabled. */
   oversubscription?: OversubscriptionHandle;
+  /** Runs a sandbox garbage collection pass now (it also runs every gc interval). */
+  collectGarbage(): Promise<SweepResult>;
   /** Stops talking to the master; tasks keep running (and are recovered later) unless killTasks. */
   stop(opts?: { killTasks?: boolean }): Promise<void>;
 }
@@ -209,6 +216,17 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     monitor.start();
   }
   const overHandle = monitor;
+  const gc = new SandboxGc({
+    workDir, clock: opts.clock ?? systemClock, logger: logger.child({ component: 'gc' }),
+    gcDelayMs: opts.gc?.gcDelayMs ?? DEFAULT_GC_DELAY_MS,
+    diskHeadroom: opts.gc?.diskHeadroom ?? DEFAULT_GC_DISK_HEADROOM,
+    intervalMs: opts.gc?.intervalMs ?? DEFAULT_DISK_WATCH_INTERVAL_MS,
+    ...(opts.gc?.diskUsage ? { diskUsage: opts.gc.diskUsage } : {}),
+    inUse: (fw, task) => manager.filesInUse(fw, task),
+    frameworkInUse: (fw) => manager.frameworkInUse(fw),
+    onCollected: (fw, task) => manager.forget(fw, task),
+  });
+  gc.start();
   connection.start();
   logger.info({ port, host, master: (typeof opts.masterUrl === 'string' ? [opts.masterUrl] : opts.masterUrl).map(redactUrl).join(','), workDir, agentId, oversubscription: Boolean(monitor) }, 'agent started');
 
@@ -218,8 +236,10 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     port,
     url: `http://${host}:${port}`,
     ...(overHandle ? { oversubscription: { tick: () => overHandle.tick(), estimate: () => overHandle.estimate() } } : {}),
+    collectGarbage: () => gc.sweep(),
     stop: (stopOpts) => (stopping ??= (async () => {
       await monitor?.stop(); // no QoS kill races the shutdown
+      await gc.stop();
       await connection.stop(); // no new LAUNCH/KILL from here on
       await manager.stop(stopOpts?.killTasks ?? false);
       await journal.close();

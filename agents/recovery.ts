@@ -33,8 +33,8 @@ export function saveAgentId(workDir: string, agentId: string): Promise<void> {
 export const taskCheckpointPath = (workDir: string, frameworkId: string, taskId: string): string =>
   join(workDir, 'tasks', frameworkId, `${taskId}.json`);
 
-/** The second slot of a task's checkpoint (see saveTaskCheckpoint). */
-const SECOND_SLOT = '.1';
+/** The second slot of a task's checkpoint (see saveTaskCheckpoint): `<task>.json.1`. */
+export const CHECKPOINT_SECOND_SLOT = '.1';
 
 interface SlotState { next: 0 | 1; seq: number }
 /** Per live task's checkpoint path: which slot the next write goes to and the last sequence number. */
@@ -57,7 +57,7 @@ export async function saveTaskCheckpoint(workDir: string, cp: TaskCheckpoint): P
   st.seq = Math.max(st.seq + 1, Date.now() * 1000);
   const slot = st.next;
   const text = JSON.stringify({ ...cp, seq: st.seq });
-  const file = slot === 0 ? path : path + SECOND_SLOT;
+  const file = slot === 0 ? path : path + CHECKPOINT_SECOND_SLOT;
   const fh = await openSlot(file, path);
   try {
     const old = (await fh.stat()).size;
@@ -87,7 +87,7 @@ async function openSlot(file: string, path: string): Promise<FileHandle> {
 
 /** What the slots on disk say: write next into the one not holding the newest valid version. */
 async function slotsOnDisk(path: string): Promise<SlotState> {
-  const texts = await Promise.all([path, path + SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
+  const texts = await Promise.all([path, path + CHECKPOINT_SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
   const found = newestCheckpoint(texts);
   return 'error' in found ? { next: 0, seq: 0 } : { next: found.slot === 0 ? 1 : 0, seq: found.cp.seq ?? 0 };
 }
@@ -117,7 +117,7 @@ export async function loadTaskCheckpoints(workDir: string, onBad: (path: string,
     for (const file of await listDir(join(root, fw))) {
       if (!file.endsWith('.json')) continue;
       const path = join(root, fw, file);
-      const texts = await Promise.all([path, path + SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
+      const texts = await Promise.all([path, path + CHECKPOINT_SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
       const found = newestCheckpoint(texts);
       if ('error' in found) {
         onBad(path, found.error);
@@ -132,7 +132,8 @@ export async function loadTaskCheckpoints(workDir: string, onBad: (path: string,
   return out;
 }
 
-async function listDir(dir: string): Promise<string[]> {
+/** A folder's entries; none when it does not exist (or cannot be read). */
+export async function listDir(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch {

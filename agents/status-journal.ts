@@ -87,6 +87,11 @@ export class StatusJournal {
     return [...this.unacked.values()];
   }
 
+  /** Whether an update of this task still waits for the master's 202. */
+  hasUnacknowledged(frameworkId: string, taskId: string): boolean {
+    return this.queues.has(`${frameworkId}/${taskId}`);
+  }
+
   /** Stops sending and closes the file; unacknowledged updates stay in it for the next start. */
   async close(): Promise<void> {
     this.closed = true;

@@ -98,6 +98,22 @@ export class TaskManager {
     this.agentUpdate(frameworkId, taskId, 'TASK_LOST', 'Task unknown to the agent');
   }
 
+  /** The task's sandbox and checkpoint must stay: it runs, or the master has not taken all its updates. */
+  filesInUse(frameworkId: string, taskId: string): boolean {
+    return this.running.has(key(frameworkId, taskId)) || this.opts.journal.hasUnacknowledged(frameworkId, taskId);
+  }
+
+  /** Whether any task of the framework runs (and may be creating its folders). */
+  frameworkInUse(frameworkId: string): boolean {
+    for (const e of this.running.values()) if (e.frameworkId === frameworkId) return true;
+    return false;
+  }
+
+  /** A finished task's files were garbage collected: a late KILL of it is now answered TASK_LOST. */
+  forget(frameworkId: string, taskId: string): void {
+    if (!this.running.has(key(frameworkId, taskId))) this.ended.delete(key(frameworkId, taskId));
+  }
+
   /** Tasks in TASK_RUNNING with a known process group. */
   runningTasks(): RunningTask[] {
     const out: RunningTask[] = [];

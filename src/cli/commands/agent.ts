@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger } from '../../common/logger.ts';
+import { parseDurationSeconds } from '../duration.ts';
 import { addMasterOption } from '../master-option.ts';
 import { fail } from '../output.ts';
 import { registerUserDataCommand } from './agent-user-data.ts';
@@ -15,6 +16,7 @@ interface AgentFlags {
   oversubscription?: boolean; oversubscriptionInterval: string; qosLoadThreshold: string;
   config?: string; caFile?: string; caPin?: string; joinTokenFile?: string; pool?: string;
   identity?: 'aws-ec2' | 'gcp-compute'; metadataUrl?: string;
+  gcDelay: string; gcDiskHeadroom: string; diskWatchInterval: string;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -36,6 +38,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--oversubscription', 'offer the unused part of tasks\' allocations as revocable resources and preempt revocable tasks under load (Mesos oversubscription)')
     .option('--oversubscription-interval <ms>', 'how often to re-estimate the slack and run QoS checks', '5000')
     .option('--qos-load-threshold <x>', '1-minute load average per cpu above which revocable tasks are preempted', '0.9')
+    .option('--gc-delay <duration>', 'longest a finished task\'s sandbox is kept (shorter as the disk fills: gc-delay × max(0, 1 − headroom − disk usage))', '7d')
+    .option('--gc-disk-headroom <fraction>', 'disk fraction to keep free when working out how long sandboxes stay (0–1)', '0.1')
+    .option('--disk-watch-interval <duration>', 'how often disk usage is checked and old sandboxes removed', '1m')
     .option('--exit-with-parent', 'stop when the parent process goes away (used by `spillway up`)')
     .action(async (o: AgentFlags, cmd: Command) => {
       // Loaded on demand so client commands do not pay for the agent's modules.
@@ -57,6 +62,12 @@ export function registerAgentCommand(program: Command): void {
       if (!Number.isFinite(intervalMs) || intervalMs < 10) fail(`--oversubscription-interval: '${o.oversubscriptionInterval}' is not a number of milliseconds (at least 10)`);
       const loadThreshold = Number(o.qosLoadThreshold);
       if (!Number.isFinite(loadThreshold) || loadThreshold <= 0) fail(`--qos-load-threshold: '${o.qosLoadThreshold}' is not a positive number`);
+      const gcDelay = parseDurationSeconds(o.gcDelay);
+      if (typeof gcDelay === 'string') fail(`--gc-delay: ${gcDelay}`);
+      const diskWatch = parseDurationSeconds(o.diskWatchInterval);
+      if (typeof diskWatch === 'string' || diskWatch < 1) fail(`--disk-watch-interval: ${typeof diskWatch === 'string' ? diskWatch : `'${o.diskWatchInterval}' is under 1s`}`);
+      const headroom = Number(o.gcDiskHeadroom);
+      if (o.gcDiskHeadroom.trim() === '' || !Number.isFinite(headroom) || headroom < 0 || headroom > 1) fail(`--gc-disk-headroom: '${o.gcDiskHeadroom}' is not a fraction from 0 to 1`);
       let masters: string[] = [];
       try {
         masters = parseMasterUrls(masterUrl);
@@ -103,6 +114,7 @@ export function registerAgentCommand(program: Command): void {
         masterUrl, port, advertiseHost: hostname, workDir: resolve(pick('workDir', config?.workDir, o.workDir)),
         resources: pick('resources', config?.resources, o.resources), attributes, logger: log, ca, joinToken, identity,
         ...(o.oversubscription ? { oversubscription: { enabled: true, intervalMs, loadThreshold } } : {}),
+        gc: { gcDelayMs: gcDelay * 1000, diskHeadroom: headroom, intervalMs: diskWatch * 1000 },
       })
         .catch((e: unknown) => fail(`agent failed to start: ${(e as Error).message}`));
       let stopping = false;

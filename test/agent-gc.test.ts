@@ -1,0 +1,117 @@
+// Garbage collection of finished tasks' sandboxes (Mesos' --gc_delay / --gc_disk_headroom): a real
+// agent running real tasks against a fake master, its clock moved forward by hand.
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { maxSandboxAgeMs } from '../agents/sandbox-gc.ts';
+import { taskCheckpointPath } from '../agents/recovery.ts';
+import { ManualClock } from '../src/common/clock.ts';
+import { FakeMaster } from './helpers/agent-fake-master.ts';
+import { commandTask, eventually, FW, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
+
+const DAY = 24 * 3600 * 1000;
+const WEEK = 7 * DAY;
+
+test('the age allowed is gc_delay × max(0, 1 − headroom − disk usage), as in Mesos', (t) => {
+  t.is(maxSandboxAgeMs(WEEK, 0.1, 0), 0.9 * WEEK);
+  t.is(Math.round(maxSandboxAgeMs(WEEK, 0.1, 0.5)), Math.round(0.4 * WEEK));
+  t.is(maxSandboxAgeMs(WEEK, 0.1, 0.95), 0); // nearly full: everything finished goes at once
+  t.is(maxSandboxAgeMs(WEEK, 0, 1), 0);
+});
+
+async function setup(t: { teardown: (fn: () => Promise<void>) => void }, diskUsage: { value: number }) {
+  const { dir, cleanup } = await tempWorkDir();
+  const master = await FakeMaster.start();
+  const clock = new ManualClock(Date.now());
+  const agent = await startTestAgent(master.url, dir, {
+    clock, gc: { gcDelayMs: WEEK, diskHeadroom: 0.1, intervalMs: 3_600_000, diskUsage: async () => diskUsage.value },
+  });
+  t.teardown(async () => {
+    await agent.stop({ killTasks: true });
+    await master.close();
+    await cleanup();
+  });
+  await eventually(() => master.connected && agent.agentId(), 'subscription');
+  const sandbox = (task: string) => join(dir, 'sandboxes', FW, task);
+  const checkpoint = (task: string) => taskCheckpointPath(dir, FW, task);
+  const finished = (task: string) => eventually(() => master.statesOf(task).includes('TASK_FINISHED'), `${task} finished`);
+  return { master, agent, clock, sandbox, checkpoint, finished, dir };
+}
+
+test('a finished task\'s sandbox and checkpoint stay for gc_delay × (1 − headroom − usage), then go; a running task\'s stay', async (t) => {
+  const usage = { value: 0.2 };
+  const { master, agent, clock, sandbox, checkpoint, finished } = await setup(t, usage);
+  master.launch(FW, commandTask('done', 'echo output'));
+  master.launch(FW, commandTask('long', 'sleep 600'));
+  await finished('done');
+  await eventually(() => master.statesOf('long').includes('TASK_RUNNING'), 'long running');
+  t.true(existsSync(join(sandbox('done'), 'stdout')));
+
+  // 0.2 used, 0.1 headroom: 0.7 weeks (4.9 days) allowed. Four days in, the sandbox is still there.
+  clock.advance(4 * DAY);
+  let swept = await agent.collectGarbage();
+  t.is(swept.removed, 0);
+  t.is(Math.round(swept.maxAgeMs), Math.round(0.7 * WEEK));
+  t.true(existsSync(join(sandbox('done'), 'stdout')));
+
+  // A day later it is past 4.9 days: gone with its checkpoint; the running task's files stay.
+  clock.advance(1 * DAY);
+  swept = await agent.collectGarbage();
+  t.is(swept.removed, 1);
+  t.false(existsSync(sandbox('done')));
+  t.false(existsSync(checkpoint('done')));
+  t.true(existsSync(sandbox('long')));
+  t.true(existsSync(checkpoint('long')));
+  // The files API answers 404 for what was collected.
+  t.is((await fetch(`${agent.url}/files/read?path=sandboxes/${FW}/done/stdout&offset=0`)).status, 404);
+  // A KILL for the collected task now gets Mesos' answer for a task the agent does not know.
+  master.kill(FW, 'done');
+  await eventually(() => master.statesOf('done').includes('TASK_LOST'), 'TASK_LOST for the forgotten task');
+});
+
+test('a filling disk shortens the delay: at 90 % used with 10 % headroom a finished sandbox goes at the next pass', async (t) => {
+  const usage = { value: 0.1 };
+  const { master, agent, clock, sandbox, finished } = await setup(t, usage);
+  master.launch(FW, commandTask('a', 'true'));
+  await finished('a');
+  clock.advance(60_000); // a minute old
+  t.is((await agent.collectGarbage()).removed, 0);
+  usage.value = 0.9;
+  const swept = await agent.collectGarbage();
+  t.is(swept.maxAgeMs, 0);
+  t.is(swept.removed, 1);
+  t.false(existsSync(sandbox('a')));
+});
+
+test('a task whose terminal update has not reached the master keeps its files until it has', async (t) => {
+  const usage = { value: 0.95 }; // everything finished may go at once
+  const { master, agent, clock, sandbox, checkpoint } = await setup(t, usage);
+  master.failNextUpdates(1_000_000);
+  master.launch(FW, commandTask('unsent', 'echo x'));
+  await eventually(() => existsSync(join(sandbox('unsent'), '.exit_status')), 'the task ended');
+  clock.advance(60_000);
+  t.is((await agent.collectGarbage()).removed, 0);
+  t.true(existsSync(sandbox('unsent')));
+  t.true(existsSync(checkpoint('unsent')));
+  master.failNextUpdates(0);
+  await eventually(() => master.statesOf('unsent').includes('TASK_FINISHED'), 'the update accepted');
+  await eventually(async () => (await agent.collectGarbage()).removed === 1, 'collected once delivered');
+  t.false(existsSync(sandbox('unsent')));
+  t.false(existsSync(checkpoint('unsent')));
+});
+
+test('an agent restarted on the same work dir collects what finished before it stopped', async (t) => {
+  const usage = { value: 0.2 };
+  const first = await setup(t, usage);
+  first.master.launch(FW, commandTask('before', 'true'));
+  await first.finished('before');
+  await first.agent.stop();
+  const clock = new ManualClock(Date.now() + WEEK);
+  const again = await startTestAgent(first.master.url, first.dir, {
+    clock, gc: { gcDelayMs: WEEK, diskHeadroom: 0.1, intervalMs: 3_600_000, diskUsage: async () => usage.value },
+  });
+  t.teardown(() => again.stop({ killTasks: true }));
+  // The pass at start-up removes it without being asked.
+  await eventually(() => !existsSync(first.sandbox('before')) && !existsSync(first.checkpoint('before')), 'collected at start-up');
+  t.pass();
+});
