@@ -1,6 +1,12 @@
 // A small client of the master's APIs for the CLI. Given every replica's URL, it follows 307
 // redirects to the leader and, when a replica is down or has no leader yet (503), tries the next
 // one with jittered backoff — so a command issued during a leader failover still succeeds.
+//
+// A request that changes something (POST, PUT, DELETE …) is retried only when it certainly did not
+// reach a master: the connection was refused or never made, or a master answered 503 (no leader,
+// nothing done). When the connection broke or went silent after the request was sent, the master
+// may have applied it; sending it again could, say, mint a second join token — so the client stops
+// and says so. Reads, and calls marked `idempotent`, are retried in every case.
 import { backoffMs, defaultMasterUrls, MasterRotation, parseMasterUrls } from './master-urls.ts';
 
 export interface MasterClientOptions {
@@ -26,24 +32,29 @@ export class MasterClient {
     return this.rotation.current();
   }
 
+  /** An operator API call; GET_* calls only read, so they are retried like reads. */
   async call<T = Record<string, unknown>>(type: string, extra: object = {}): Promise<T> {
-    const res = await this.request('/api/v1', { type, ...extra });
+    const res = await this.request('/api/v1', { type, ...extra }, { idempotent: type.startsWith('GET_') });
     return (await res.json()) as T;
   }
 
   /** POSTs JSON; rejects with the master's message unless 2xx. */
-  async request(path: string, body: object): Promise<Response> {
+  async request(path: string, body: object, opts: { idempotent?: boolean } = {}): Promise<Response> {
     const res = await this.fetch(path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(body),
-    });
+    }, opts);
     if (!res.ok) throw new Error(`master answered ${res.status}: ${await res.text()}`);
     return res;
   }
 
-  /** fetch against the leader: redirects followed, unreachable replicas and 503s retried on the others. */
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * fetch against the leader: redirects followed, unreachable replicas and 503s retried on the
+   * others — a request that changes something only while it certainly has not reached a master.
+   */
+  async fetch(path: string, init: RequestInit = {}, opts: { idempotent?: boolean } = {}): Promise<Response> {
+    const idempotent = opts.idempotent ?? SAFE_METHODS.has((init.method ?? 'GET').toUpperCase());
     const rounds = this.opts.rounds ?? 5;
     const n = this.urls.length;
     let lastError = '';
@@ -56,7 +67,12 @@ export class MasterClient {
       try {
         res = await fetch(new URL(path, base), { redirect: 'follow', signal: AbortSignal.timeout(this.opts.attemptTimeoutMs ?? 15_000), ...init });
       } catch (e) {
-        lastError = `cannot reach the master at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`;
+        const reason = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+        if (!idempotent && !neverSent(e)) {
+          throw new Error(`the master at ${base} did not answer ${init.method} ${path} (${reason}) after it was sent: it may or may not `
+            + 'have been applied, so it is not sent again; check (e.g. with the matching list command) before retrying');
+        }
+        lastError = `cannot reach the master at ${base}: ${reason}`;
         this.rotation.fail();
         continue;
       }
@@ -70,6 +86,16 @@ export class MasterClient {
     }
     throw new Error(n > 1 ? `no leading master among ${this.urls.join(', ')}; last: ${lastError}` : lastError);
   }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** fetch's connection errors that happen before a byte of the request is sent. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function neverSent(e: unknown): boolean {
+  const code = (e as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
 
 /** The first configured master URL ($SPILLWAY_MASTER or the local default), for help texts. */
