@@ -143,7 +143,7 @@ test.serial('GCE: the instance identity token (RS256 JWT) is checked for signatu
 
   const proof = await fetchIdentityProof({ provider: 'gcp-compute', metadataUrl: mdA.url, audience: cfgA.identity.audience });
   const wrongInstance = await new RawAgent(master.url).subscribe({ authorization: `Bearer ${cfgB.joinToken}`, pool: 'gce-burst', identity: proof });
-  t.is(wrongInstance.status, 403);
+  t.is(wrongInstance.status, 403, wrongInstance.body);
   t.regex(wrongInstance.body, new RegExp(`minted for instance ${b!.name}; this agent is instance ${a!.name}`));
   const otherAudience = await new RawAgent(master.url).subscribe({
     authorization: `Bearer ${cfgA.joinToken}`, pool: 'gce-burst', identity: await fetchIdentityProof({ provider: 'gcp-compute', metadataUrl: mdA.url, audience: 'https://somewhere.else' }),

@@ -70,3 +70,12 @@ test('reads and GET_* operator calls are retried after a broken connection', asy
     { message: /may or may not have been applied/ });
   t.is(good.seen.length, 2);
 });
+
+test('a change that a replica received but never answered (the attempt timed out) is not sent again', async (t) => {
+  const [silent, good] = await Promise.all([replica(() => {}), answers()]);
+  t.teardown(async () => { await silent.close(); await good.close(); });
+  const c = new MasterClient([silent.url, good.url], { ...fast, attemptTimeoutMs: 300 });
+  await t.throwsAsync(c.request('/api/v1', { type: 'UPDATE_WEIGHTS' }), { message: /did not answer POST \/api\/v1 .*may or may not have been applied/ });
+  t.is(silent.seen.length, 1);
+  t.deepEqual(good.seen, []);
+});

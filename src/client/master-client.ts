@@ -68,7 +68,7 @@ export class MasterClient {
         res = await fetch(new URL(path, base), { redirect: 'follow', signal: AbortSignal.timeout(this.opts.attemptTimeoutMs ?? 15_000), ...init });
       } catch (e) {
         const reason = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
-        if (!idempotent && !neverSent(e)) {
+        if (!idempotent && maybeSent(e)) {
           throw new Error(`the master at ${base} did not answer ${init.method} ${path} (${reason}) after it was sent: it may or may not `
             + 'have been applied, so it is not sent again; check (e.g. with the matching list command) before retrying');
         }
@@ -90,12 +90,17 @@ export class MasterClient {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** fetch's connection errors that happen before a byte of the request is sent. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * fetch failures after which the master may have received the request: the connection broke or
+ * went silent once made. Anything else (refused, unknown host, a port fetch will not use …) happens
+ * before a byte is sent.
+ */
+const MAYBE_SENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-function neverSent(e: unknown): boolean {
+function maybeSent(e: unknown): boolean {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return true;
   const code = (e as { cause?: { code?: unknown } }).cause?.code;
-  return typeof code === 'string' && NOT_SENT_CODES.has(code);
+  return typeof code === 'string' && MAYBE_SENT_CODES.has(code);
 }
 
 /** The first configured master URL ($SPILLWAY_MASTER or the local default), for help texts. */
