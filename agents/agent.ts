@@ -22,6 +22,7 @@ import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
 import { DEFAULT_DISK_WATCH_INTERVAL_MS, DEFAULT_GC_DELAY_MS, DEFAULT_GC_DISK_HEADROOM, SandboxGc, type SandboxGcOptions, type SweepResult } from './sandbox-gc.ts';
 import { systemClock, type Clock } from '../src/common/clock.ts';
+import { InterruptionWatcher, type InterruptionNotice, type NoticeProvider } from './interruption-notice.ts';
 
 export interface AgentOptions {
   /** The master's URL, or every master replica's (a list, or comma-separated). */
@@ -55,8 +56,16 @@ export interface AgentOptions {
   identity?: IdentitySource;
   /** Garbage collection of finished tasks' sandboxes (agents/sandbox-gc.ts); Mesos' defaults. */
   gc?: Partial<Pick<SandboxGcOptions, 'gcDelayMs' | 'diskHeadroom' | 'intervalMs' | 'diskUsage'>>;
+  /**
+   * Watch this cloud's metadata server for a Spot interruption / preemption notice and, when one
+   * comes, ask the master to drain this agent before the VM goes (agents/interruption-notice.ts).
+   */
+  interruptionNotices?: { provider: NoticeProvider; metadataUrl?: string; intervalMs?: number };
   clock?: Clock;
 }
+
+/** How often the metadata server is asked for an interruption notice (GCE gives 30 s of warning). */
+export const DEFAULT_NOTICE_POLL_MS = 2000;
 
 export type { OversubscriptionOptions } from './oversubscription/monitor.ts';
 export type { UsageSampler, SampledTask, TaskUsage } from './oversubscription/usage-sampler.ts';
@@ -216,8 +225,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     monitor.start();
   }
   const overHandle = monitor;
+  const clock = opts.clock ?? systemClock;
   const gc = new SandboxGc({
-    workDir, clock: opts.clock ?? systemClock, logger: logger.child({ component: 'gc' }),
+    workDir, clock, logger: logger.child({ component: 'gc' }),
     gcDelayMs: opts.gc?.gcDelayMs ?? DEFAULT_GC_DELAY_MS,
     diskHeadroom: opts.gc?.diskHeadroom ?? DEFAULT_GC_DISK_HEADROOM,
     intervalMs: opts.gc?.intervalMs ?? DEFAULT_DISK_WATCH_INTERVAL_MS,
@@ -227,6 +237,28 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     onCollected: (fw, task) => manager.forget(fw, task),
   });
   gc.start();
+  let stopped = false;
+  /** Sends the notice until the master accepts it, or the VM's deadline has passed. */
+  const reportInterruption = async (n: InterruptionNotice): Promise<void> => {
+    logger.warn({ provider: n.provider, action: n.action, deadline: new Date(n.deadlineMs).toISOString() }, 'the cloud is taking this VM back: asking the master to drain this agent');
+    for (let attempt = 0; !stopped && clock.now() < n.deadlineMs; attempt++) {
+      const code = await connection.whenSubscribed()
+        .then(() => connection.call({
+          type: 'INTERRUPTION_NOTICE', agent_id: { value: connection.agentId! },
+          interruption_notice: { provider: n.provider, action: n.action, deadline: { nanoseconds: n.deadlineMs * 1e6 } },
+        }))
+        .catch(() => 0);
+      if (code === 202) return void logger.info('the master is draining this agent');
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)).unref());
+    }
+  };
+  let reporting: Promise<void> | undefined;
+  const watcher = opts.interruptionNotices ? new InterruptionWatcher({
+    provider: opts.interruptionNotices.provider, metadataUrl: opts.interruptionNotices.metadataUrl,
+    intervalMs: opts.interruptionNotices.intervalMs ?? DEFAULT_NOTICE_POLL_MS, clock, logger: logger.child({ component: 'interruption' }),
+    onNotice: (n) => { reporting = reportInterruption(n); },
+  }) : undefined;
+  watcher?.start();
   connection.start();
   logger.info({ port, host, master: (typeof opts.masterUrl === 'string' ? [opts.masterUrl] : opts.masterUrl).map(redactUrl).join(','), workDir, agentId, oversubscription: Boolean(monitor) }, 'agent started');
 
@@ -240,6 +272,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     stop: (stopOpts) => (stopping ??= (async () => {
       await monitor?.stop(); // no QoS kill races the shutdown
       await gc.stop();
+      stopped = true;
+      await watcher?.stop();
+      await reporting;
       await connection.stop(); // no new LAUNCH/KILL from here on
       await manager.stop(stopOpts?.killTasks ?? false);
       await journal.close();

@@ -5,6 +5,7 @@
 //   gcp-compute  /computeMetadata/v1/instance/service-accounts/default/identity?audience=…&format=full
 //                with Metadata-Flavor: Google, default http://metadata.google.internal
 import type { Logger } from 'pino';
+import { DEFAULT_METADATA_URLS } from './interruption-notice.ts';
 
 export interface IdentitySource {
   provider: 'aws-ec2' | 'gcp-compute';
@@ -12,7 +13,6 @@ export interface IdentitySource {
   audience?: string;
 }
 
-const DEFAULTS = { 'aws-ec2': 'http://169.254.169.254', 'gcp-compute': 'http://metadata.google.internal' } as const;
 const TIMEOUT_MS = 5000;
 
 async function text(url: string, init: RequestInit): Promise<string> {
@@ -23,7 +23,7 @@ async function text(url: string, init: RequestInit): Promise<string> {
 }
 
 export async function fetchIdentityProof(src: IdentitySource): Promise<object> {
-  const base = (src.metadataUrl ?? DEFAULTS[src.provider]).replace(/\/+$/, '');
+  const base = (src.metadataUrl ?? DEFAULT_METADATA_URLS[src.provider]).replace(/\/+$/, '');
   if (src.provider === 'aws-ec2') {
     const token = await text(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '300' } });
     const headers = { 'X-aws-ec2-metadata-token': token };

@@ -1,5 +1,6 @@
 // Handlers for Spillway's agent protocol (docs/AGENT-PROTOCOL.md): SUBSCRIBE with task
-// reconciliation, PING, UPDATE (the 202 is the durable acknowledgement) and MESSAGE.
+// reconciliation, PING, UPDATE (the 202 is the durable acknowledgement), MESSAGE,
+// UPDATE_OVERSUBSCRIBED and INTERRUPTION_NOTICE.
 import * as z from 'zod';
 import { badRequest, forbidden } from '../common/errors.ts';
 import { ValueId } from '../mesos/scheduler-call.ts';
@@ -36,7 +37,7 @@ const StatusUpdateSchema = z.looseObject({ framework_id: ValueId, status: TaskSt
 export const MAX_UPDATES_PER_CALL = 500;
 
 export const AgentCallSchema = z.looseObject({
-  type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE', 'UPDATE_OVERSUBSCRIBED']),
+  type: z.enum(['SUBSCRIBE', 'PING', 'UPDATE', 'MESSAGE', 'UPDATE_OVERSUBSCRIBED', 'INTERRUPTION_NOTICE']),
   agent_id: ValueId.optional(),
   subscribe: z.looseObject({
     agent_info: z.looseObject({
@@ -54,6 +55,12 @@ export const AgentCallSchema = z.looseObject({
   updates: z.array(StatusUpdateSchema).min(1).max(MAX_UPDATES_PER_CALL).optional(),
   message: z.looseObject({ framework_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
   oversubscribed: z.looseObject({ resources: z.array(MesosResourceSchema).default([]) }).optional(),
+  interruption_notice: z.looseObject({
+    provider: z.string().min(1).max(64),
+    action: z.string().min(1).max(64),
+    /** When the cloud takes the VM back (Mesos TimeInfo: nanoseconds since the epoch). */
+    deadline: z.object({ nanoseconds: z.number().nonnegative() }),
+  }).optional(),
 });
 export type AgentCall = z.infer<typeof AgentCallSchema>;
 
@@ -167,9 +174,34 @@ export async function handleAgentCall(m: Master, call: AgentCall, streamId: stri
     }
     case 'UPDATE_OVERSUBSCRIBED':
       return updateOversubscribed(m, a, call.oversubscribed?.resources ?? []);
+    case 'INTERRUPTION_NOTICE': {
+      if (!call.interruption_notice) throw badRequest("Expecting 'interruption_notice' to be present");
+      const n = call.interruption_notice;
+      return interruptionNotice(m, a, { provider: n.provider, action: n.action, deadlineMs: n.deadline.nanoseconds / 1e6 });
+    }
     case 'SUBSCRIBE':
       throw badRequest('SUBSCRIBE opens the event stream and cannot be sent as a call');
   }
+}
+
+/** Time a task's SIGKILL needs after its grace: the drain caps grace at the deadline minus this. */
+export const INTERRUPTION_KILL_MARGIN_MS = 5000;
+
+/**
+ * The cloud is taking the agent's VM back at `deadlineMs` (a Spot interruption, a preemption). The
+ * agent is drained as by DRAIN_AGENT — no more offers, its tasks killed with their grace capped so
+ * they end before the VM does, TASK_KILLED reaching their frameworks while it still can — rather
+ * than lost with the VM. Not marked gone: a stopped or hibernated VM may come back. A second notice
+ * for an agent already draining changes nothing.
+ */
+async function interruptionNotice(m: Master, a: AgentLive, n: { provider: string; action: string; deadlineMs: number }): Promise<void> {
+  const id = a.record.id;
+  const leftMs = n.deadlineMs - m.clock.now();
+  m.log.warn({ agentId: id, hostname: a.record.hostname, provider: n.provider, action: n.action, deadline: new Date(n.deadlineMs).toISOString(), leftMs }, 'the cloud is taking this agent\'s VM back: draining it');
+  m.metrics.interruptionNotices.inc({ provider: n.provider, action: n.action });
+  if (m.maintenance.drains.drains.has(id)) return;
+  const graceMs = Math.max(0, leftMs - INTERRUPTION_KILL_MARGIN_MS);
+  await m.maintenance.drains.drain(id, { max_grace_period: { nanoseconds: Math.round(graceMs * 1e6) }, mark_gone: false });
 }
 
 /**

@@ -13,6 +13,10 @@ export class MasterMetrics {
     name: 'spillway_scheduler_calls_rejected_total', help: 'Scheduler calls answered with a 4xx', labelNames: ['status'], registers: [this.registry],
   });
   readonly agentsRemoved = new Counter({ name: 'spillway_agents_removed_total', help: 'Agents removed after missing pings', registers: [this.registry] });
+  readonly interruptionNotices = new Counter({
+    name: 'spillway_agent_interruption_notices_total', help: 'Agents whose cloud announced it takes their VM back (drained)',
+    labelNames: ['provider', 'action'], registers: [this.registry],
+  });
   readonly allocationRound = new Histogram({
     name: 'spillway_allocation_round_seconds', help: 'Duration of one allocation round (pure engine)',
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry],

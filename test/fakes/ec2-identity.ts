@@ -4,6 +4,7 @@
 //   PUT /latest/api/token                             (X-aws-ec2-metadata-token-ttl-seconds) → token
 //   GET /latest/dynamic/instance-identity/document    (X-aws-ec2-metadata-token)
 //   GET /latest/dynamic/instance-identity/signature
+//   GET /latest/meta-data/spot/instance-action         404 until interrupt(), then {"action","time"}
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, sign } from 'node:crypto';
@@ -35,6 +36,8 @@ export class Ec2IdentitySigner {
 
 export interface MetadataServer {
   url: string;
+  /** The cloud announces it takes the VM back (EC2: a Spot interruption at `at`, default in 2 min). */
+  interrupt(notice?: { action?: string; at?: Date }): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,7 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
   const doc = signer.document(instance);
   const sig = signer.signature(doc);
   const served = opts.tamper ? opts.tamper(doc) : doc;
+  let instanceAction: string | undefined;
   const server = http.createServer((req, res) => {
     const reply = (status: number, body: string) => { res.writeHead(status, { 'content-type': 'text/plain' }); res.end(body); };
     if (req.method === 'PUT' && req.url === '/latest/api/token') {
@@ -56,11 +60,17 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
     if (!tokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return reply(401, 'Unauthorized');
     if (req.url === '/latest/dynamic/instance-identity/document') return reply(200, served);
     if (req.url === '/latest/dynamic/instance-identity/signature') return reply(200, sig);
+    if (req.url === '/latest/meta-data/spot/instance-action' && instanceAction) return reply(200, instanceAction);
     return reply(404, 'Not Found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    interrupt: (notice = {}) => {
+      // EC2 gives the time to the second, as "2026-12-02T18:00:00Z".
+      const at = notice.at ?? new Date(Date.now() + 120_000);
+      instanceAction = JSON.stringify({ action: notice.action ?? 'terminate', time: at.toISOString().replace(/\.\d+Z$/, 'Z') });
+    },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

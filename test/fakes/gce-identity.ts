@@ -1,7 +1,8 @@
 // The metadata server of instances the GCE fake created: a loopback server per instance answering
 //   GET /computeMetadata/v1/instance/service-accounts/default/identity?audience=…&format=full
 // (header Metadata-Flavor: Google) with an RS256 instance identity token signed by a per-test key,
-// whose public half is served as a JWKS like Google's oauth2/v3/certs.
+// whose public half is served as a JWKS like Google's oauth2/v3/certs; and
+//   GET /computeMetadata/v1/instance/preempted    FALSE until interrupt(), then TRUE
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
@@ -44,10 +45,12 @@ export class GceIdentitySigner {
 }
 
 export async function startGceMetadata(signer: GceIdentitySigner, instance: Json, project: string, zone: string): Promise<MetadataServer> {
+  let preempted = false;
   const server = http.createServer((req, res) => {
     const reply = (status: number, body: string) => { res.writeHead(status, { 'content-type': 'text/plain', 'metadata-flavor': 'Google' }); res.end(body); };
     if (req.headers['metadata-flavor'] !== 'Google') return reply(403, 'Missing Metadata-Flavor:Google header.');
     const u = new URL(req.url ?? '/', 'http://metadata');
+    if (u.pathname === '/computeMetadata/v1/instance/preempted') return reply(200, preempted ? 'TRUE' : 'FALSE');
     if (u.pathname !== '/computeMetadata/v1/instance/service-accounts/default/identity') return reply(404, 'Not Found');
     const audience = u.searchParams.get('audience');
     if (!audience) return reply(400, 'audience must be given');
@@ -57,6 +60,7 @@ export async function startGceMetadata(signer: GceIdentitySigner, instance: Json
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    interrupt: () => { preempted = true; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

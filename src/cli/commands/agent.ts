@@ -17,6 +17,7 @@ interface AgentFlags {
   config?: string; caFile?: string; caPin?: string; joinTokenFile?: string; pool?: string;
   identity?: 'aws-ec2' | 'gcp-compute'; metadataUrl?: string;
   gcDelay: string; gcDiskHeadroom: string; diskWatchInterval: string;
+  interruptionNotices?: string; interruptionPollInterval: string;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -33,11 +34,13 @@ export function registerAgentCommand(program: Command): void {
     .option('--ca-file <file>', 'trust only this CA for an https master')
     .option('--ca-pin <sha256:hex>', 'refuse a --ca-file whose certificate is not this one')
     .option('--identity <provider>', 'present this cloud\'s instance identity proof when joining: aws-ec2 or gcp-compute')
-    .option('--metadata-url <url>', 'metadata server for --identity (default: the cloud\'s own)')
+    .option('--metadata-url <url>', 'metadata server for --identity and --interruption-notices (default: the cloud\'s own)')
     .option('--kill-tasks-on-exit', 'kill running tasks when the agent stops (default: they keep running and are recovered)')
     .option('--oversubscription', 'offer the unused part of tasks\' allocations as revocable resources and preempt revocable tasks under load (Mesos oversubscription)')
     .option('--oversubscription-interval <ms>', 'how often to re-estimate the slack and run QoS checks', '5000')
     .option('--qos-load-threshold <x>', '1-minute load average per cpu above which revocable tasks are preempted', '0.9')
+    .option('--interruption-notices <provider>', 'watch the metadata server for a Spot interruption / preemption notice and have the master drain this agent: aws-ec2, gcp-compute or off (default: the --identity provider, else off)')
+    .option('--interruption-poll-interval <duration>', 'how often the metadata server is asked for a notice', '2s')
     .option('--gc-delay <duration>', 'longest a finished task\'s sandbox is kept (shorter as the disk fills: gc-delay × max(0, 1 − headroom − disk usage))', '7d')
     .option('--gc-disk-headroom <fraction>', 'disk fraction to keep free when working out how long sandboxes stay (0–1)', '0.1')
     .option('--disk-watch-interval <duration>', 'how often disk usage is checked and old sandboxes removed', '1m')
@@ -68,6 +71,10 @@ export function registerAgentCommand(program: Command): void {
       if (typeof diskWatch === 'string' || diskWatch < 1) fail(`--disk-watch-interval: ${typeof diskWatch === 'string' ? diskWatch : `'${o.diskWatchInterval}' is under 1s`}`);
       const headroom = Number(o.gcDiskHeadroom);
       if (o.gcDiskHeadroom.trim() === '' || !Number.isFinite(headroom) || headroom < 0 || headroom > 1) fail(`--gc-disk-headroom: '${o.gcDiskHeadroom}' is not a fraction from 0 to 1`);
+      const notices = o.interruptionNotices ?? o.identity ?? config?.identity?.provider ?? 'off';
+      if (notices !== 'off' && notices !== 'aws-ec2' && notices !== 'gcp-compute') fail(`--interruption-notices: '${notices}' is not aws-ec2, gcp-compute or off`);
+      const noticePoll = parseDurationSeconds(o.interruptionPollInterval);
+      if (typeof noticePoll === 'string' || noticePoll < 0.1) fail(`--interruption-poll-interval: ${typeof noticePoll === 'string' ? noticePoll : `'${o.interruptionPollInterval}' is under 100ms`}`);
       let masters: string[] = [];
       try {
         masters = parseMasterUrls(masterUrl);
@@ -115,6 +122,7 @@ export function registerAgentCommand(program: Command): void {
         resources: pick('resources', config?.resources, o.resources), attributes, logger: log, ca, joinToken, identity,
         ...(o.oversubscription ? { oversubscription: { enabled: true, intervalMs, loadThreshold } } : {}),
         gc: { gcDelayMs: gcDelay * 1000, diskHeadroom: headroom, intervalMs: diskWatch * 1000 },
+        ...(notices !== 'off' ? { interruptionNotices: { provider: notices, metadataUrl: o.metadataUrl ?? config?.identity?.metadataUrl, intervalMs: noticePoll * 1000 } } : {}),
       })
         .catch((e: unknown) => fail(`agent failed to start: ${(e as Error).message}`));
       let stopping = false;
