@@ -5,6 +5,8 @@ import { BatchJob } from '../src/sdk/batch-job.ts';
 import { SchedulerClient, taskResources } from '../src/sdk/scheduler-client.ts';
 import { startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
 import { waitFor } from './helpers/cluster.ts';
+import { Ec2IdentitySigner, startEc2Metadata } from './fakes/ec2-identity.ts';
+import type { FakeInstance } from './fakes/ec2-fake.ts';
 
 
 test.serial('when demand ends, rented agents are drained and released after the unneeded time', async (t) => {
@@ -51,6 +53,33 @@ test.serial('a spot notice from the agent drains it at once and a replacement is
   t.regex(await bad.text(), /agent_id: agent nope is not registered/);
   const both = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: 'a', instance_id: 'b' }) });
   t.is(both.status, 400);
+});
+
+test.serial('a rented agent that reads a Spot interruption from its metadata server is handed to the autoscaler: drained at once, replaced, released', async (t) => {
+  const vm = { id: 'i-0aaaaaaaaaaaaaaaa', reservationId: 'r-1', instanceType: 'm6i.large', zone: 'eu-west-1a', state: 'running', launchTime: Date.now(), privateIp: '10.0.0.9', lifecycle: 'spot', tags: new Map(), volumeTags: new Map(), securityGroupIds: [] } satisfies FakeInstance;
+  const md = await startEc2Metadata(new Ec2IdentitySigner('eu-west-1', '123456789012'), vm);
+  const c = await startAutoscaledCluster({
+    ownedAgents: 0,
+    autoscaler: { localAgentArgs: ['--interruption-notices', 'aws-ec2', '--metadata-url', md.url, '--interruption-poll-interval', '200ms'] },
+  });
+  t.teardown(async () => { await c.stop(); await md.close(); });
+  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
+  const job = new BatchJob({ master: c.url, name: 'long', tasks: [{ id: 'long-0', command: 'sleep 600', cpus: 0.5, mem: 64 }] });
+  const running = new Promise<void>((resolve) => job.on('update', (s) => { if (s.state === 'TASK_RUNNING') resolve(); }));
+  const done = job.run();
+  await running;
+  const [spot] = (await c.agents()).filter((a) => a.pool === 'burst');
+  await new Promise((r) => setTimeout(r, 500)); // its watcher has opened its IMDS session
+  md.interrupt({ at: new Date(Date.now() + 60_000) });
+  const noticed = await waitForDecision(c, (d) => d.kind === 'interruption' && d.summary.includes(spot.instance!), 'the notice recorded');
+  t.regex(noticed.summary, /aws-ec2 terminate notice read by the agent/);
+  const ev = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === spot.id), 'the urgent drain');
+  t.regex(ev.actions.find((a) => a.type === 'drain')!.reason, /interruption notice/);
+  t.true(ev.actions.some((a) => a.type === 'launch'), 'a replacement is planned in the same evaluation');
+  await waitFor(async () => (await c.agents()).some((a) => a.pool === 'burst' && a.id !== spot.id && a.active), 60_000, 'the replacement agent');
+  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === spot.instance), 'the interrupted instance released');
+  const results = await done;
+  t.not(results[0].state, 'TASK_RUNNING');
 });
 
 test.serial('an instance that vanishes from the provider (spot reclaim) gets its agent marked gone, and the demand is planned again', async (t) => {

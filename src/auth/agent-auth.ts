@@ -92,7 +92,7 @@ export class AgentAuthority {
     return this.admitToken(call, bearer, peer);
   }
 
-  /** PING, UPDATE, MESSAGE, UPDATE_OVERSUBSCRIBED: synchronous, from the mirror. */
+  /** Every call but SUBSCRIBE (PING, UPDATE, MESSAGE …): synchronous, from the mirror. */
   checkCall(call: AgentCall, peer: string | undefined, authorization: string | undefined): void {
     const agentId = call.agent_id?.value;
     const ctx = { call: call.type, agentId, peer };

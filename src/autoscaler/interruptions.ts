@@ -1,8 +1,12 @@
 // Spot interruption notices that reach the master from outside the providers' own
-// `interruptions()`: an agent that saw its cloud's notice (or an operator) reports it with
-// POST /v1/interruptions. The notice is recorded once per instance and logged; the next evaluation
-// drains the agent at once and plans a replacement (evaluate.ts, step 2).
+// `interruptions()`: an agent that read its cloud's notice (the agent protocol's
+// INTERRUPTION_NOTICE) or an operator (POST /v1/interruptions) reports it. The notice is recorded
+// once per instance and logged; the next evaluation — run at once — drains the agent and plans a
+// replacement (evaluate.ts, step 2).
+import { badRequest, notFound } from '../common/errors.ts';
+import type { Master } from '../master/master.ts';
 import type { Autoscaler } from './autoscaler.ts';
+import { masterSource } from './cluster-source.ts';
 import { autoscalerMetrics } from './metrics.ts';
 import type { InterruptionRecord } from './records.ts';
 
@@ -17,4 +21,35 @@ export async function recordInterruption(a: Pick<Autoscaler, 'records' | 'decisi
     actions: [], notes: [`taken back at ${new Date(n.deadline).toISOString()}; the agent is drained at once and a replacement planned`],
   });
   return n;
+}
+
+export interface InterruptionReport {
+  /** Exactly one of the two. */
+  agentId?: string;
+  instanceId?: string;
+  /** When the machine is taken back, ms since the epoch. */
+  deadline: number;
+  reason: string;
+  source: 'agent' | 'operator';
+}
+
+/**
+ * Records a notice for an agent or an instance and has the autoscaler evaluate at once. Throws a
+ * 404 for an agent that is not registered or a machine nobody knows, a 400 for an agent on no
+ * instance the autoscaler knows of (an owned machine: nothing to replace or release).
+ */
+export async function reportInterruption(a: Autoscaler, master: Master, r: InterruptionReport): Promise<InterruptionRecord> {
+  const agents = masterSource(master).agents();
+  const agent = r.agentId ? agents.find((x) => x.id === r.agentId) : agents.find((x) => x.instanceId === r.instanceId);
+  if (r.agentId && !agent) throw notFound(`agent_id: agent ${r.agentId} is not registered`);
+  const instanceId = r.instanceId ?? agent?.instanceId;
+  if (!instanceId) throw badRequest(`agent_id: agent ${r.agentId} runs on no instance the autoscaler knows (it has no 'instance' attribute)`);
+  const rec = await a.records.instance(instanceId);
+  if (!rec && !agent) throw notFound(`instance_id: instance ${instanceId} is not known to the autoscaler and no agent runs on it`);
+  const notice = await recordInterruption(a, {
+    instanceId, ...(agent ? { agentId: agent.id } : {}), pool: rec?.pool ?? agent?.pool ?? 'unknown',
+    deadline: r.deadline, reason: r.reason, source: r.source, receivedAt: master.clock.now(),
+  });
+  a.loop?.poke();
+  return notice;
 }

@@ -8,12 +8,11 @@ import type { Context } from 'koa';
 import * as z from 'zod';
 import { bodyParser } from '@koa/bodyparser';
 import { requireJson } from './content-type.ts';
-import { badRequest, notFound, unavailable } from '../common/errors.ts';
+import { badRequest, unavailable } from '../common/errors.ts';
 import type { Master } from '../master/master.ts';
 import type { Autoscaler } from '../autoscaler/autoscaler.ts';
 import { streamIdAt } from '../autoscaler/decision-log.ts';
-import { recordInterruption } from '../autoscaler/interruptions.ts';
-import { masterSource } from '../autoscaler/cluster-source.ts';
+import { reportInterruption } from '../autoscaler/interruptions.ts';
 
 /** Filled in by run-master once the autoscaler exists (it needs the server's URL). */
 export interface AutoscalerHolder {
@@ -87,19 +86,10 @@ export function mountAutoscalerRoutes(router: Router, master: Master, holder: Au
       throw badRequest(`${i.path.join('.') || '(body)'}: ${i.message}`);
     }
     const b = parsed.data;
-    const agents = masterSource(master).agents();
-    const agent = b.agent_id ? agents.find((x) => x.id === b.agent_id) : agents.find((x) => x.instanceId === b.instance_id);
-    if (b.agent_id && !agent) throw notFound(`agent_id: agent ${b.agent_id} is not registered`);
-    const instanceId = b.instance_id ?? agent?.instanceId;
-    if (!instanceId) throw badRequest(`agent_id: agent ${b.agent_id} runs on no instance the autoscaler knows (it has no 'instance' attribute)`);
-    const rec = await a.records.instance(instanceId);
-    if (!rec && !agent) throw notFound(`instance_id: instance ${instanceId} is not known to the autoscaler and no agent runs on it`);
-    const now = master.clock.now();
-    const notice = await recordInterruption(a, {
-      instanceId, ...(agent ? { agentId: agent.id } : {}), pool: rec?.pool ?? agent?.pool ?? 'unknown',
-      deadline: now + (b.deadline_seconds ?? 120) * 1000, reason: b.reason ?? `reported by the ${b.source}`, source: b.source, receivedAt: now,
+    const notice = await reportInterruption(a, master, {
+      ...(b.agent_id ? { agentId: b.agent_id } : {}), ...(b.instance_id ? { instanceId: b.instance_id } : {}),
+      deadline: master.clock.now() + (b.deadline_seconds ?? 120) * 1000, reason: b.reason ?? `reported by the ${b.source}`, source: b.source,
     });
-    a.loop?.poke();
     ctx.status = 202;
     ctx.body = { instance_id: notice.instanceId, agent_id: notice.agentId ?? null, pool: notice.pool, deadline: new Date(notice.deadline).toISOString() };
   });

@@ -188,11 +188,13 @@ export async function handleAgentCall(m: Master, call: AgentCall, streamId: stri
 export const INTERRUPTION_KILL_MARGIN_MS = 5000;
 
 /**
- * The cloud is taking the agent's VM back at `deadlineMs` (a Spot interruption, a preemption). The
- * agent is drained as by DRAIN_AGENT — no more offers, its tasks killed with their grace capped so
- * they end before the VM does, TASK_KILLED reaching their frameworks while it still can — rather
- * than lost with the VM. Not marked gone: a stopped or hibernated VM may come back. A second notice
- * for an agent already draining changes nothing.
+ * The cloud is taking the agent's VM back at `deadlineMs` (a Spot interruption, a preemption).
+ * When the autoscaler provisioned the VM it takes the notice, as from POST /v1/interruptions: it
+ * drains the agent at once, plans a replacement and releases the instance. Otherwise (an owned
+ * machine, another tool's VM, no autoscaler) the agent is drained here as by DRAIN_AGENT. Either
+ * way offers stop and its tasks are killed while there is time, their TASK_KILLED reaching their
+ * frameworks rather than a TASK_LOST after the VM is gone. A notice for an agent already draining
+ * changes nothing.
  */
 async function interruptionNotice(m: Master, a: AgentLive, n: { provider: string; action: string; deadlineMs: number }): Promise<void> {
   const id = a.record.id;
@@ -200,6 +202,7 @@ async function interruptionNotice(m: Master, a: AgentLive, n: { provider: string
   m.log.warn({ agentId: id, hostname: a.record.hostname, provider: n.provider, action: n.action, deadline: new Date(n.deadlineMs).toISOString(), leftMs }, 'the cloud is taking this agent\'s VM back: draining it');
   m.metrics.interruptionNotices.inc({ provider: n.provider, action: n.action });
   if (m.maintenance.drains.drains.has(id)) return;
+  if (await m.interruptionHandoff?.(id, n.deadlineMs, `${n.provider} ${n.action} notice read by the agent`)) return;
   const graceMs = Math.max(0, leftMs - INTERRUPTION_KILL_MARGIN_MS);
   await m.maintenance.drains.drain(id, { max_grace_period: { nanoseconds: Math.round(graceMs * 1e6) }, mark_gone: false });
 }

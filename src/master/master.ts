@@ -92,6 +92,12 @@ export class Master {
   launchGate: { take(n: number): Promise<void> } | undefined;
   /** Told when launches satisfy REQUEST demand (accounting records how long it waited). */
   demandSatisfied: ((before: DemandUnit[], after: DemandUnit[], at: number) => void) | undefined;
+  /**
+   * Set while the autoscaler runs here: takes an agent's interruption notice when the agent is on
+   * an instance it provisioned (it drains it, plans a replacement, releases the instance); false
+   * when the machine is not one of its own.
+   */
+  interruptionHandoff: ((agentId: string, deadlineMs: number, reason: string) => Promise<boolean>) | undefined;
   startedAt = 0;
   private epoch = 0;
   private nextFrameworkSeq = 0;
@@ -439,7 +445,9 @@ export class Master {
     this.log.info({ frameworkId, failoverTimeout: f.record.info.failover_timeout ?? 0 }, 'framework disconnected');
     this.persist([{ op: 'put', hash: 'frameworks', id: frameworkId, value: f.record }])
       .then(() => this.expireFrameworks(this.clock.now()))
-      .catch((e) => this.log.error({ err: e }, 'failed to record framework disconnect'));
+      // A deposed or stopping master cannot write; the next leader sees the stream gone anyway.
+      .catch((e) => (e instanceof FencedError ? this.log.debug({ frameworkId }, 'framework disconnect not recorded: no longer leading')
+        : this.log.error({ err: e }, 'failed to record framework disconnect')));
   }
 
   private expireFrameworks(now: number): void {

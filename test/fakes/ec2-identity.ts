@@ -36,7 +36,11 @@ export class Ec2IdentitySigner {
 
 export interface MetadataServer {
   url: string;
-  /** The cloud announces it takes the VM back (EC2: a Spot interruption at `at`, default in 2 min). */
+  /**
+   * The cloud announces it takes the VM back (EC2: a Spot interruption at `at`, default in 2 min).
+   * One server may stand for several VMs (agents given the same --metadata-url): the notice is for
+   * those already talking to it — IMDSv2 sessions opened before the call — not for VMs started later.
+   */
   interrupt(notice?: { action?: string; at?: Date }): void;
   close(): Promise<void>;
 }
@@ -47,7 +51,7 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
   const doc = signer.document(instance);
   const sig = signer.signature(doc);
   const served = opts.tamper ? opts.tamper(doc) : doc;
-  let instanceAction: string | undefined;
+  let instanceAction: { body: string; sessions: Set<string> } | undefined;
   const server = http.createServer((req, res) => {
     const reply = (status: number, body: string) => { res.writeHead(status, { 'content-type': 'text/plain' }); res.end(body); };
     if (req.method === 'PUT' && req.url === '/latest/api/token') {
@@ -60,7 +64,9 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
     if (!tokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return reply(401, 'Unauthorized');
     if (req.url === '/latest/dynamic/instance-identity/document') return reply(200, served);
     if (req.url === '/latest/dynamic/instance-identity/signature') return reply(200, sig);
-    if (req.url === '/latest/meta-data/spot/instance-action' && instanceAction) return reply(200, instanceAction);
+    if (req.url === '/latest/meta-data/spot/instance-action' && instanceAction?.sessions.has(String(req.headers['x-aws-ec2-metadata-token']))) {
+      return reply(200, instanceAction.body);
+    }
     return reply(404, 'Not Found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -69,7 +75,7 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
     interrupt: (notice = {}) => {
       // EC2 gives the time to the second, as "2026-12-02T18:00:00Z".
       const at = notice.at ?? new Date(Date.now() + 120_000);
-      instanceAction = JSON.stringify({ action: notice.action ?? 'terminate', time: at.toISOString().replace(/\.\d+Z$/, 'Z') });
+      instanceAction = { body: JSON.stringify({ action: notice.action ?? 'terminate', time: at.toISOString().replace(/\.\d+Z$/, 'Z') }), sessions: new Set(tokens) };
     },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };

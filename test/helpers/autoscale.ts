@@ -9,7 +9,7 @@ import { runMaster, type RunningMaster } from '../../src/master/run-master.ts';
 import type { MasterAutoscalerOptions } from '../../src/autoscaler/start.ts';
 import type { StoredDecision } from '../../src/autoscaler/decision-log.ts';
 import type { InstanceRecord } from '../../src/autoscaler/records.ts';
-import { BIN, FAST_MASTER_FLAGS, operator, waitFor } from './cluster.ts';
+import { BIN, FAST_MASTER_FLAGS, operator, waitFor, waitForMasterReady } from './cluster.ts';
 import { tempDir, testRedis } from './redis.ts';
 
 export interface AutoscaledCluster {
@@ -52,7 +52,7 @@ export async function startAutoscaledCluster(o: AutoscaledOptions): Promise<Auto
         '--autoscaler-interval', '1', '--autoscaler-job-lock', '2000', '--provider-state-dir', stateDir], { stdio: ['ignore', 'ignore', 'inherit'], env: env() });
       children.add(child);
       c.masterChild = child;
-      await waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true, 20_000, 'master to listen');
+      await waitForMasterReady(url);
     },
     async applyPolicy(yaml) {
       const res = await fetch(`${url}/v1/policies?file=test.yaml`, { method: 'POST', headers: { 'Content-Type': 'text/yaml' }, body: yaml });

@@ -48,7 +48,7 @@ export async function startCluster(opts: {
       const child = spawn(process.execPath, [BIN, 'master', '--redis', redis.url, '--port', String(port), ...FAST_MASTER_FLAGS, ...(opts.masterFlags ?? [])], { stdio: ['ignore', 'ignore', 'inherit'], env });
       children.add(child);
       cluster.master = child;
-      await waitFor(async () => (await fetch(`${masterUrl}/health`).catch(() => undefined))?.ok === true, 20_000, 'master to listen');
+      await waitForMasterReady(masterUrl);
     },
     async startAgent(i: number, workDir = tempDir('spillway-agent-')) {
       const agentPort = await freePort();
@@ -83,6 +83,15 @@ export async function operator<T = any>(masterUrl: string, type: string): Promis
   const res = await fetch(`${masterUrl}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type }) });
   if (!res.ok) throw new Error(`${type}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/**
+ * Until the master answers its API: /health answers as soon as it listens, but calls get 503
+ * "Master has not finished recovery" while it loads its state from Redis (seconds on a loaded
+ * machine).
+ */
+export async function waitForMasterReady(masterUrl: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => (await operator(masterUrl, 'GET_HEALTH').catch(() => undefined)) !== undefined, timeoutMs, 'the master to listen and finish recovery');
 }
 
 export async function waitForAgents(masterUrl: string, n: number, timeoutMs = 30_000): Promise<void> {
