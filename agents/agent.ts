@@ -249,6 +249,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         }))
         .catch(() => 0);
       if (code === 202) return void logger.info('the master is draining this agent');
+      if (code !== 0 && code !== 503) logger.warn({ code }, 'the master did not take the interruption notice; sending it again');
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)).unref());
     }
   };
@@ -274,8 +275,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       await gc.stop();
       stopped = true;
       await watcher?.stop();
+      await connection.stop(); // no new LAUNCH/KILL from here on; a notice waiting to be sent gives up
       await reporting;
-      await connection.stop(); // no new LAUNCH/KILL from here on
       await manager.stop(stopOpts?.killTasks ?? false);
       await journal.close();
       await savingAgentId;

@@ -5,10 +5,10 @@
 //   gcp-compute  /computeMetadata/v1/instance/service-accounts/default/identity?audience=…&format=full
 //                with Metadata-Flavor: Google, default http://metadata.google.internal
 import type { Logger } from 'pino';
-import { DEFAULT_METADATA_URLS } from './interruption-notice.ts';
+import { imdsV2Token, metadataBase, type MetadataProvider } from './metadata-server.ts';
 
 export interface IdentitySource {
-  provider: 'aws-ec2' | 'gcp-compute';
+  provider: MetadataProvider;
   metadataUrl?: string;
   audience?: string;
 }
@@ -23,9 +23,9 @@ async function text(url: string, init: RequestInit): Promise<string> {
 }
 
 export async function fetchIdentityProof(src: IdentitySource): Promise<object> {
-  const base = (src.metadataUrl ?? DEFAULT_METADATA_URLS[src.provider]).replace(/\/+$/, '');
+  const base = metadataBase(src.provider, src.metadataUrl);
   if (src.provider === 'aws-ec2') {
-    const token = await text(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '300' } });
+    const token = await imdsV2Token(base, 300, TIMEOUT_MS);
     const headers = { 'X-aws-ec2-metadata-token': token };
     const [document, signature] = await Promise.all([
       text(`${base}/latest/dynamic/instance-identity/document`, { headers }),

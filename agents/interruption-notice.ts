@@ -9,8 +9,9 @@
 // not answer is logged (once per outage) and polled again: no notice is ever made up.
 import type { Logger } from 'pino';
 import type { Clock } from '../src/common/clock.ts';
+import { imdsV2Token, metadataBase, type MetadataProvider } from './metadata-server.ts';
 
-export type NoticeProvider = 'aws-ec2' | 'gcp-compute';
+export type NoticeProvider = MetadataProvider;
 
 export interface InterruptionNotice {
   provider: NoticeProvider;
@@ -30,9 +31,6 @@ export interface InterruptionWatcherOptions {
   onNotice(notice: InterruptionNotice): void;
 }
 
-export const DEFAULT_METADATA_URLS: Record<NoticeProvider, string> = {
-  'aws-ec2': 'http://169.254.169.254', 'gcp-compute': 'http://metadata.google.internal',
-};
 /** GCE gives a preempted VM 30 s before it stops it. */
 export const GCE_PREEMPTION_NOTICE_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 2000;
@@ -48,7 +46,7 @@ export class InterruptionWatcher {
   private readonly base: string;
 
   constructor(private readonly opts: InterruptionWatcherOptions) {
-    this.base = (opts.metadataUrl ?? DEFAULT_METADATA_URLS[opts.provider]).replace(/\/+$/, '');
+    this.base = metadataBase(opts.provider, opts.metadataUrl);
   }
 
   start(): void {
@@ -89,9 +87,9 @@ export class InterruptionWatcher {
 
   private async pollEc2(): Promise<InterruptionNotice | undefined> {
     const res = await this.get('/latest/meta-data/spot/instance-action', { 'X-aws-ec2-metadata-token': await this.ec2Token() });
+    const body = await res.text();
     if (res.status === 401) this.imdsToken = undefined; // expired or the instance was stopped and started: ask again
     if (res.status === 404) return undefined;
-    const body = await res.text();
     if (!res.ok) throw new Error(`spot/instance-action answered ${res.status}: ${body.slice(0, 200)}`);
     let parsed: { action?: unknown; time?: unknown };
     try {
@@ -107,11 +105,7 @@ export class InterruptionWatcher {
   private async ec2Token(): Promise<string> {
     const now = this.opts.clock.now();
     if (this.imdsToken && this.imdsToken.until > now) return this.imdsToken.value;
-    const res = await fetch(`${this.base}/latest/api/token`, {
-      method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(IMDS_TOKEN_TTL_S) }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const value = await res.text();
-    if (!res.ok) throw new Error(`IMDSv2 token: ${res.status} ${value.slice(0, 200)}`);
+    const value = await imdsV2Token(this.base, IMDS_TOKEN_TTL_S, REQUEST_TIMEOUT_MS);
     this.imdsToken = { value, until: now + (IMDS_TOKEN_TTL_S - 3600) * 1000 };
     return value;
   }

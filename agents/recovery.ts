@@ -109,25 +109,35 @@ export function newestCheckpoint(texts: readonly (string | undefined)[]): { cp: 
   return best ?? { error: error ?? new Error('no checkpoint') };
 }
 
+/** Every task with a checkpoint on disk (either slot): its framework, id and first slot's path. */
+export async function checkpointedTasks(workDir: string): Promise<{ frameworkId: string; taskId: string; path: string }[]> {
+  const root = join(workDir, 'tasks');
+  const out = new Map<string, { frameworkId: string; taskId: string; path: string }>();
+  for (const frameworkId of await listDir(root)) {
+    for (const file of await listDir(join(root, frameworkId))) {
+      const slot = file.endsWith('.json') ? '.json' : file.endsWith(`.json${CHECKPOINT_SECOND_SLOT}`) ? `.json${CHECKPOINT_SECOND_SLOT}` : undefined;
+      if (!slot) continue;
+      const taskId = file.slice(0, -slot.length);
+      out.set(`${frameworkId}/${taskId}`, { frameworkId, taskId, path: taskCheckpointPath(workDir, frameworkId, taskId) });
+    }
+  }
+  return [...out.values()];
+}
+
 /** Every readable task checkpoint; unreadable ones are reported through `onBad` and skipped. */
 export async function loadTaskCheckpoints(workDir: string, onBad: (path: string, err: Error) => void): Promise<TaskCheckpoint[]> {
-  const root = join(workDir, 'tasks');
   const out: TaskCheckpoint[] = [];
-  for (const fw of await listDir(root)) {
-    for (const file of await listDir(join(root, fw))) {
-      if (!file.endsWith('.json')) continue;
-      const path = join(root, fw, file);
-      const texts = await Promise.all([path, path + CHECKPOINT_SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
-      const found = newestCheckpoint(texts);
-      if ('error' in found) {
-        onBad(path, found.error);
-        continue;
-      }
-      // Go on writing into the other slot, with higher sequence numbers.
-      if (!isTerminal(found.cp.state)) slots.set(path, { next: found.slot === 0 ? 1 : 0, seq: found.cp.seq ?? 0 });
-      const { seq: _seq, ...cp } = found.cp;
-      out.push(cp);
+  for (const { path } of await checkpointedTasks(workDir)) {
+    const texts = await Promise.all([path, path + CHECKPOINT_SECOND_SLOT].map((p) => readFile(p, 'utf8').catch(() => undefined)));
+    const found = newestCheckpoint(texts);
+    if ('error' in found) {
+      onBad(path, found.error);
+      continue;
     }
+    // Go on writing into the other slot, with higher sequence numbers.
+    if (!isTerminal(found.cp.state)) slots.set(path, { next: found.slot === 0 ? 1 : 0, seq: found.cp.seq ?? 0 });
+    const { seq: _seq, ...cp } = found.cp;
+    out.push(cp);
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../src/common/clock.ts';
 import { sandboxPath } from './executor/command-executor.ts';
-import { CHECKPOINT_SECOND_SLOT, listDir, taskCheckpointPath } from './recovery.ts';
+import { CHECKPOINT_SECOND_SLOT, checkpointedTasks, listDir, taskCheckpointPath } from './recovery.ts';
 
 /** Mesos' defaults. */
 export const DEFAULT_GC_DELAY_MS = 7 * 24 * 3600 * 1000;
@@ -31,7 +31,7 @@ export function maxSandboxAgeMs(gcDelayMs: number, diskHeadroom: number, diskUsa
   return gcDelayMs * Math.max(0, 1 - diskHeadroom - diskUsage);
 }
 
-/** The used fraction (0–1) of the file system holding `dir`, as `df` counts it for non-root users. */
+/** The used fraction (0–1) of the file system holding `dir`; blocks reserved for root count as used. */
 export async function diskUsageOf(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.blocks > 0 ? 1 - s.bavail / s.blocks : 0;
@@ -68,8 +68,11 @@ export class SandboxGc {
   constructor(private readonly opts: SandboxGcOptions) {}
 
   start(): void {
+    let running = false;
     const run = (): void => {
-      this.sweep().catch((err: Error) => this.opts.logger.warn({ err }, 'sandbox garbage collection failed'));
+      if (running) return; // a slow pass is not queued behind by another
+      running = true;
+      this.sweep().catch((err: Error) => this.opts.logger.warn({ err }, 'sandbox garbage collection failed')).finally(() => { running = false; });
     };
     run();
     this.timer = setInterval(run, this.opts.intervalMs);
@@ -128,13 +131,7 @@ export class SandboxGc {
     for (const fw of await listDir(sandboxes)) {
       for (const task of await listDir(join(sandboxes, fw))) add(fw, task);
     }
-    const checkpoints = join(this.opts.workDir, 'tasks');
-    for (const fw of await listDir(checkpoints)) {
-      for (const file of await listDir(join(checkpoints, fw))) {
-        if (file.endsWith('.json')) add(fw, file.slice(0, -'.json'.length));
-        else if (file.endsWith(`.json${CHECKPOINT_SECOND_SLOT}`)) add(fw, file.slice(0, -`.json${CHECKPOINT_SECOND_SLOT}`.length));
-      }
-    }
+    for (const t of await checkpointedTasks(this.opts.workDir)) add(t.frameworkId, t.taskId);
     return out;
   }
 

@@ -28,7 +28,7 @@ import { freePort, startRedis } from '../src/up/redis-process.ts';
 import { installSignalHandlers, onCleanup, runCleanups } from './lib/cleanup.ts';
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
-import { runInfo } from './lib/run-info.ts';
+import { referenceMs, runInfo } from './lib/run-info.ts';
 import { numberFlag, printHeaderHelp, RUN_FLAGS } from './lib/flags.ts';
 
 const TARGET = { failover_ms: 5000, tasks_lost: 0 };
@@ -74,6 +74,7 @@ async function accepts(url: string): Promise<boolean> {
 async function main(): Promise<void> {
   const o = parse();
   installSignalHandlers(log);
+  referenceMs(); // on the idle machine, before anything starts
   const dir = mkdtempSync(join(os.tmpdir(), 'spillway-bench-failover-'));
   if (!o.keep) onCleanup('temp dir', () => rmSync(dir, { recursive: true, force: true }));
   try {

@@ -36,7 +36,7 @@ import { childPids, machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfC
 import { boundFetchConnections } from './lib/fetch-pool.ts';
 import { LoadFramework, type LoadResult } from './lib/load-framework.ts';
 import { percentile, round1 } from './lib/stats.ts';
-import { runInfo } from './lib/run-info.ts';
+import { referenceMs, runInfo } from './lib/run-info.ts';
 import { numberFlag, printHeaderHelp, RUN_FLAGS } from './lib/flags.ts';
 import { exited, spawnLogged, stopChild, waitUntil } from './lib/processes.ts';
 
@@ -373,6 +373,7 @@ async function runMode(mode: Mode, s: Settings, keep: boolean): Promise<Record<s
 async function main(): Promise<void> {
   installSignalHandlers(log);
   const { modes, repeat, check, keep, settings } = parse();
+  referenceMs(); // on the idle machine, before anything starts (results reuse it)
   let missed = false;
   for (let i = 0; i < repeat; i++) {
     for (const mode of modes) {

@@ -7,7 +7,7 @@ import { maxSandboxAgeMs } from '../agents/sandbox-gc.ts';
 import { taskCheckpointPath } from '../agents/recovery.ts';
 import { ManualClock } from '../src/common/clock.ts';
 import { FakeMaster } from './helpers/agent-fake-master.ts';
-import { commandTask, eventually, FW, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
+import { commandTask, eventually, FW, readCheckpoint, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
 
 const DAY = 24 * 3600 * 1000;
 const WEEK = 7 * DAY;
@@ -85,10 +85,11 @@ test('a filling disk shortens the delay: at 90 % used with 10 % headroom a finis
 
 test('a task whose terminal update has not reached the master keeps its files until it has', async (t) => {
   const usage = { value: 0.95 }; // everything finished may go at once
-  const { master, agent, clock, sandbox, checkpoint } = await setup(t, usage);
+  const { master, agent, clock, sandbox, checkpoint, dir } = await setup(t, usage);
   master.failNextUpdates(1_000_000);
   master.launch(FW, commandTask('unsent', 'echo x'));
-  await eventually(() => existsSync(join(sandbox('unsent'), '.exit_status')), 'the task ended');
+  // Its end is journaled (the update refused by the master) and checkpointed.
+  await eventually(() => readCheckpoint(dir, 'unsent').then((cp) => cp.state === 'TASK_FINISHED', () => false), 'the task ended');
   clock.advance(60_000);
   t.is((await agent.collectGarbage()).removed, 0);
   t.true(existsSync(sandbox('unsent')));

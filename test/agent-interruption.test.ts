@@ -10,6 +10,8 @@ import type { FakeInstance } from './fakes/ec2-fake.ts';
 import { GceIdentitySigner, startGceMetadata } from './fakes/gce-identity.ts';
 import { startCluster, waitFor } from './helpers/cluster.ts';
 import { RawFramework, scalarRes, type Event } from './helpers/raw-framework.ts';
+import { RawAgent } from './helpers/raw-agent.ts';
+import { inProcessMaster } from './helpers/in-process.ts';
 
 const instance: FakeInstance = {
   id: 'i-0123456789abcdef0', reservationId: 'r-1', instanceType: 'm6i.large', zone: 'eu-west-1a', state: 'running',
@@ -101,4 +103,38 @@ test.serial('an interrupted Spot agent is drained: its task is killed before the
   t.false(offered.includes(spotId));
   const metrics = await (await fetch(`${c.masterUrl}/metrics`)).text();
   t.regex(metrics, /spillway_agent_interruption_notices_total\{provider="aws-ec2",action="terminate"\} 1/);
+});
+
+test('a malformed INTERRUPTION_NOTICE is a 400 naming the field, and the agent is not drained', async (t) => {
+  const m = await inProcessMaster();
+  t.teardown(() => m.shutdown());
+  const agent = new RawAgent(m.url);
+  t.teardown(() => agent.close());
+  t.is((await agent.subscribe()).status, 200);
+  const notice = (n: object) => agent.call({ type: 'INTERRUPTION_NOTICE', extra: { interruption_notice: n } });
+  const ns = (ms: number) => ({ nanoseconds: ms * 1e6 });
+  const cases: [object | undefined, RegExp][] = [
+    [undefined, /Expecting 'interruption_notice' to be present/],
+    [{ provider: 'azure', action: 'terminate', deadline: ns(Date.now() + 60_000) }, /interruption_notice\.provider/],
+    [{ provider: 'aws-ec2', action: 'explode', deadline: ns(Date.now() + 60_000) }, /interruption_notice\.action/],
+    [{ provider: 'aws-ec2', action: 'terminate', deadline: { nanoseconds: -1 } }, /interruption_notice\.deadline/],
+    [{ provider: 'aws-ec2', action: 'terminate', deadline: { nanoseconds: 0 } }, /interruption_notice\.deadline: .* expecting at most 10 min ago and 60 min ahead/],
+    [{ provider: 'aws-ec2', action: 'terminate', deadline: ns(Date.now() + 86_400_000) }, /60 min ahead/],
+  ];
+  for (const [body, reason] of cases) {
+    const r = body === undefined ? await agent.call({ type: 'INTERRUPTION_NOTICE' }) : await notice(body);
+    t.is(r.status, 400, JSON.stringify(body));
+    t.regex(r.body, reason);
+  }
+  const res = await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' });
+  const [a] = (await res.json()).get_agents.agents;
+  t.is(a.drain_info, undefined);
+  t.true(a.active);
+  // A good one drains it; the same notice again changes nothing.
+  const good = { provider: 'gcp-compute', action: 'preempt', deadline: ns(Date.now() + 30_000) };
+  t.is((await notice(good)).status, 202);
+  t.is((await notice(good)).status, 202);
+  const after = (await (await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' })).json()).get_agents.agents[0];
+  t.truthy(after.drain_info);
+  t.regex(await (await fetch(`${m.url}/metrics`)).text(), /spillway_agent_interruption_notices_total\{provider="gcp-compute",action="preempt"\} 1/);
 });

@@ -54,7 +54,7 @@ test('demand younger than the batch window waits, and the evaluation says until 
   t.true(e.decision.notes.some((n) => /wait for the batch window \(10 s\)/.test(n)));
 });
 
-test('a spot notice drains its agent at once (grace capped by the deadline) and plans a replacement for what it ran', (t) => {
+test('a spot notice drains its agent at once (grace ending 5 s before the deadline) and plans a replacement for what it ran', (t) => {
   const spot = agent('A-spot', { pool: 'burst', instanceId: 'i-1', attributes: { pool: 'burst', instance: 'i-1' }, used: q(1, 256), free: q(0, 256) });
   const e = evaluate(inputs({
     agents: [agent('A-owned', { used: q(1, 512), free: q(0, 0) }), spot], records: [rec('i-1', { agentId: 'A-spot' })],
@@ -62,9 +62,22 @@ test('a spot notice drains its agent at once (grace capped by the deadline) and 
     notices: [{ instanceId: 'i-1', pool: 'burst', deadline: NOW + 20_000, reason: 'spot reclaim', source: 'agent', receivedAt: NOW }],
   }));
   t.is(e.drains.length, 1);
-  t.like(e.drains[0], { agentId: 'A-spot', urgent: true, graceSeconds: 20 });
+  t.like(e.drains[0], { agentId: 'A-spot', urgent: true, graceSeconds: 15 });
   t.is(e.launches.length, 1, 'a replacement instance');
   t.true(e.launches[0].reason.includes('replace:i-1') || e.plan!.steps[0].units.some((u) => u.demandId === 'replace:i-1'));
+});
+
+test('an agent the master drained on its own notice still gets the drain job (which releases the instance) and a replacement for what it held then', (t) => {
+  // Its tasks are being killed: it holds nothing now, but the notice recorded what it ran.
+  const spot = agent('A-spot', { pool: 'burst', instanceId: 'i-1', attributes: { pool: 'burst', instance: 'i-1' }, used: q(0, 0), free: q(1, 512), draining: true });
+  const e = evaluate(inputs({
+    agents: [agent('A-owned', { used: q(1, 512), free: q(0, 0) }), spot], records: [rec('i-1', { agentId: 'A-spot' })],
+    inventory: { owned: [], burst: [{ id: 'i-1', pool: 'burst', provider: 'local', instanceType: 'small', capacityType: 'spot', zone: 'z', state: 'running', launchedAt: 0 }] },
+    notices: [{ instanceId: 'i-1', agentId: 'A-spot', pool: 'burst', deadline: NOW + 120_000, reason: 'aws-ec2 terminate notice read by the agent', source: 'agent', receivedAt: NOW, used: { cpus: 1, mem: 256, disk: 0, gpus: 0 } }],
+  }));
+  t.is(e.drains.length, 1);
+  t.like(e.drains[0], { agentId: 'A-spot', urgent: true });
+  t.is(e.launches.length, 1, 'a replacement for the 1 cpu / 256 MB it ran');
 });
 
 test('an idle rented agent is drained only after the unneeded time, and not during the scale-down cooldown', (t) => {

@@ -13,6 +13,7 @@
 import type { Instance, Price } from '../../providers/provider.ts';
 import type { Pool } from '../../providers/pool-config.ts';
 import { selectVictims, type ScaleDownAgent, type ScaleDownResult } from '../../policies/scaling/scale-down.ts';
+import { graceBeforeDeadlineMs } from '../master/agent-drain.ts';
 import { plan } from './planner.ts';
 import type { AgentCapacity, Demand, Plan, PlanInput, PoolState } from './plan-types.ts';
 import { scalingPolicyOf, type Policy } from './policy-schema.ts';
@@ -186,18 +187,20 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     if (!agent || goneAgents.has(agent.id)) continue;
     urgent.add(agent.id);
     const rec = recordOf(agent);
-    if (!agent.draining && rec?.state !== 'draining') {
-      const left = Math.max(0, Math.floor((n.deadline - now) / 1000));
-      const grace = Math.min(policy.scaleDown.drainGraceSeconds, left);
+    // Drained already by the master (the agent's own notice) or an operator: the drain job takes it
+    // from there and releases the instance once it is DRAINED.
+    if (rec?.state !== 'draining') {
+      const grace = Math.floor(graceBeforeDeadlineMs(n.deadline, now, policy.scaleDown.drainGraceSeconds * 1000) / 1000);
       drains.push({
         agentId: agent.id, instanceId: n.instanceId, pool: n.pool, graceSeconds: grace, urgent: true,
         reason: `interruption notice for instance ${n.instanceId} (${n.reason}, taken back at ${new Date(n.deadline).toISOString()}): drain agent ${agent.id} now with ${grace} s grace`,
       });
     }
-    if (agent.used.cpus > 0 || agent.used.mem > 0) {
+    const used = n.used ?? agent.used;
+    if (used.cpus > 0 || used.mem > 0) {
       replacements.push({
         id: `replace:${n.instanceId}`, frameworkId: 'autoscaler', role: '*', count: 1, since: n.receivedAt,
-        shape: { cpus: agent.used.cpus, mem: agent.used.mem, disk: agent.used.disk, gpus: agent.used.gpus },
+        shape: { cpus: used.cpus, mem: used.mem, disk: used.disk, gpus: used.gpus },
       });
     }
   }

@@ -47,9 +47,21 @@ export async function reportInterruption(a: Autoscaler, master: Master, r: Inter
   const rec = await a.records.instance(instanceId);
   if (!rec && !agent) throw notFound(`instance_id: instance ${instanceId} is not known to the autoscaler and no agent runs on it`);
   const notice = await recordInterruption(a, {
-    instanceId, ...(agent ? { agentId: agent.id } : {}), pool: rec?.pool ?? agent?.pool ?? 'unknown',
+    instanceId, ...(agent ? { agentId: agent.id, used: { ...agent.used } } : {}), pool: rec?.pool ?? agent?.pool ?? 'unknown',
     deadline: r.deadline, reason: r.reason, source: r.source, receivedAt: master.clock.now(),
   });
   a.loop?.poke();
   return notice;
+}
+
+/**
+ * An agent's own notice, for the autoscaler when the agent runs on an instance it rented (it has the
+ * instance's record): true once recorded. False for any other machine — nothing to replace or
+ * release — which the master drains by itself.
+ */
+export async function handOffAgentInterruption(a: Autoscaler, master: Master, agentId: string, deadline: number, reason: string): Promise<boolean> {
+  const instanceId = masterSource(master).agents().find((x) => x.id === agentId)?.instanceId;
+  if (!instanceId || !(await a.records.instance(instanceId))) return false;
+  await reportInterruption(a, master, { agentId, deadline, reason, source: 'agent' });
+  return true;
 }

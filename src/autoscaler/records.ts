@@ -66,6 +66,11 @@ export interface InterruptionRecord {
   reason: string;
   source: 'provider' | 'agent' | 'operator';
   receivedAt: number;
+  /**
+   * What the agent's tasks held when the notice came: the replacement is planned for this, not for
+   * what is left once the drain has begun killing them. Absent in older records and provider notices.
+   */
+  used?: { cpus: number; mem: number; disk: number; gpus: number };
 }
 
 /** Backoff after a failed launch: 30 s, doubling per consecutive failure, at most 15 min. */

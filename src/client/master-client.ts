@@ -92,15 +92,17 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * fetch failures after which the master may have received the request: the connection broke or
- * went silent once made. Anything else (refused, unknown host, a port fetch will not use …) happens
- * before a byte is sent.
+ * went silent once made. Failures to connect (refused, unreachable, unknown host, a connect
+ * timeout — also when Node tried several addresses and reports an AggregateError — or a port fetch
+ * will not use) happen before a byte is sent.
  */
 const MAYBE_SENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function maybeSent(e: unknown): boolean {
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return true;
-  const code = (e as { cause?: { code?: unknown } }).cause?.code;
-  return typeof code === 'string' && MAYBE_SENT_CODES.has(code);
+  const cause = (e as { cause?: { code?: unknown; syscall?: unknown; errors?: unknown } }).cause;
+  if (!cause || cause.syscall === 'connect' || Array.isArray(cause.errors)) return false;
+  return typeof cause.code === 'string' && MAYBE_SENT_CODES.has(cause.code);
 }
 
 /** The first configured master URL ($SPILLWAY_MASTER or the local default), for help texts. */

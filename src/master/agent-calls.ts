@@ -12,6 +12,7 @@ import type { WriteOp } from '../store/store.ts';
 import type { Master } from './master.ts';
 import { taskKey, type AgentLive, type EventSink, type MesosAttribute, type TaskRecord } from './records.ts';
 import { launchEventJson } from './task-json.ts';
+import { graceBeforeDeadlineMs } from './agent-drain.ts';
 
 const Attribute = z.looseObject({
   name: z.string().min(1),
@@ -56,8 +57,9 @@ export const AgentCallSchema = z.looseObject({
   message: z.looseObject({ framework_id: ValueId, executor_id: ValueId, data: z.string() }).optional(),
   oversubscribed: z.looseObject({ resources: z.array(MesosResourceSchema).default([]) }).optional(),
   interruption_notice: z.looseObject({
-    provider: z.string().min(1).max(64),
-    action: z.string().min(1).max(64),
+    provider: z.enum(['aws-ec2', 'gcp-compute']),
+    /** EC2's instance-action (terminate, stop, hibernate) or GCE's preemption. */
+    action: z.enum(['terminate', 'stop', 'hibernate', 'preempt']),
     /** When the cloud takes the VM back (Mesos TimeInfo: nanoseconds since the epoch). */
     deadline: z.object({ nanoseconds: z.number().nonnegative() }),
   }).optional(),
@@ -184,27 +186,41 @@ export async function handleAgentCall(m: Master, call: AgentCall, streamId: stri
   }
 }
 
-/** Time a task's SIGKILL needs after its grace: the drain caps grace at the deadline minus this. */
-export const INTERRUPTION_KILL_MARGIN_MS = 5000;
+/** How far from now a notice's deadline may be: EC2 gives 2 minutes, GCE 30 s; clocks differ a little. */
+const NOTICE_DEADLINE_WINDOW_MS = { past: 10 * 60_000, future: 60 * 60_000 };
+/** Agents whose notice is being handled (an agent retrying a slow call must not drain twice). */
+const noticesInFlight = new WeakMap<Master, Set<string>>();
 
 /**
- * The cloud is taking the agent's VM back at `deadlineMs` (a Spot interruption, a preemption).
- * When the autoscaler provisioned the VM it takes the notice, as from POST /v1/interruptions: it
- * drains the agent at once, plans a replacement and releases the instance. Otherwise (an owned
- * machine, another tool's VM, no autoscaler) the agent is drained here as by DRAIN_AGENT. Either
- * way offers stop and its tasks are killed while there is time, their TASK_KILLED reaching their
- * frameworks rather than a TASK_LOST after the VM is gone. A notice for an agent already draining
- * changes nothing.
+ * The cloud is taking the agent's VM back at `deadlineMs` (a Spot interruption, a preemption). The
+ * agent is drained at once as by DRAIN_AGENT — offers stop, its tasks are killed with their grace
+ * capped to end INTERRUPTION_KILL_MARGIN_MS before the deadline — so their TASK_KILLED reaches their
+ * frameworks rather than a TASK_LOST once the VM is gone. When the autoscaler rented the VM it is
+ * told too, as by POST /v1/interruptions: it plans a replacement and releases the instance (its own
+ * urgent drain finds the agent draining already). A notice for an agent already draining changes
+ * nothing.
  */
 async function interruptionNotice(m: Master, a: AgentLive, n: { provider: string; action: string; deadlineMs: number }): Promise<void> {
   const id = a.record.id;
-  const leftMs = n.deadlineMs - m.clock.now();
-  m.log.warn({ agentId: id, hostname: a.record.hostname, provider: n.provider, action: n.action, deadline: new Date(n.deadlineMs).toISOString(), leftMs }, 'the cloud is taking this agent\'s VM back: draining it');
-  m.metrics.interruptionNotices.inc({ provider: n.provider, action: n.action });
-  if (m.maintenance.drains.drains.has(id)) return;
-  if (await m.interruptionHandoff?.(id, n.deadlineMs, `${n.provider} ${n.action} notice read by the agent`)) return;
-  const graceMs = Math.max(0, leftMs - INTERRUPTION_KILL_MARGIN_MS);
-  await m.maintenance.drains.drain(id, { max_grace_period: { nanoseconds: Math.round(graceMs * 1e6) }, mark_gone: false });
+  const now = m.clock.now();
+  const leftMs = n.deadlineMs - now;
+  if (leftMs < -NOTICE_DEADLINE_WINDOW_MS.past || leftMs > NOTICE_DEADLINE_WINDOW_MS.future) {
+    throw badRequest(`interruption_notice.deadline: ${n.deadlineMs * 1e6} ns is ${Math.round(leftMs / 1000)} s from now; expecting at most ${NOTICE_DEADLINE_WINDOW_MS.past / 60_000} min ago and ${NOTICE_DEADLINE_WINDOW_MS.future / 60_000} min ahead (nanoseconds since the epoch)`);
+  }
+  let inFlight = noticesInFlight.get(m);
+  if (!inFlight) noticesInFlight.set(m, (inFlight = new Set()));
+  if (inFlight.has(id) || m.maintenance.drains.drains.has(id)) return;
+  inFlight.add(id);
+  try {
+    m.log.warn({ agentId: id, hostname: a.record.hostname, provider: n.provider, action: n.action, deadline: new Date(n.deadlineMs).toISOString(), leftMs }, 'the cloud is taking this agent\'s VM back: draining it');
+    m.metrics.interruptionNotices.inc({ provider: n.provider, action: n.action });
+    await m.maintenance.drains.drain(id, { max_grace_period: { nanoseconds: Math.round(graceBeforeDeadlineMs(n.deadlineMs, now) * 1e6) }, mark_gone: false });
+    const handedOff = await m.interruptionHandoff?.(id, n.deadlineMs, `${n.provider} ${n.action} notice read by the agent`)
+      .catch((e: unknown) => { m.log.error({ err: e, agentId: id }, 'the autoscaler could not take the interruption notice: no replacement planned'); return false; });
+    if (handedOff) m.log.info({ agentId: id }, 'interruption notice handed to the autoscaler: a replacement is planned and the instance released');
+  } finally {
+    inFlight.delete(id);
+  }
 }
 
 /**

@@ -13,6 +13,14 @@ import type { TaskRecord } from './records.ts';
 
 export type DrainState = 'DRAINING' | 'DRAINED';
 
+/** Time a task's SIGKILL needs after its grace: drains for an interruption end this long before it. */
+export const INTERRUPTION_KILL_MARGIN_MS = 5000;
+
+/** The grace a drain for an interruption at `deadlineMs` can give tasks (at most `maxMs`). */
+export function graceBeforeDeadlineMs(deadlineMs: number, now: number, maxMs = Infinity): number {
+  return Math.max(0, Math.min(maxMs, deadlineMs - now - INTERRUPTION_KILL_MARGIN_MS));
+}
+
 /** Mesos' DrainConfig, as it appears in `drain_info.config`. */
 export interface DrainConfig {
   max_grace_period?: { nanoseconds: number };

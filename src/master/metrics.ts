@@ -14,7 +14,7 @@ export class MasterMetrics {
   });
   readonly agentsRemoved = new Counter({ name: 'spillway_agents_removed_total', help: 'Agents removed after missing pings', registers: [this.registry] });
   readonly interruptionNotices = new Counter({
-    name: 'spillway_agent_interruption_notices_total', help: 'Agents whose cloud announced it takes their VM back (drained)',
+    name: 'spillway_agent_interruption_notices_total', help: 'Interruption notices agents read from their cloud (Spot interruption, preemption); each agent counted once',
     labelNames: ['provider', 'action'], registers: [this.registry],
   });
   readonly allocationRound = new Histogram({

@@ -17,7 +17,6 @@ import type { AutoscalerHolder } from '../http/autoscaler-routes.ts';
 import type { TlsMaterial } from '../http/tls.ts';
 import type { AgentAuthOptions, AgentAuthority } from '../auth/agent-auth.ts';
 import type { BootstrapOptions, BootstrapService } from '../bootstrap/bootstrap-service.ts';
-import { HttpError } from '../common/errors.ts';
 
 export interface MasterProcessOptions {
   /** `redis://…`, `rediss://…` or `redis-sentinel://host:port,host:port/<name>`. */
@@ -114,21 +113,14 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   if (opts.autoscaler !== false) {
     // Loaded only when a master runs it, so client commands do not load BullMQ.
     const { startAutoscaler } = await import('../autoscaler/start.ts');
-    const { reportInterruption } = await import('../autoscaler/interruptions.ts');
+    const { handOffAgentInterruption } = await import('../autoscaler/interruptions.ts');
     const settings = opts.autoscaler ?? {};
     leadership.push({
       start: (master, term) => {
         autoscaler.autoscaler = startAutoscaler(master, aux(), () => term.url, log, settings);
         master.interruptionHandoff = async (agentId, deadline, reason) => {
           const a = autoscaler.autoscaler;
-          if (!a) return false;
-          try {
-            await reportInterruption(a, master, { agentId, deadline, reason, source: 'agent' });
-            return true;
-          } catch (e) {
-            if (e instanceof HttpError && e.status < 500) return false; // not a machine it provisioned
-            throw e;
-          }
+          return a ? handOffAgentInterruption(a, master, agentId, deadline, reason) : false;
         };
       },
       stop: async () => {

@@ -68,13 +68,13 @@ export function registerAgentCommand(program: Command): void {
       const gcDelay = parseDurationSeconds(o.gcDelay);
       if (typeof gcDelay === 'string') fail(`--gc-delay: ${gcDelay}`);
       const diskWatch = parseDurationSeconds(o.diskWatchInterval);
-      if (typeof diskWatch === 'string' || diskWatch < 1) fail(`--disk-watch-interval: ${typeof diskWatch === 'string' ? diskWatch : `'${o.diskWatchInterval}' is under 1s`}`);
+      if (typeof diskWatch === 'string' || diskWatch < 1 || diskWatch > 86_400) fail(`--disk-watch-interval: ${typeof diskWatch === 'string' ? diskWatch : `'${o.diskWatchInterval}' is not from 1s to 1d`}`);
       const headroom = Number(o.gcDiskHeadroom);
       if (o.gcDiskHeadroom.trim() === '' || !Number.isFinite(headroom) || headroom < 0 || headroom > 1) fail(`--gc-disk-headroom: '${o.gcDiskHeadroom}' is not a fraction from 0 to 1`);
       const notices = o.interruptionNotices ?? o.identity ?? config?.identity?.provider ?? 'off';
       if (notices !== 'off' && notices !== 'aws-ec2' && notices !== 'gcp-compute') fail(`--interruption-notices: '${notices}' is not aws-ec2, gcp-compute or off`);
       const noticePoll = parseDurationSeconds(o.interruptionPollInterval);
-      if (typeof noticePoll === 'string' || noticePoll < 0.1) fail(`--interruption-poll-interval: ${typeof noticePoll === 'string' ? noticePoll : `'${o.interruptionPollInterval}' is under 100ms`}`);
+      if (typeof noticePoll === 'string' || noticePoll < 0.1 || noticePoll > 60) fail(`--interruption-poll-interval: ${typeof noticePoll === 'string' ? noticePoll : `'${o.interruptionPollInterval}' is not from 100ms to 1m (GCE gives 30 s of warning)`}`);
       let masters: string[] = [];
       try {
         masters = parseMasterUrls(masterUrl);

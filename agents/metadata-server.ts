@@ -1,0 +1,22 @@
+// The cloud metadata servers an agent on a rented VM talks to (instance identity, interruption
+// notices): where they are and how EC2's IMDSv2 session token is obtained.
+export type MetadataProvider = 'aws-ec2' | 'gcp-compute';
+
+export const DEFAULT_METADATA_URLS: Record<MetadataProvider, string> = {
+  'aws-ec2': 'http://169.254.169.254', 'gcp-compute': 'http://metadata.google.internal',
+};
+
+/** The metadata server's base URL, without a trailing slash. */
+export function metadataBase(provider: MetadataProvider, url?: string): string {
+  return (url ?? DEFAULT_METADATA_URLS[provider]).replace(/\/+$/, '');
+}
+
+/** An IMDSv2 session token (`PUT /latest/api/token`) good for `ttlSeconds`. */
+export async function imdsV2Token(base: string, ttlSeconds: number, timeoutMs: number): Promise<string> {
+  const res = await fetch(`${base}/latest/api/token`, {
+    method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(ttlSeconds) }, signal: AbortSignal.timeout(timeoutMs),
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`PUT ${base}/latest/api/token: ${res.status} ${body.slice(0, 200)}`);
+  return body;
+}
