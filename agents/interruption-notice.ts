@@ -9,6 +9,7 @@
 // not answer is logged (once per outage) and polled again: no notice is ever made up.
 import type { Logger } from 'pino';
 import type { Clock } from '../src/common/clock.ts';
+import { Periodic } from '../src/common/periodic.ts';
 import { imdsV2Token, metadataBase, type MetadataProvider } from './metadata-server.ts';
 
 export type NoticeProvider = MetadataProvider;
@@ -38,8 +39,7 @@ const REQUEST_TIMEOUT_MS = 2000;
 const IMDS_TOKEN_TTL_S = 6 * 3600;
 
 export class InterruptionWatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
   private imdsToken: { value: string; until: number } | undefined;
   private noticed = false;
   private failing = false;
@@ -47,22 +47,15 @@ export class InterruptionWatcher {
 
   constructor(private readonly opts: InterruptionWatcherOptions) {
     this.base = metadataBase(opts.provider, opts.metadataUrl);
+    this.periodic = new Periodic(() => this.poll(), opts.intervalMs);
   }
 
   start(): void {
-    const tick = (): void => {
-      if (this.polling || this.noticed) return;
-      this.polling = this.poll().finally(() => { this.polling = undefined; });
-    };
-    tick();
-    this.timer = setInterval(tick, this.opts.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.polling;
+    await this.periodic.stop();
   }
 
   /** One look at the metadata server; reports a notice (once) when there is one. */
@@ -79,7 +72,7 @@ export class InterruptionWatcher {
     }
     if (notice && !this.noticed) {
       this.noticed = true;
-      if (this.timer) clearInterval(this.timer);
+      this.periodic.cancel();
       this.opts.onNotice(notice);
     }
     return notice;

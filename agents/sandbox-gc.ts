@@ -15,6 +15,7 @@ import { mkdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../src/common/clock.ts';
+import { Periodic } from '../src/common/periodic.ts';
 import { sandboxPath } from './executor/command-executor.ts';
 import { CHECKPOINT_SECOND_SLOT, checkpointedTasks, listDir, taskCheckpointPath } from './recovery.ts';
 
@@ -62,26 +63,19 @@ export interface SweepResult {
 }
 
 export class SandboxGc {
-  private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<SweepResult> | undefined;
+  private readonly periodic: Periodic;
 
-  constructor(private readonly opts: SandboxGcOptions) {}
+  constructor(private readonly opts: SandboxGcOptions) {
+    this.periodic = new Periodic(() => this.sweep().catch((err: Error) => this.opts.logger.warn({ err }, 'sandbox garbage collection failed')), opts.intervalMs);
+  }
 
   start(): void {
-    let running = false;
-    const run = (): void => {
-      if (running) return; // a slow pass is not queued behind by another
-      running = true;
-      this.sweep().catch((err: Error) => this.opts.logger.warn({ err }, 'sandbox garbage collection failed')).finally(() => { running = false; });
-    };
-    run();
-    this.timer = setInterval(run, this.opts.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    await this.periodic.stop();
     await this.sweeping?.catch(() => undefined);
   }
 

@@ -1,13 +1,33 @@
 // End to end, scale-down and spot notices: drains go through the leader's operator API
 // (DRAIN_AGENT, waiting for DRAINED), then the instance is released through its provider.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { BatchJob } from '../src/sdk/batch-job.ts';
 import { SchedulerClient, taskResources } from '../src/sdk/scheduler-client.ts';
-import { startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
+import { startAutoscaledCluster, testPolicy, waitForDecision, type AutoscaledCluster } from './helpers/autoscale.ts';
 import { waitFor } from './helpers/cluster.ts';
 import { Ec2IdentitySigner, startEc2Metadata } from './fakes/ec2-identity.ts';
 import type { FakeInstance } from './fakes/ec2-fake.ts';
 
+
+/** A long task on a rented agent the autoscaler launched for it: the agent and the job's end. */
+async function longTaskOnRentedAgent(c: AutoscaledCluster) {
+  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
+  const job = new BatchJob({ master: c.url, name: 'long', tasks: [{ id: 'long-0', command: 'sleep 600', cpus: 0.5, mem: 64 }] });
+  const running = new Promise<void>((resolve) => job.on('update', (s) => { if (s.state === 'TASK_RUNNING') resolve(); }));
+  const done = job.run();
+  await running;
+  const [spot] = (await c.agents()).filter((a) => a.pool === 'burst');
+  return { spot, done };
+}
+
+/** What an interruption notice must lead to: an urgent drain and a replacement in one evaluation, the instance released. */
+async function drainedReplacedReleased(t: ExecutionContext, c: AutoscaledCluster, spot: { id: string; instance?: string }): Promise<void> {
+  const ev = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === spot.id), 'the urgent drain');
+  t.regex(ev.actions.find((a) => a.type === 'drain')!.reason, /interruption notice/);
+  t.true(ev.actions.some((a) => a.type === 'launch'), 'a replacement is planned in the same evaluation');
+  await waitFor(async () => (await c.agents()).some((a) => a.pool === 'burst' && a.id !== spot.id && a.active), 60_000, 'the replacement agent');
+  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === spot.instance), 'the interrupted instance released');
+}
 
 test.serial('when demand ends, rented agents are drained and released after the unneeded time', async (t) => {
   const c = await startAutoscaledCluster({ ownedAgents: 1 });
@@ -31,20 +51,11 @@ test.serial('when demand ends, rented agents are drained and released after the 
 test.serial('a spot notice from the agent drains it at once and a replacement is launched', async (t) => {
   const c = await startAutoscaledCluster({ ownedAgents: 0 });
   t.teardown(() => c.stop());
-  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
-  const job = new BatchJob({ master: c.url, name: 'long', tasks: [{ id: 'long-0', command: 'sleep 600', cpus: 0.5, mem: 64 }] });
-  const running = new Promise<void>((resolve) => job.on('update', (s) => { if (s.state === 'TASK_RUNNING') resolve(); }));
-  const done = job.run();
-  await running;
-  const [spot] = (await c.agents()).filter((a) => a.pool === 'burst');
+  const { spot, done } = await longTaskOnRentedAgent(c);
   const res = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: spot.id, deadline_seconds: 30, reason: 'spot instance termination notice', source: 'agent' }) });
   t.is(res.status, 202, await res.clone().text());
   t.like(await res.json(), { agent_id: spot.id, instance_id: spot.instance, pool: 'burst' });
-  const ev = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === spot.id), 'the urgent drain');
-  t.regex(ev.actions.find((a) => a.type === 'drain')!.reason, /interruption notice/);
-  t.true(ev.actions.some((a) => a.type === 'launch'), 'a replacement is planned in the same evaluation');
-  await waitFor(async () => (await c.agents()).some((a) => a.pool === 'burst' && a.id !== spot.id && a.active), 60_000, 'the replacement agent');
-  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === spot.instance), 'the interrupted instance released');
+  await drainedReplacedReleased(t, c, spot);
   const results = await done;
   t.not(results[0].state, 'TASK_RUNNING');
   // Bad notices are refused and change nothing.
@@ -63,21 +74,12 @@ test.serial('a rented agent that reads a Spot interruption from its metadata ser
     autoscaler: { localAgentArgs: ['--interruption-notices', 'aws-ec2', '--metadata-url', md.url, '--interruption-poll-interval', '200ms'] },
   });
   t.teardown(async () => { await c.stop(); await md.close(); });
-  await c.applyPolicy(testPolicy({ owned: 0, unneeded: 600 }));
-  const job = new BatchJob({ master: c.url, name: 'long', tasks: [{ id: 'long-0', command: 'sleep 600', cpus: 0.5, mem: 64 }] });
-  const running = new Promise<void>((resolve) => job.on('update', (s) => { if (s.state === 'TASK_RUNNING') resolve(); }));
-  const done = job.run();
-  await running;
-  const [spot] = (await c.agents()).filter((a) => a.pool === 'burst');
+  const { spot, done } = await longTaskOnRentedAgent(c);
   await new Promise((r) => setTimeout(r, 500)); // its watcher has opened its IMDS session
   md.interrupt({ at: new Date(Date.now() + 60_000) });
   const noticed = await waitForDecision(c, (d) => d.kind === 'interruption' && d.summary.includes(spot.instance!), 'the notice recorded');
   t.regex(noticed.summary, /aws-ec2 terminate notice read by the agent/);
-  const ev = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === spot.id), 'the urgent drain');
-  t.regex(ev.actions.find((a) => a.type === 'drain')!.reason, /interruption notice/);
-  t.true(ev.actions.some((a) => a.type === 'launch'), 'a replacement is planned in the same evaluation');
-  await waitFor(async () => (await c.agents()).some((a) => a.pool === 'burst' && a.id !== spot.id && a.active), 60_000, 'the replacement agent');
-  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === spot.instance), 'the interrupted instance released');
+  await drainedReplacedReleased(t, c, spot);
   const results = await done;
   t.not(results[0].state, 'TASK_RUNNING');
 });

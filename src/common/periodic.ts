@@ -1,0 +1,34 @@
+// Work that runs now and then every interval, never twice at once: a tick that finds the previous
+// run still going is skipped rather than queued behind it (a slow disk or metadata server must not
+// build a backlog). The timer does not keep the process alive.
+export class Periodic {
+  private timer: NodeJS.Timeout | undefined;
+  private current: Promise<unknown> | undefined;
+
+  /** `run` handles its own errors; a rejection is dropped. */
+  constructor(private readonly run: () => Promise<unknown>, private readonly intervalMs: number) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** No more ticks (a run in progress goes on). */
+  cancel(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** No more ticks; resolves once a run in progress has ended. */
+  async stop(): Promise<void> {
+    this.cancel();
+    await this.current;
+  }
+
+  private tick(): void {
+    if (this.current) return;
+    this.current = this.run().catch(() => undefined).finally(() => { this.current = undefined; });
+  }
+}
