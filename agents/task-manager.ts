@@ -16,6 +16,8 @@ export interface TaskManagerOptions {
   logger: Logger;
   journal: StatusJournal;
   agentId(): string | undefined;
+  /** Ended tasks remembered at most (default MAX_ENDED_TASKS). */
+  maxEndedTasks?: number;
 }
 
 /** A task whose command runs now (for the oversubscription monitor). */
@@ -39,13 +41,19 @@ export interface SubscribeTask {
 }
 
 const key = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`;
+/** Ended tasks remembered at most (Mesos keeps a bounded number of completed executors too). */
+export const MAX_ENDED_TASKS = 10_000;
 /** Ids become path components: refuse anything that could climb out of the sandbox tree. */
 const safeId = (id: string): boolean => id !== '.' && id !== '..' && !/[/\\\0]/.test(id) && id.length <= 255;
 
 export class TaskManager {
   private readonly running = new Map<string, { frameworkId: string; taskId: string; executor: CommandExecutor; seq: number }>();
   private nextSeq = 0;
-  /** Tasks that reached a terminal state, so a late KILL is ignored rather than answered TASK_LOST. */
+  /**
+   * Tasks that reached a terminal state, so a late KILL is ignored rather than answered TASK_LOST;
+   * oldest first. Entries go when their files are garbage collected, and beyond MAX_ENDED_TASKS
+   * the oldest whose updates the master has taken go (tasks that never had files, e.g. TASK_ERROR).
+   */
   private readonly ended = new Map<string, { frameworkId: string; taskId: string; state: TaskState }>();
   private currentLauncher: Launcher | undefined;
 
@@ -58,7 +66,7 @@ export class TaskManager {
     for (const cp of checkpoints) {
       const taskId = cp.task.task_id.value;
       if (isTerminal(cp.state)) {
-        this.ended.set(key(cp.framework_id, taskId), { frameworkId: cp.framework_id, taskId, state: cp.state });
+        this.remember(cp.framework_id, taskId, cp.state);
         continue;
       }
       const executor = this.track(cp.framework_id, cp.task);
@@ -177,7 +185,7 @@ export class TaskManager {
     void executor.done.then(() => {
       if (!isTerminal(executor.state) || this.running.get(k)?.executor !== executor) return;
       this.running.delete(k);
-      this.ended.set(k, { frameworkId, taskId, state: executor.state });
+      this.remember(frameworkId, taskId, executor.state);
     });
     return executor;
   }
@@ -199,10 +207,27 @@ export class TaskManager {
     return this.opts.journal.record({ framework_id: frameworkId, status });
   }
 
+  private remember(frameworkId: string, taskId: string, state: TaskState): void {
+    const k = key(frameworkId, taskId);
+    this.ended.delete(k); // re-inserted as the newest
+    this.ended.set(k, { frameworkId, taskId, state });
+    const max = this.opts.maxEndedTasks ?? MAX_ENDED_TASKS;
+    if (this.ended.size <= max) return;
+    for (const [old, t] of this.ended) {
+      if (this.ended.size <= max) break;
+      if (!this.opts.journal.hasUnacknowledged(t.frameworkId, t.taskId)) this.ended.delete(old);
+    }
+  }
+
+  /** How many ended tasks are remembered (for tests). */
+  get endedCount(): number {
+    return this.ended.size;
+  }
+
   /** An update the agent makes about a task it does not run (no executor involved). */
   private agentUpdate(frameworkId: string, taskId: string, state: TaskState, message: string): void {
     if (isTerminal(state) && safeId(frameworkId) && safeId(taskId) && state !== 'TASK_LOST') {
-      this.ended.set(key(frameworkId, taskId), { frameworkId, taskId, state });
+      this.remember(frameworkId, taskId, state);
     }
     this.record(frameworkId, taskId, { state, source: 'SOURCE_AGENT', message })
       .catch((err: Error) => this.opts.logger.error({ err }, 'failed to journal status update'));

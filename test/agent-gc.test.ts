@@ -1,11 +1,15 @@
 // Garbage collection of finished tasks' sandboxes (Mesos' --gc_delay / --gc_disk_headroom): a real
-// agent running real tasks against a fake master, its clock moved forward by hand.
+// agent running real tasks against a fake master, its clock moved forward by hand; and the bound
+// on the ended tasks the agent remembers.
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxSandboxAgeMs } from '../agents/sandbox-gc.ts';
 import { taskCheckpointPath } from '../agents/recovery.ts';
 import { ManualClock } from '../src/common/clock.ts';
+import { silentLogger } from '../src/common/logger.ts';
+import { StatusJournal } from '../agents/status-journal.ts';
+import { TaskManager } from '../agents/task-manager.ts';
 import { FakeMaster } from './helpers/agent-fake-master.ts';
 import { commandTask, eventually, FW, readCheckpoint, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
 
@@ -115,4 +119,27 @@ test('an agent restarted on the same work dir collects what finished before it s
   // The pass at start-up removes it without being asked.
   await eventually(() => !existsSync(first.sandbox('before')) && !existsSync(first.checkpoint('before')), 'collected at start-up');
   t.pass();
+});
+
+test('tasks that never had files (TASK_ERROR) are remembered up to a bound, the oldest forgotten first once the master has their updates', async (t) => {
+  const { dir, cleanup } = await tempWorkDir();
+  t.teardown(cleanup);
+  const sent: { taskId: string; state: string }[] = [];
+  const journal = await StatusJournal.open(dir, async (batch) => {
+    for (const u of batch) sent.push({ taskId: u.status.task_id.value, state: u.status.state });
+    return true;
+  }, { logger: silentLogger, maxBackoffMs: 100 });
+  t.teardown(() => journal.close());
+  const tasks = new TaskManager({ workDir: dir, host: '127.0.0.1', defaultGraceMs: 1000, logger: silentLogger, journal, agentId: () => 'A1', maxEndedTasks: 5 });
+  for (let i = 0; i < 8; i++) {
+    tasks.launch(FW, { name: `bad${i}`, task_id: { value: `bad${i}` }, agent_id: { value: 'A1' }, command: { value: 'true' }, executor: { executor_id: { value: 'x' } } });
+    await eventually(() => sent.some((s) => s.taskId === `bad${i}`), `bad${i}'s TASK_ERROR delivered`);
+  }
+  t.is(tasks.endedCount, 5);
+  // A KILL of a forgotten one is answered TASK_LOST (the agent does not know it); of a remembered one, not at all.
+  tasks.kill(FW, 'bad0');
+  tasks.kill(FW, 'bad7');
+  await eventually(() => sent.some((s) => s.taskId === 'bad0' && s.state === 'TASK_LOST'), 'TASK_LOST for bad0');
+  await new Promise((r) => setTimeout(r, 200));
+  t.false(sent.some((s) => s.taskId === 'bad7' && s.state === 'TASK_LOST'));
 });
