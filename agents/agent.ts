@@ -20,6 +20,7 @@ import { credentialAgentId, loadCredential, saveCredential } from './agent-crede
 import { identityProofWithRetries, type IdentitySource } from './instance-identity.ts';
 import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
+import { backoffMs } from '../src/client/master-urls.ts';
 import { DEFAULT_DISK_WATCH_INTERVAL_MS, DEFAULT_GC_DELAY_MS, DEFAULT_GC_DISK_HEADROOM, SandboxGc, type SandboxGcOptions, type SweepResult } from './sandbox-gc.ts';
 import { systemClock, type Clock } from '../src/common/clock.ts';
 import { InterruptionWatcher, type InterruptionNotice, type NoticeProvider } from './interruption-notice.ts';
@@ -250,7 +251,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         .catch(() => 0);
       if (code === 202) return void logger.info('the master is draining this agent');
       if (code !== 0 && code !== 503) logger.warn({ code }, 'the master did not take the interruption notice; sending it again');
-      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)).unref());
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 2000)).unref());
     }
   };
   let reporting: Promise<void> | undefined;
