@@ -3,7 +3,7 @@
 import { badRequest } from '../common/errors.ts';
 import { describeZodError } from '../mesos/scheduler-call.ts';
 import type { Master } from '../master/master.ts';
-import { AgentCallSchema, handleAgentCall, subscribeAgent } from '../master/agent-calls.ts';
+import { AgentCallSchema, handleAgentCall, parsePlainUpdate, subscribeAgent, type AgentCall } from '../master/agent-calls.ts';
 import { CREDENTIAL_HEADER, type AgentAuthority } from '../auth/agent-auth.ts';
 import type { CallHandler } from './call-endpoint.ts';
 import { header } from './scheduler-route.ts';
@@ -11,9 +11,7 @@ import { HttpEventSink } from './stream-sink.ts';
 
 export function agentCalls(master: Master, auth: AgentAuthority): CallHandler {
   return async (body, req) => {
-    const parsed = AgentCallSchema.safeParse(body);
-    if (!parsed.success) throw badRequest(describeZodError('Failed to validate agent call', parsed.error));
-    const call = parsed.data;
+    const call = parsePlainUpdate(body) ?? validated(body);
     const peer = req.socket.remoteAddress;
     const authorization = header(req, 'authorization');
     if (call.type !== 'SUBSCRIBE') {
@@ -46,4 +44,10 @@ export function agentCalls(master: Master, auth: AgentAuthority): CallHandler {
       },
     };
   };
+}
+
+function validated(body: unknown): AgentCall {
+  const parsed = AgentCallSchema.safeParse(body);
+  if (!parsed.success) throw badRequest(describeZodError('Failed to validate agent call', parsed.error));
+  return parsed.data;
 }

@@ -3,8 +3,8 @@
 // UPDATE_OVERSUBSCRIBED and INTERRUPTION_NOTICE.
 import * as z from 'zod';
 import { badRequest, forbidden } from '../common/errors.ts';
-import { ValueId } from '../mesos/scheduler-call.ts';
-import { isTerminal, type TaskStatus } from '../mesos/task-status.ts';
+import { isBareValueId, ValueId } from '../mesos/scheduler-call.ts';
+import { isTerminal, STATUS_SOURCES, TASK_STATES, type TaskStatus } from '../mesos/task-status.ts';
 import { MesosResourceSchema, fromMesos, fromMesosSet } from '../resources/mesos-resources.ts';
 import { addSets, containsSet, flatten, subtractSets, unreservedSet, NO_RESOURCES, type ResourceSet } from '../resources/resource-set.ts';
 import { isEmpty, subtract as subtractResources, type Resources } from '../resources/resources.ts';
@@ -23,12 +23,11 @@ const Attribute = z.looseObject({
 
 const TaskStatusSchema = z.looseObject({
   task_id: ValueId,
-  state: z.enum(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_FINISHED', 'TASK_FAILED',
-    'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED', 'TASK_UNREACHABLE', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNKNOWN']),
+  state: z.enum(TASK_STATES),
   uuid: z.string().min(1),
   message: z.string().optional(),
   reason: z.string().optional(),
-  source: z.enum(['SOURCE_MASTER', 'SOURCE_AGENT', 'SOURCE_EXECUTOR']).optional(),
+  source: z.enum(STATUS_SOURCES).optional(),
   timestamp: z.number().optional(),
   healthy: z.boolean().optional(),
 });
@@ -65,6 +64,46 @@ export const AgentCallSchema = z.looseObject({
   }).optional(),
 });
 export type AgentCall = z.infer<typeof AgentCallSchema>;
+
+const STATES = new Set<string>(TASK_STATES);
+const SOURCES = new Set<string>(STATUS_SOURCES);
+const optional = (v: unknown, type: 'string' | 'number' | 'boolean'): boolean => v === undefined || typeof v === type;
+
+/** A status exactly as TaskStatusSchema parses it to itself: only its known fields, each valid. */
+function isPlainStatus(s: unknown): boolean {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) return false;
+  const o = s as Record<string, unknown>;
+  for (const k in o) {
+    if (k !== 'task_id' && k !== 'state' && k !== 'uuid' && k !== 'message' && k !== 'reason' && k !== 'source' && k !== 'timestamp' && k !== 'healthy') return false;
+  }
+  return isBareValueId(o.task_id) && typeof o.state === 'string' && STATES.has(o.state)
+    && typeof o.uuid === 'string' && o.uuid.length > 0 && optional(o.message, 'string') && optional(o.reason, 'string')
+    && (o.source === undefined || (typeof o.source === 'string' && SOURCES.has(o.source)))
+    && (o.timestamp === undefined || Number.isFinite(o.timestamp)) && optional(o.healthy, 'boolean');
+}
+
+/**
+ * The agents' most frequent call, a batch of plain status updates, checked by hand: zod's parse of
+ * it is a measurable share of the master's time per task (docs/BENCHMARKS.md). Anything this does
+ * not recognise as plainly valid — unknown fields, a bad value — is left to AgentCallSchema, which
+ * accepts or explains it; what this returns is what the schema would return.
+ */
+export function parsePlainUpdate(body: unknown): AgentCall | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  if (b.type !== 'UPDATE') return undefined;
+  for (const k in b) if (k !== 'type' && k !== 'agent_id' && k !== 'updates') return undefined;
+  if (b.agent_id !== undefined && !isBareValueId(b.agent_id)) return undefined;
+  const updates = b.updates;
+  if (!Array.isArray(updates) || updates.length === 0 || updates.length > MAX_UPDATES_PER_CALL) return undefined;
+  for (const u of updates as unknown[]) {
+    if (typeof u !== 'object' || u === null || Array.isArray(u)) return undefined;
+    for (const k in u) if (k !== 'framework_id' && k !== 'status') return undefined;
+    const { framework_id, status } = u as Record<string, unknown>;
+    if (!isBareValueId(framework_id) || !isPlainStatus(status)) return undefined;
+  }
+  return b as AgentCall;
+}
 
 export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink): Promise<string> {
   const sub = call.subscribe;
@@ -270,8 +309,11 @@ const sameSet = (a: ResourceSet, b: ResourceSet): boolean => containsSet(a, b) &
 const isEmptyList = (s: ResourceSet): boolean => s.length === 0;
 
 /**
- * Status updates from an agent: recorded durably (one fenced write for the whole call), then each
- * forwarded in order to its framework. The 202 that follows is the agent's acknowledgement.
+ * Status updates from an agent: recorded durably (one fenced write for the whole call) and each
+ * forwarded in order to its framework. The 202 that follows the write is the agent's
+ * acknowledgement. Forwarding does not wait for the write (Mesos' master does not either): until
+ * the 202 the agent keeps the update and re-sends it to whichever master leads next, so a crash
+ * between the two only means a duplicate, which at-least-once delivery allows.
  */
 async function statusUpdates(m: Master, a: AgentLive, updates: { frameworkId: string; status: TaskStatus }[]): Promise<void> {
   const ops: WriteOp[] = [];
@@ -291,6 +333,7 @@ async function statusUpdates(m: Master, a: AgentLive, updates: { frameworkId: st
     ops.push(...m.applyStatus(t, full));
     if (t.pending.length === 1) fresh.push(t);
   }
-  await m.persist(ops);
+  const written = m.persist(ops);
   for (const t of fresh) m.deliverHead(t);
+  await written;
 }

@@ -25,12 +25,18 @@ const list = (items: readonly object[]): string => `[${items.map(frozenJson).joi
  * record's largest part is not written twice. decodeTaskRecord reads it back.
  */
 export function encodeTaskRecord(t: TaskRecord): string {
-  const { info, statuses, pending, ...rest } = t;
+  const { frameworkId, agentId, role, info, resources, state, statuses, pending, killRequested, ...rest } = t;
   const unacknowledged = pending.map((p) => {
     const i = statuses.lastIndexOf(p);
     return i >= 0 ? String(i) : frozenJson(p); // dropped from a capped history: written whole
   });
-  return `${JSON.stringify(rest).slice(0, -1)},"info":${frozenJson(info)},"statuses":${list(statuses)},"pending":[${unacknowledged.join(',')}]}`;
+  // Spelled out rather than JSON.stringify of the record less its parts: the record is written a
+  // few times per task and only its state and lists change. `rest` is empty unless a field is
+  // added to TaskRecord without being added here; it is kept then, not lost.
+  const extra = Object.keys(rest).length ? `,${JSON.stringify(rest).slice(1, -1)}` : '';
+  return `{"frameworkId":${JSON.stringify(frameworkId)},"agentId":${JSON.stringify(agentId)},"role":${JSON.stringify(role)},`
+    + `"state":"${state}",${killRequested !== undefined ? `"killRequested":${killRequested},` : ''}"resources":${frozenJson(resources)},`
+    + `"info":${frozenJson(info)},"statuses":${list(statuses)},"pending":[${unacknowledged.join(',')}]${extra}}`;
 }
 
 /** A task record as parsed from encodeTaskRecord's JSON (or from JSON.stringify: older records). */

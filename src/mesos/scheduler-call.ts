@@ -119,7 +119,7 @@ export const REQUIRED_FIELD: Partial<Record<CallType, keyof Call>> = {
 };
 
 /** `{"value": "<non-empty string>"}` and nothing else: what ValueId parses to itself. */
-function isBareValueId(v: unknown): v is { value: string } {
+export function isBareValueId(v: unknown): v is { value: string } {
   if (typeof v !== 'object' || v === null) return false;
   let keys = 0;
   for (const k in v) {

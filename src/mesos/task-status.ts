@@ -2,10 +2,12 @@
 // Base64 in JSON; `timestamp` is seconds since the epoch as a double.
 import { randomUUID } from 'node:crypto';
 
-export type TaskState =
-  | 'TASK_STAGING' | 'TASK_STARTING' | 'TASK_RUNNING' | 'TASK_KILLING' | 'TASK_FINISHED'
-  | 'TASK_FAILED' | 'TASK_KILLED' | 'TASK_ERROR' | 'TASK_LOST' | 'TASK_DROPPED'
-  | 'TASK_UNREACHABLE' | 'TASK_GONE' | 'TASK_GONE_BY_OPERATOR' | 'TASK_UNKNOWN';
+export const TASK_STATES = [
+  'TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_FINISHED',
+  'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED',
+  'TASK_UNREACHABLE', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNKNOWN',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
 
 const TERMINAL = new Set<TaskState>([
   'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED',
@@ -17,7 +19,8 @@ export const isTerminal = (s: TaskState): boolean => TERMINAL.has(s);
 /** How long an agent waits between SIGTERM and SIGKILL for a task without a kill policy. */
 export const DEFAULT_KILL_GRACE_MS = 3000;
 
-export type StatusSource = 'SOURCE_MASTER' | 'SOURCE_AGENT' | 'SOURCE_EXECUTOR';
+export const STATUS_SOURCES = ['SOURCE_MASTER', 'SOURCE_AGENT', 'SOURCE_EXECUTOR'] as const;
+export type StatusSource = (typeof STATUS_SOURCES)[number];
 
 export interface TaskStatus {
   task_id: { value: string };
