@@ -40,3 +40,11 @@ test('a stored record whose unacknowledged update points past its statuses is re
   const bad = { frameworkId: 'fw', agentId: 'a', role: '*', state: 'TASK_RUNNING', statuses: [], pending: [3], info: { name: 'n', task_id: { value: 't9' }, agent_id: { value: 'a' }, resources: [] }, resources: [] };
   t.throws(() => decodeTaskRecord(bad), { message: /task record fw\/t9: an unacknowledged update points past its 0 statuses/ });
 });
+
+test('a record field encodeTaskRecord does not spell out is still written, not lost', (t) => {
+  const r = {
+    frameworkId: 'fw', agentId: 'a', role: 'web', state: 'TASK_RUNNING', statuses: [], pending: [], resources: [],
+    info: { name: 'n', task_id: { value: 't' }, agent_id: { value: 'a' }, resources: [] }, addedLater: { x: 1 },
+  } as unknown as TaskRecord;
+  t.deepEqual(JSON.parse(encodeTaskRecord(r)), JSON.parse(JSON.stringify(r)));
+});
