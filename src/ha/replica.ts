@@ -22,7 +22,7 @@ import { createMasterApp, newMasterServer, type HttpOptions, type MasterApp } fr
 import type { TlsMaterial } from '../http/tls.ts';
 import { ExtraListeners, urlFor, type ListenAddress } from '../http/listeners.ts';
 import type { Master } from '../master/master.ts';
-import type { Store } from '../store/store.ts';
+import { WriteRefusedError, type Store } from '../store/store.ts';
 import { LeaderElection, withTimeout } from './leader-election.ts';
 import { RedisLeaderLease, type LeaseHolder } from './leader-lease.ts';
 import { TermStore } from './term-store.ts';
@@ -243,7 +243,7 @@ export class Replica {
     const store = new TermStore(this.opts.redis, this.opts.cluster, epoch);
     // A write refused after this term retired (the replica is standing by or stopping) is expected;
     // only a live term's fenced write means another master took over.
-    const master = this.opts.createMaster(store, (e) => { if (!store.isRetired) this.election.stepDown(`fenced: ${e.message}`); });
+    const master = this.opts.createMaster(store, (e) => { if (!store.isRetired) this.election.stepDown(e instanceof WriteRefusedError ? e.message : `fenced: ${e.message}`); });
     const begun = this.clock.now();
     try {
       await master.start();

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Allocator } from '../allocator/allocator.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
-import { FencedError, type Store, type WriteOp } from '../store/store.ts';
+import { FencedError, WriteRefusedError, type Store, type WriteOp } from '../store/store.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../mesos/task-status.ts';
 import { addSets, containsSet, filterSet, flatten, NO_RESOURCES, type ResourceSet } from '../resources/resource-set.ts';
 import type { QuotaConfig } from '../allocator/role-tree.ts';
@@ -188,16 +188,22 @@ export class Master {
 
   // ---- persistence -----------------------------------------------------------------------------
 
-  /** Writes through the Store; a fenced master stops at once rather than act on stale state. */
+  /**
+   * Writes through the Store. A master whose write fails stops at once rather than act on state
+   * Redis does not hold: fenced, another master leads; refused otherwise, its mirror already has
+   * the change (a launch, resources taken), so only a reload from Redis makes the two agree again.
+   */
   async persist(ops: WriteOp[], options?: { deferrable?: boolean }): Promise<void> {
     try {
       await this.store.write(ops, options);
     } catch (e) {
-      if (e instanceof FencedError && !this.stopped) {
+      const ended = e instanceof FencedError ? e : new WriteRefusedError(e);
+      if (!this.stopped) {
+        if (ended instanceof WriteRefusedError) this.log.error({ err: e }, 'Redis refused a write; this term ends and the next reloads the state from Redis');
         this.stopped = true;
-        this.onFatal(e);
+        this.onFatal(ended);
       }
-      throw e;
+      throw ended;
     }
   }
 

@@ -49,3 +49,17 @@ export class FencedError extends Error {
     this.name = 'FencedError';
   }
 }
+
+/**
+ * A write Redis refused for another reason than the epoch (a key of another type, a script or
+ * permission error). The master's in-memory state already holds the change, so it is now ahead
+ * of Redis; the term ends as when fenced, and the next one reloads what Redis really holds.
+ */
+export class WriteRefusedError extends FencedError {
+  constructor(readonly refusal: unknown) {
+    super(null);
+    this.message = `Redis refused a write (${refusal instanceof Error ? refusal.message : String(refusal)}); this term ends so that the next reloads what Redis holds`;
+    this.name = 'WriteRefusedError';
+  }
+}
+

@@ -13,11 +13,30 @@
                    SET   key a=value
                    DEL   key
   Output:
-    the number of ops applied, or an error reply "FENCED <current epoch>"
+    the number of ops applied, or an error reply "FENCED <current epoch>", or "WRONGTYPE …" when
+    a key holds another type than its ops need (written by something else): a Lua script is not
+    rolled back when a command in it fails, so every key is checked before anything is written.
 ]]
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] then
   return redis.error_reply('FENCED ' .. tostring(current))
+end
+local KIND = { HSET = 'hash', HDEL = 'hash', LPUSHTRIM = 'list', SET = 'string', DEL = 'any' }
+local want = {}
+for i = 2, #ARGV, 4 do
+  local kind = KIND[ARGV[i]]
+  if kind == nil then
+    return redis.error_reply('unknown op ' .. tostring(ARGV[i]))
+  end
+  if kind ~= 'any' then
+    want[tonumber(ARGV[i + 1])] = kind
+  end
+end
+for index, kind in pairs(want) do
+  local actual = redis.call('TYPE', KEYS[index])['ok']
+  if actual ~= 'none' and actual ~= kind then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[index] .. ' holds a ' .. actual .. ', not a ' .. kind .. '; nothing of this batch was written')
+  end
 end
 local n = 0
 for i = 2, #ARGV, 4 do
@@ -36,8 +55,6 @@ for i = 2, #ARGV, 4 do
     redis.call('SET', key, a)
   elseif op == 'DEL' then
     redis.call('DEL', key)
-  else
-    return redis.error_reply('unknown op ' .. tostring(op))
   end
   n = n + 1
 end
