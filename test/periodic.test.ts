@@ -35,3 +35,17 @@ test('a failing run does not stop the next ones', async (t) => {
   await p.stop();
   t.true(runs > 1);
 });
+
+test('immediately: false waits one interval for the first run; running says whether ticks are scheduled', async (t) => {
+  let runs = 0;
+  const p = new Periodic(async () => { runs++; }, 40, { immediately: false });
+  t.false(p.running);
+  p.start();
+  t.true(p.running);
+  await new Promise((r) => setImmediate(r));
+  t.is(runs, 0, 'nothing at start');
+  await new Promise((r) => setTimeout(r, 70));
+  t.true(runs >= 1, 'a run after the first interval');
+  await p.stop();
+  t.false(p.running);
+});

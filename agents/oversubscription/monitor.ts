@@ -9,6 +9,7 @@ import { ProcLoadProbe, type LoadProbe } from './load-probe.ts';
 import { DEFAULT_LOAD_THRESHOLD, QosController, type QosTask } from './qos-controller.ts';
 import { DEFAULT_SAFETY_MARGIN, estimateSlack, oversubscribedResources, sameEstimate, type SlackEstimate } from './slack-estimator.ts';
 import { ProcUsageSampler, type UsageSampler } from './usage-sampler.ts';
+import { Periodic } from '../../src/common/periodic.ts';
 
 export const DEFAULT_OVERSUBSCRIPTION_INTERVAL_MS = 5000;
 
@@ -62,9 +63,9 @@ export interface MonitorDeps {
 
 export class OversubscriptionMonitor {
   private readonly qos: QosController;
-  private timer: NodeJS.Timeout | undefined;
+  /** A slow round (or master) makes the next tick skip, not queue (Periodic). */
+  private readonly rounds: Periodic;
   private ticking: Promise<void> = Promise.resolve();
-  private busy = false;
   private stopped = false;
   private latest: SlackEstimate | undefined;
   /** The estimate the master accepted on the current stream. */
@@ -75,22 +76,19 @@ export class OversubscriptionMonitor {
 
   constructor(private readonly opts: ResolvedOversubscription, private readonly deps: MonitorDeps) {
     this.qos = new QosController({ loadThreshold: opts.loadThreshold });
+    // The first round after one interval: usage is a rate over the time since the last sample.
+    this.rounds = new Periodic(() => this.enqueueRound(), opts.intervalMs, { immediately: false });
   }
 
   start(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = setInterval(() => {
-      if (!this.busy) void this.enqueueRound(); // a slow round (or master) is skipped, not queued
-    }, this.opts.intervalMs);
-    this.timer.unref();
+    if (!this.stopped) this.rounds.start();
   }
 
   /** No more rounds or reports; waits for a round in progress (not for a report in flight: the
    *  connection's shutdown ends that one). */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.rounds.cancel();
     await this.ticking;
   }
 
@@ -123,23 +121,18 @@ export class OversubscriptionMonitor {
 
   private async round(): Promise<void> {
     if (this.stopped) return;
-    this.busy = true;
-    try {
-      const running = this.deps.tasks.runningTasks();
-      const keyed = running.map((t) => ({ ...t, key: `${t.frameworkId}/${t.taskId}` }));
-      const usage = await this.opts.sampler.sample(keyed.map(({ key, frameworkId, taskId, pgid }) => ({ key, frameworkId, taskId, pgid })));
-      const tasks: QosTask[] = keyed.map((t) => ({ ...t, usage: usage.get(t.key) }));
-      const estimate = estimateSlack(tasks, this.opts.safetyMargin);
-      if (!sameEstimate(estimate, this.latest)) this.deps.logger.info({ cpus: estimate.cpus, mem: estimate.mem }, 'oversubscribable slack estimate changed');
-      this.latest = estimate;
-      this.report();
-      const load = await this.opts.loadProbe.read();
-      for (const c of this.qos.corrections({ tasks, estimate, load })) {
-        if (this.stopped) break;
-        this.deps.tasks.preempt(c.frameworkId, c.taskId, c.message);
-      }
-    } finally {
-      this.busy = false;
+    const running = this.deps.tasks.runningTasks();
+    const keyed = running.map((t) => ({ ...t, key: `${t.frameworkId}/${t.taskId}` }));
+    const usage = await this.opts.sampler.sample(keyed.map(({ key, frameworkId, taskId, pgid }) => ({ key, frameworkId, taskId, pgid })));
+    const tasks: QosTask[] = keyed.map((t) => ({ ...t, usage: usage.get(t.key) }));
+    const estimate = estimateSlack(tasks, this.opts.safetyMargin);
+    if (!sameEstimate(estimate, this.latest)) this.deps.logger.info({ cpus: estimate.cpus, mem: estimate.mem }, 'oversubscribable slack estimate changed');
+    this.latest = estimate;
+    this.report();
+    const load = await this.opts.loadProbe.read();
+    for (const c of this.qos.corrections({ tasks, estimate, load })) {
+      if (this.stopped) break;
+      this.deps.tasks.preempt(c.frameworkId, c.taskId, c.message);
     }
   }
 

@@ -5,6 +5,7 @@
 // from there: the intervals it missed are sampled from the state it recovered (up to
 // `backfillLimitMs`; older ones are a gap, logged and counted), none is sampled twice.
 import type { Clock } from '../common/clock.ts';
+import { Periodic } from '../common/periodic.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Policy } from '../autoscaler/policy-schema.ts';
 import { DEFAULT_BILLING, DEFAULT_COST_SPLIT, type BillingRule, type CostModelConfig } from './cost-model.ts';
@@ -55,7 +56,8 @@ export interface TickResult {
 
 export class AccountingSampler {
   private cursor: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Checks at least every second whether an interval ended; a slow round skips ticks, never queues them. */
+  private readonly rounds: Periodic;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly warned = new Set<string>();
   /** With no cursor in Redis (the first master ever), sampling begins at the interval holding this. */
@@ -64,6 +66,10 @@ export class AccountingSampler {
   constructor(private readonly deps: SamplerDeps, readonly opts: SamplerOptions) {
     this.createdAt = deps.clock.now();
     if (!(opts.intervalSeconds > 0)) throw new Error(`accounting interval: ${opts.intervalSeconds} is not a positive number of seconds`);
+    this.rounds = new Periodic(
+      () => this.tick().catch((e: unknown) => this.deps.log.error({ err: e }, 'accounting round failed')),
+      Math.min(1000, this.intervalMs), { immediately: false },
+    );
   }
 
   get intervalMs(): number {
@@ -71,21 +77,17 @@ export class AccountingSampler {
   }
 
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.rounds.running;
   }
 
-  /** Starts sampling (call on becoming leader). Checks at least every second whether an interval ended. */
+  /** Starts sampling (call on becoming leader). */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.tick().catch((e) => this.deps.log.error({ err: e }, 'accounting round failed'));
-    }, Math.min(1000, this.intervalMs)).unref();
+    this.rounds.start();
   }
 
   /** Stops sampling (call on losing leadership or at shutdown); waits for a round in progress. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.rounds.cancel();
     await this.chain.catch(() => {});
     this.cursor = undefined; // a later start reads the cursor again: another leader may have moved it
   }

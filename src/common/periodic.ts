@@ -5,12 +5,24 @@ export class Periodic {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
 
-  /** `run` handles its own errors; a rejection is dropped. */
-  constructor(private readonly run: () => Promise<unknown>, private readonly intervalMs: number) {}
+  /**
+   * `run` handles its own errors; a rejection is dropped. `immediately: false` waits one interval
+   * for the first run (work whose first run needs time to have passed, such as a rate).
+   */
+  constructor(
+    private readonly run: () => Promise<unknown>,
+    private readonly intervalMs: number,
+    private readonly opts: { immediately?: boolean } = {},
+  ) {}
+
+  /** Whether ticks are scheduled (between start and cancel/stop). */
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
 
   start(): void {
     if (this.timer) return;
-    this.tick();
+    if (this.opts.immediately ?? true) this.tick();
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
   }
