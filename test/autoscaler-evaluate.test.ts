@@ -1,6 +1,6 @@
 // One evaluation (src/autoscaler/evaluate.ts), pure: inputs in, actions and the decision record out.
 import test from 'ava';
-import { evaluate, type AgentView, type EvaluationInputs } from '../src/autoscaler/evaluate.ts';
+import { evaluate, poolStates, type AgentView, type EvaluationInputs } from '../src/autoscaler/evaluate.ts';
 import { parsePolicy } from '../src/autoscaler/policy-schema.ts';
 import type { InstanceRecord } from '../src/autoscaler/records.ts';
 
@@ -110,4 +110,34 @@ budget: { perHour: 1 }
   const e = evaluate(inputs({ policy: p, agents: [] }));
   t.deepEqual(e.launches.map((l) => [l.pool, l.instanceType, l.count]), [['burst', 'small', 1]]);
   t.regex(e.launches[0].reason, /below its min of 1/);
+});
+
+test('a static machine that is on is not offered for power-on again, and its agent (no instance attribute) is found by its record', (t) => {
+  const { policy: rack } = parsePolicy(`
+pools:
+  - name: rack
+    provider: static
+    ownership: owned
+    max: 2
+    static:
+      powerOn: "true"
+      powerOff: "true"
+      machines: [{ name: node1, address: 10.0.0.1, cpus: 1, mem: 512 }, { name: node2, address: 10.0.0.2, cpus: 1, mem: 512 }]
+scaleDown: { unneededForSeconds: 60, drainGraceSeconds: 30, utilisationThreshold: 0.5 }
+budget: { perHour: 1 }
+cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
+`, 'rack.yaml');
+  const node1 = rec('rack/node1', { pool: 'rack', instanceType: 'node1', ownership: 'owned', capacityType: 'owned', unitPrice: 0, agentId: 'A-node1' });
+  const busy = agent('A-node1', { hostname: '10.0.0.1', pool: 'rack', attributes: { pool: 'rack' }, used: q(1, 512), free: q(0, 0) });
+  const listed = { id: 'rack/node1', pool: 'rack', provider: 'static', instanceType: 'node1', capacityType: 'owned' as const, zone: 'on-prem', state: 'running' as const, launchedAt: 0, privateAddress: '10.0.0.1' };
+  const base = { policy: rack, agents: [busy], records: [node1], inventory: { rack: [listed] } };
+  const [state] = poolStates(inputs(base), rack.pools);
+  t.deepEqual(state.offMachines, ['node2'], 'node1 is on');
+  t.is(state.running, 1, 'its agent is the record\'s, not one more machine outside the autoscaler');
+  const up = evaluate(inputs({ ...base, demands: [demand(1)] }));
+  t.deepEqual(up.decision.actions.filter((a) => a.type === 'power-on').map((a) => a.reason.match(/machine (\w+)/)?.[1]), ['node2']);
+  // Idle past the unneeded time: drained and released as the record's instance.
+  const idle = agent('A-node1', { hostname: '10.0.0.1', pool: 'rack', attributes: { pool: 'rack' } });
+  const down = evaluate(inputs({ ...base, agents: [idle], unneeded: { 'A-node1': NOW - 120_000 } }));
+  t.like(down.drains[0], { agentId: 'A-node1', instanceId: 'rack/node1', pool: 'rack' });
 });

@@ -108,9 +108,20 @@ function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefine
   return (spot ? t?.spotPrice ?? t?.price : t?.price) ?? 0;
 }
 
+/**
+ * The live record of the instance an agent runs on: by the agent's `instance` attribute, else by
+ * the agent the record learned when it registered — a static machine's agent is started by the
+ * operator's power-on hook and names its pool, not Spillway's instance id.
+ */
+export function recordOfAgent(records: readonly InstanceRecord[], a: Pick<AgentView, 'id' | 'instanceId'>): InstanceRecord | undefined {
+  return records.find((r) => LIVE.has(r.state) && (a.instanceId ? r.instanceId === a.instanceId : r.agentId === a.id));
+}
+
+/** A static machine's name from its instance id (`<pool>/<machine>`, providers/static). */
+const machineName = (pool: string, instanceId: string): string => (instanceId.startsWith(`${pool}/`) ? instanceId.slice(pool.length + 1) : instanceId);
+
 /** Pool states for the planner: machines up, launches pending and instances booting by type. */
 export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): PoolState[] {
-  const recordedIds = new Set(inputs.records.filter((r) => LIVE.has(r.state)).map((r) => r.instanceId));
   return pools.map((pool) => {
     const live = inputs.records.filter((r) => r.pool === pool.name && LIVE.has(r.state));
     const booting: Record<string, number> = {};
@@ -118,11 +129,12 @@ export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): Po
     for (const l of inputs.launches) if (l.pool === pool.name && l.state === 'queued') booting[l.instanceType] = (booting[l.instanceType] ?? 0) + l.count;
     const pending = Object.values(booting).reduce((a, b) => a + b, 0);
     // Agents of the pool that no record covers (started outside the autoscaler, e.g. by `spillway up`).
-    const outside = inputs.agents.filter((a) => a.pool === pool.name && !(a.instanceId && recordedIds.has(a.instanceId))).length;
+    const outside = inputs.agents.filter((a) => a.pool === pool.name && !recordOfAgent(inputs.records, a)).length;
     const running = live.filter((r) => r.state !== 'booting').length + outside;
     const state: PoolState = { name: pool.name, running, pending, booting };
     if (pool.provider === 'static') {
-      const on = new Set([...(inputs.inventory[pool.name] ?? []).filter((i) => i.state !== 'terminated' && i.state !== 'stopped').map((i) => i.id), ...live.map((r) => r.instanceId)]);
+      const on = new Set([...(inputs.inventory[pool.name] ?? []).filter((i) => i.state !== 'terminated' && i.state !== 'stopped').map((i) => i.id), ...live.map((r) => r.instanceId)]
+        .map((id) => machineName(pool.name, id)));
       return { ...state, offMachines: (pool.static?.machines ?? []).map((m) => m.name).filter((n) => !on.has(n)) };
     }
     return state;
@@ -176,7 +188,7 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     return reg ? { ...r, state: 'running' as const, agentId: reg.agentId } : r;
   }).filter((r) => !gone.has(r.instanceId));
   const goneAgents = new Set(findings.flatMap((f) => (f.kind === 'vanished' && f.agentId ? [f.agentId] : [])));
-  const recordOf = (a: AgentView): InstanceRecord | undefined => (a.instanceId ? records.find((r) => r.instanceId === a.instanceId && LIVE.has(r.state)) : undefined);
+  const recordOf = (a: AgentView): InstanceRecord | undefined => recordOfAgent(records, a);
 
   // ---- 2. spot notices -------------------------------------------------------------------------------
   const drains: DrainOrder[] = [];
@@ -299,7 +311,7 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   const sd = selectVictims({ now, agents: sdAgents, pools, unneededSince: inputs.unneeded, policy: policy.scaleDown, blocked });
   for (const v of sd.victims) {
     const a = inputs.agents.find((x) => x.id === v.agentId)!;
-    drains.push({ agentId: v.agentId, instanceId: a.instanceId, pool: v.pool, graceSeconds: policy.scaleDown.drainGraceSeconds, reason: v.reason, urgent: false });
+    drains.push({ agentId: v.agentId, instanceId: recordOf(a)?.instanceId ?? a.instanceId, pool: v.pool, graceSeconds: policy.scaleDown.drainGraceSeconds, reason: v.reason, urgent: false });
   }
   for (const d of drains) actions.push({ type: 'drain', agentId: d.agentId, instanceId: d.instanceId, pool: d.pool, reason: d.reason });
   for (const k of sd.kept) notes.push(k.reason);

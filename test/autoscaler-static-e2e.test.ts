@@ -1,0 +1,75 @@
+// End to end, owned machines that are off: demand powers one on through the static pool's hook
+// (before anything is rented), its agent runs the work, and when the demand has ended the machine
+// is drained and powered off again through the other hook. The hooks start and stop a real
+// `spillway agent`, as an operator's would through IPMI or Wake-on-LAN; that agent says which pool
+// it is in but not which of Spillway's instances it is, as an owned machine's agent config would.
+import test from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatchJob } from '../src/sdk/batch-job.ts';
+import { startAutoscaledCluster, waitForDecision } from './helpers/autoscale.ts';
+import { BIN, waitFor } from './helpers/cluster.ts';
+import { tempDir } from './helpers/redis.ts';
+
+function staticPolicy(masterUrl: string, dir: string): string {
+  const powerOn = `nohup ${process.execPath} ${BIN} agent --master ${masterUrl} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE `
+    + `--kill-tasks-on-exit --resources "cpus:1;mem:512;disk:1000;ports:[34000-34099]" --attributes "pool:rack" >${dir}/agent-$SPILLWAY_MACHINE.log 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE`;
+  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) && echo off >> ${dir}/power-$SPILLWAY_MACHINE`;
+  return `
+pools:
+  - name: rack
+    provider: static
+    ownership: owned
+    max: 1
+    costPerHour: 0.02
+    bootTimeoutSeconds: 60
+    static:
+      powerOn: ${JSON.stringify(powerOn)}
+      powerOff: ${JSON.stringify(powerOff)}
+      machines:
+        - { name: node1, address: 127.0.0.2, cpus: 1, mem: 512, disk: 1000 }
+  - name: burst
+    provider: local
+    ownership: rented
+    max: 2
+    instanceTypes: [{ name: small, cpus: 1, mem: 512, disk: 1000, price: 0.1 }]
+scaleUp: { batchWindowSeconds: 0, maxLaunchesPerMinute: 10 }
+scaleDown: { utilisationThreshold: 0.5, unneededForSeconds: 2, drainGraceSeconds: 1, disruptionBudget: 3 }
+budget: { perHour: 1 }
+cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
+`;
+}
+
+test('an owned machine that is off is powered on for demand before anything is rented, and powered off when the demand is gone', async (t) => {
+  const c = await startAutoscaledCluster({ ownedAgents: 0 });
+  const dir = tempDir('spillway-rack-');
+  t.teardown(async () => {
+    if (existsSync(join(dir, 'pid-node1'))) try { process.kill(Number(readFileSync(join(dir, 'pid-node1'), 'utf8')), 'SIGKILL'); } catch { /* already off */ }
+    await c.stop();
+  });
+  await c.applyPolicy(staticPolicy(c.url, dir));
+
+  const job = new BatchJob({ master: c.url, name: 'on-prem', tasks: Array.from({ length: 2 }, (_, i) => ({ id: `t${i}`, command: 'sleep 2', cpus: 0.5, mem: 64 })) });
+  const results = await job.run();
+  t.true(results.every((r) => r.state === 'TASK_FINISHED'), JSON.stringify(results));
+  const powerOn = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'power-on'), 'the power-on decision');
+  const step = powerOn.actions.find((a) => a.type === 'power-on')!;
+  t.is(step.pool, 'rack');
+  t.regex(step.reason, /owned capacity is used before rented/);
+  t.false(powerOn.actions.some((a) => a.type === 'launch'), 'nothing rented alongside');
+  const agents = await c.agents();
+  const rackAgent = agents.find((a) => a.pool === 'rack');
+  t.truthy(rackAgent, 'the powered-on machine registered');
+  t.true(results.every((r) => r.agentId === rackAgent!.id), 'the work ran on it');
+  t.false(agents.some((a) => a.pool === 'burst'), 'nothing was rented');
+
+  const [record] = await c.instances();
+  t.is(record.instanceId, 'rack/node1');
+  const drain = await waitForDecision(c, (d) => d.kind === 'evaluation' && d.actions.some((a) => a.type === 'drain' && a.agentId === rackAgent!.id), 'its drain once idle', 60_000);
+  t.regex(drain.actions.find((a) => a.type === 'drain')!.reason, /below 50 % for \d+ s/);
+  await waitForDecision(c, (d) => d.kind === 'release' && d.actions.some((a) => a.instanceId === 'rack/node1'), 'its release', 60_000);
+  await waitFor(() => existsSync(join(dir, 'power-node1')), 10_000, 'the power-off hook');
+  t.is(readFileSync(join(dir, 'power-node1'), 'utf8'), 'off\n', 'powered off once');
+  await waitFor(async () => (await c.instances()).find((i) => i.instanceId === 'rack/node1')?.state === 'released', 10_000, 'the record released');
+  await waitFor(async () => !(await c.agents()).some((a) => a.id === rackAgent!.id && a.active), 30_000, 'its agent gone');
+});
