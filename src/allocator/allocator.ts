@@ -253,6 +253,12 @@ export class Allocator {
     for (const c of this.clientsOf(id, roles)) c.suppressed = true;
   }
 
+  /** SUBSCRIBE / UPDATE_FRAMEWORK: exactly `roles` are suppressed, the others resume (filters stay). */
+  setSuppressedRoles(id: string, roles: readonly string[]): void {
+    const suppressed = new Set(roles);
+    for (const c of this.clientsOf(id)) c.suppressed = suppressed.has(c.role);
+  }
+
   /** REVIVE: clears filters and resumes offers, for the given roles or all. */
   revive(id: string, roles?: readonly string[]): void {
     for (const c of this.clientsOf(id, roles)) {

@@ -50,6 +50,13 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
     res.end();
     return;
   }
+  // A client that hung up while the call was handled (a SUBSCRIBE waits for its write) has already
+  // had its 'close': without this its subscriber would count as connected, forever.
+  if (res.destroyed || req.socket.destroyed) {
+    out.onClose();
+    out.stream.destroy();
+    return;
+  }
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache', ...out.headers });

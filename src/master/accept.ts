@@ -1,4 +1,4 @@
-// ACCEPT (and DECLINE, an ACCEPT with no operations), with Mesos' validation: the offers must be
+// ACCEPT (DECLINE is decline.ts: offer by offer), with Mesos' validation: the offers must be
 // valid, the framework's own and on one agent; operations apply in order to what the offers hold —
 // RESERVE and UNRESERVE re-label resources, LAUNCH takes them for tasks — and whatever is left goes
 // back to the agent, filtered for `refuse_seconds`.
@@ -104,21 +104,46 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
     a.record.dynamicReservations = dyn;
     ops.push({ op: 'put', hash: 'agents', id: agentId!, value: a.record });
   }
-  for (const t of launched) m.state.putTask(t);
-  m.allocator.recover(fid, role!, agentId!, held, { refuseSeconds: refuseSeconds ?? m.config.defaultRefuseSeconds, now });
-  if (launched.length && m.launchGate) await m.launchGate.take(launched.length);
-  ops.push(...launched.map((t) => m.putTaskOp(t)));
-  if (launched.length) ops.push(...m.satisfyDemand(fid, launched.map((t) => t.resources)));
-  if (ops.length) await m.persist(ops);
   for (const t of launched) {
-    agent!.stream?.sendJson(launchEventJson(t));
-    m.metrics.tasksLaunched.inc();
+    m.state.putTask(t);
+    m.launching.add(t);
   }
-  // The LAUNCHes reach the agent's socket before the framework hears 202: a master killed after
-  // answering has already handed them to the kernel, so an acknowledged launch is never lost.
-  if (launched.length) agent!.stream?.flush();
+  m.allocator.recover(fid, role!, agentId!, held, { refuseSeconds: refuseSeconds ?? m.config.defaultRefuseSeconds, now });
+  try {
+    if (launched.length && m.launchGate) await m.launchGate.take(launched.length);
+    // While the gate held them the framework may have gone (TEARDOWN, failover timeout): its
+    // tasks were removed with it and must not be written back.
+    const current = (): TaskRecord[] => launched.filter((t) => m.state.task(fid, t.info.task_id.value) === t);
+    const kept = current();
+    ops.push(...kept.map((t) => m.putTaskOp(t)));
+    if (kept.length) ops.push(...m.satisfyDemand(fid, kept.map((t) => t.resources)));
+    if (ops.length) await m.persist(ops);
+    // A KILL that came meanwhile was held back (kill: the agent would not have known the task);
+    // such a task is not launched but ends TASK_KILLED here, its resources returned.
+    const killed: TaskRecord[] = [];
+    for (const t of current()) {
+      if (t.killRequested) { killed.push(t); continue; }
+      agent!.stream?.sendJson(launchEventJson(t));
+      m.metrics.tasksLaunched.inc();
+    }
+    // The LAUNCHes reach the agent's socket before the framework hears 202: a master killed after
+    // answering has already handed them to the kernel, so an acknowledged launch is never lost.
+    if (launched.length) agent!.stream?.flush();
+    if (killed.length) await endKilledBeforeLaunch(m, killed);
+  } finally {
+    for (const t of launched) m.launching.delete(t);
+  }
   if (optimistic) m.rescindStaleOptimisticOffers(agentId!);
   m.scheduleAllocation();
+}
+
+async function endKilledBeforeLaunch(m: Master, killed: TaskRecord[]): Promise<void> {
+  const ops = killed.flatMap((t) => {
+    t.killRequested = false;
+    return m.applyStatus(t, m.masterStatus(t, 'TASK_KILLED', 'Killed before it was launched', 'REASON_TASK_KILLED_DURING_LAUNCH'));
+  });
+  await m.persist(ops);
+  for (const t of killed) if (t.pending.length === 1) m.deliverHead(t);
 }
 
 /** RESERVE / UNRESERVE inside an ACCEPT: what to take from the offer and what it becomes. */

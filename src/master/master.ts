@@ -106,6 +106,8 @@ export class Master {
   private timers: NodeJS.Timeout[] = [];
   private allocationPending = false;
   private readonly lastSentAt = new Map<string, number>();
+  /** Tasks whose ACCEPT has not sent their LAUNCH yet (launch gate, write): a KILL waits for it. */
+  readonly launching = new Set<TaskRecord>();
   /** The uuid last sent per task, so two paths (an ACK and a new update) never send it twice. */
   private readonly lastSentUuid = new Map<string, string>();
   private readonly onFatal: (e: Error) => void;

@@ -8,6 +8,7 @@ import { frameworkRoles, hasCapability, type EventSink, type FrameworkLive, type
 import { errorEvent } from './mesos-json.ts';
 import { validateIdValue } from './task-validation.ts';
 import { accept } from './accept.ts';
+import { decline } from './decline.ts';
 import { parseRequest } from './demand.ts';
 import { VERSION } from '../common/version.ts';
 
@@ -70,6 +71,9 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
   const now = m.clock.now();
   let f = requested ? m.state.frameworks.get(requested) : undefined;
   if (f) {
+    // As Mesos' failover: offers made to the previous subscription are withdrawn (it never saw or
+    // closes on them; the new one gets fresh offers) — before the role check, which counts them.
+    for (const o of m.state.offersOfFramework(f.record.id)) m.rescind(o, false);
     applyRoles(m, f.record.id, info);
     if (f.stream && f.stream !== sink) {
       // The newest subscription wins (Mesos' failover); the old scheduler learns why.
@@ -100,7 +104,8 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
     },
   });
   m.allocator.setFrameworkActive(id, true);
-  if (sub.suppressed_roles?.length) m.allocator.suppress(id, sub.suppressed_roles);
+  // Suppression is what this SUBSCRIBE says, not what a previous subscription left (Mesos).
+  m.allocator.setSuppressedRoles(id, sub.suppressed_roles ?? []);
   for (const t of m.state.tasksOfFramework(id)) m.deliverHead(t, true);
   m.log.info({ frameworkId: id, name: info.name }, f.record.reregisteredAt ? 'framework re-subscribed' : 'framework subscribed');
   m.scheduleAllocation();
@@ -129,7 +134,7 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
     case 'ACCEPT':
       return accept(m, f, call.accept!.offer_ids.map((o) => o.value), call.accept!.operations, call.accept!.filters?.refuse_seconds);
     case 'DECLINE':
-      return accept(m, f, call.decline!.offer_ids.map((o) => o.value), [], call.decline!.filters?.refuse_seconds);
+      return decline(m, f, call.decline!.offer_ids.map((o) => o.value), call.decline!.filters?.refuse_seconds);
     case 'REVIVE':
       checkRoles(f, call.revive?.roles);
       m.allocator.revive(fid, call.revive?.roles);
@@ -157,7 +162,7 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
     case 'REQUEST':
       return m.setDemand(fid, parseRequest(fid, frameworkRoles(f.record.info)[0], call.request!.requests, m.clock.now(), m.demands.get(fid) ?? []));
     case 'UPDATE_FRAMEWORK':
-      return updateFramework(m, f, call.update_framework!.framework_info);
+      return updateFramework(m, f, call.update_framework!.framework_info, call.update_framework!.suppressed_roles);
     case 'ACCEPT_INVERSE_OFFERS':
     case 'DECLINE_INVERSE_OFFERS': {
       const answer = call.type === 'ACCEPT_INVERSE_OFFERS' ? call.accept_inverse_offers : call.decline_inverse_offers;
@@ -177,12 +182,17 @@ function checkRoles(f: FrameworkLive, roles: string[] | undefined): void {
   for (const r of roles ?? []) if (!mine.includes(r)) throw badRequest(`Role '${r}' is not one of the framework's roles (${mine.join(', ')})`);
 }
 
-async function updateFramework(m: Master, f: FrameworkLive, info: FrameworkInfo): Promise<void> {
+async function updateFramework(m: Master, f: FrameworkLive, info: FrameworkInfo, suppressedRoles: string[] = []): Promise<void> {
   validateFrameworkInfo(info);
   if (info.id && info.id.value !== f.record.id) throw badRequest("'framework_info.id' does not match 'framework_id'");
+  const roles = frameworkRoles(info);
+  const stray = suppressedRoles.find((r) => !roles.includes(r));
+  if (stray) throw badRequest(`'suppressed_roles' names '${stray}', which is not one of the framework's roles`);
   applyRoles(m, f.record.id, info);
+  m.allocator.setSuppressedRoles(f.record.id, suppressedRoles);
   f.record.info = { ...info, id: { value: f.record.id } };
   await m.persist([{ op: 'put', hash: 'frameworks', id: f.record.id, value: f.record }]);
+  m.scheduleAllocation();
 }
 
 export const isLive = (t: TaskRecord | undefined): boolean => t !== undefined && !isTerminal(t.state);
@@ -207,6 +217,13 @@ async function kill(m: Master, f: FrameworkLive, taskId: string): Promise<void> 
     return;
   }
   if (isTerminal(t.state)) return;
+  // Its ACCEPT is still waiting (launch gate, write): the agent has not heard of it, and a KILL
+  // sent now would only make it answer TASK_LOST and then run the LAUNCH that follows. The ACCEPT
+  // ends the task TASK_KILLED instead of launching it.
+  if (m.launching.has(t)) {
+    t.killRequested = true;
+    return;
+  }
   const grace = t.info.kill_policy?.grace_period?.nanoseconds;
   if (!m.killOnAgent(t, grace !== undefined ? grace / 1e9 : undefined)) {
     await m.persist([m.putTaskOp(t)]);
