@@ -13,6 +13,8 @@ export interface Removal {
   partitionAwareState: TaskState;
   reason: string;
   message: string;
+  /** Send FAILURE to every framework (default); not when forgetting an agent long unreachable: it was sent then. */
+  announce?: boolean;
 }
 
 /** Returns the write ops; the caller adds its own, persists them, then calls `notify`. */
@@ -40,7 +42,7 @@ export function removeAgent(m: Master, a: AgentLive, how: Removal): { ops: Write
   a.stream = undefined;
   const notify = (): void => {
     for (const t of touched) if (t.pending.length === 1) m.deliverHead(t);
-    for (const f of m.state.frameworks.values()) f.stream?.send({ type: 'FAILURE', failure: { agent_id: { value: id } } });
+    if (how.announce ?? true) for (const f of m.state.frameworks.values()) f.stream?.send({ type: 'FAILURE', failure: { agent_id: { value: id } } });
   };
   return { ops, notify };
 }

@@ -16,6 +16,7 @@ import { MasterState } from './master-state.ts';
 import { Maintenance } from './maintenance.ts';
 import { MasterMetrics } from './metrics.ts';
 import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
+import { removeAgent } from './agent-removal.ts';
 import { decodeTaskRecord, encodeTaskRecord, frozenJson } from './task-json.ts';
 import {
   frameworkRoles, hasCapability, taskKey,
@@ -42,6 +43,10 @@ export interface MasterConfig {
   /** Optimistic offers: each free agent is offered to up to this many frameworks at once (0 = off). */
   optimisticOffers: number;
   minAllocatable: MinAllocatable;
+  /** Unreachable agents are forgotten after this long (Mesos' registry_max_agent_age)… */
+  maxAgentAgeSeconds: number;
+  /** …or, oldest first, beyond this many (Mesos' registry_max_agent_count). */
+  maxUnreachableAgents: number;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -58,6 +63,8 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   maxCompletedTasks: 10_000,
   fairnessExcluded: [],
   optimisticOffers: 0,
+  maxAgentAgeSeconds: 14 * 86_400,
+  maxUnreachableAgents: 102_400,
   minAllocatable: DEFAULT_MIN_ALLOCATABLE,
 };
 
@@ -386,7 +393,32 @@ export class Master {
       }
     }
     this.expireFrameworks(now);
+    this.forgetUnreachableAgents(now);
     this.updateGauges();
+  }
+
+  /**
+   * Forgets agents unreachable for longer than maxAgentAgeSeconds, and the oldest beyond
+   * maxUnreachableAgents, as Mesos' registry GC: a VM that died without a word must not stay in
+   * the state (and GET_AGENTS, and every recovery) for ever. A PARTITION_AWARE framework's tasks
+   * there, TASK_UNREACHABLE until now, become TASK_GONE. An agent that comes back later
+   * registers anew.
+   */
+  private forgetUnreachableAgents(now: number): void {
+    const unreachable = [...this.state.agents.values()].filter((a) => a.record.unreachableSince !== undefined)
+      .sort((x, y) => x.record.unreachableSince! - y.record.unreachableSince!);
+    const tooMany = unreachable.length - this.config.maxUnreachableAgents;
+    const forget = unreachable.filter((a, i) => i < tooMany || now - a.record.unreachableSince! > this.config.maxAgentAgeSeconds * 1000);
+    if (!forget.length) return;
+    const ops: WriteOp[] = [];
+    const notices: (() => void)[] = [];
+    for (const a of forget) {
+      const message = `Agent ${a.record.id} (${a.record.hostname}) was unreachable since ${new Date(a.record.unreachableSince!).toISOString()}: forgotten`;
+      const removal = removeAgent(this, a, { state: 'TASK_LOST', partitionAwareState: 'TASK_GONE', reason: 'REASON_AGENT_REMOVED', message, announce: false });
+      ops.push(...removal.ops);
+      notices.push(removal.notify);
+    }
+    this.persist(ops).then(() => { for (const n of notices) n(); }, (e: unknown) => this.log.error({ err: e }, 'forgetting unreachable agents failed'));
   }
 
   /**

@@ -4,6 +4,7 @@ import type { MasterConfig } from '../../master/master.ts';
 import type { MasterProcessOptions } from '../../master/run-master.ts';
 import { loadRateLimits, RateLimitsError } from '../../master/rate-limits.ts';
 import { fail } from '../output.ts';
+import { parseDurationSeconds } from '../duration.ts';
 import { parseMinAllocatable, type MinAllocatable } from '../../../policies/allocation/min-allocatable.ts';
 import { accountingFromFlags, addAccountingFlags, type AccountingFlags } from './accounting-flags.ts';
 import { AGENT_AUTH_MODES, type AgentAuthMode } from '../../auth/agent-auth.ts';
@@ -26,6 +27,8 @@ export interface MasterFlags extends AccountingFlags {
   fairSharingExcludedResourceNames: string;
   minAllocatableResources: string;
   optimisticOffers: string;
+  maxAgentAge: string;
+  maxUnreachableAgents: string;
   autoscaler: boolean;
   autoscalerInterval: string;
   autoscalerJobLock: string;
@@ -40,6 +43,8 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--cluster <name>', 'cluster name (namespaces Redis keys)', 'default')
     .option('--agent-ping-timeout <seconds>', 'interval at which agents must ping', '15')
     .option('--max-agent-ping-timeouts <n>', 'missed pings before an agent is removed', '5')
+    .option('--max-agent-age <duration>', 'forget an agent unreachable this long (Mesos\' registry_max_agent_age); its PARTITION_AWARE tasks become TASK_GONE', '14d')
+    .option('--max-unreachable-agents <n>', 'forget the oldest unreachable agents beyond this many (Mesos\' registry_max_agent_count)', '102400')
     .option('--agent-reregister-timeout <seconds>', 'after a master restart or failover, time agents get to re-register before they are removed', '600')
     .option('--allocation-interval <ms>', 'time between allocation rounds', '1000')
     .option('--offer-timeout <seconds>', 'rescind offers outstanding this long (0 = never)', '0')
@@ -58,6 +63,12 @@ export function addMasterFlags(cmd: Command): Command {
     .option('--agent-auth <mode>', 'agents without a join token or credential: required = refused, loopback = only from loopback, optional = admitted', 'loopback')
     .option('--aws-identity-certs <file>', 'PEM certificates (AWS\'s per-region RSA certs) to verify EC2 instance identity documents of joining agents')
     .option('--gcp-identity-jwks <file|url>', 'JWKS (Google\'s, e.g. https://www.googleapis.com/oauth2/v3/certs) to verify GCE instance identity tokens of joining agents');
+}
+
+function durationFlag(flag: string, v: string): number {
+  const seconds = parseDurationSeconds(v);
+  if (typeof seconds === 'string') fail(`--${flag}: ${seconds}`);
+  return seconds as number;
 }
 
 function wholeNumber(flag: string, v: string): number {
@@ -94,6 +105,8 @@ export function masterConfigFromFlags(o: MasterFlags): Partial<MasterConfig> {
     fairnessExcluded: o.fairSharingExcludedResourceNames.split(',').map((s) => s.trim()).filter(Boolean),
     minAllocatable: minAllocatable(o.minAllocatableResources),
     optimisticOffers: wholeNumber('optimistic-offers', o.optimisticOffers),
+    maxAgentAgeSeconds: durationFlag('max-agent-age', o.maxAgentAge),
+    maxUnreachableAgents: wholeNumber('max-unreachable-agents', o.maxUnreachableAgents),
   };
 }
 
