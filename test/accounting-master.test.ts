@@ -244,3 +244,27 @@ test.serial('bad report input: 400 naming the parameter and the accepted values;
     t.regex(answers[i].stderr, msg);
   });
 });
+
+test.serial('an agent removed mid-interval (marked gone after a drain) is billed up to then, with its provider\'s minimum', async (t) => {
+  const gone = new SimulatedAgent({
+    master: url, hostname: 'ip-10-1-0-9', behaviour: 'run', resources: resources({ cpus: 4, mem: 8192 }),
+    attributes: [{ name: 'pool', type: 'TEXT', text: { value: 'cloud' } }, { name: 'instance', type: 'TEXT', text: { value: 'i-0gone' } }],
+  });
+  await gone.start();
+  t.teardown(() => gone.stop());
+  await master.accounting!.sampler.tick(); // everything up to now is sampled
+  const joined = clock.now();
+  clock.advance(20_000);
+  const res = await fetch(`${url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'MARK_AGENT_GONE', mark_agent_gone: { agent_id: { value: gone.agentId } } }) });
+  t.is(res.status, 200);
+  clock.advance(3 * MIN);
+  await master.accounting!.sampler.tick();
+  const c = new Redis(redis.url);
+  t.teardown(() => c.quit());
+  const samples: { present: number; billed: number }[] = [];
+  for (let h = Math.floor(joined / HOUR) * HOUR; h <= clock.now(); h += HOUR) {
+    for (const [field, v] of Object.entries(await c.hgetall(`${keyPrefix('default')}acct:s:${h}`))) if (field.startsWith(`${gone.agentId}@`)) samples.push(JSON.parse(v));
+  }
+  close(t, samples.reduce((a, s) => a + s.present, 0), 20, 'present for the 20 s it was there');
+  close(t, samples.reduce((a, s) => a + s.billed, 0), 60, 'billed for EC2\'s 60 s minimum');
+});

@@ -25,7 +25,9 @@ export function attributeMap(attrs: readonly MesosAttribute[]): Record<string, s
 
 export function masterSource(m: Master): AccountingSource {
   return {
-    agents: () => [...m.state.agents.values()].map(({ record }) => ({
+    // Departed agents (removed, with unreachableSince = when they left) are billed to then; an
+    // interval after that has nothing of them, so they cost only the end they have.
+    agents: () => [...m.state.agents.values(), ...m.departedAgents.filter((d) => !m.state.agents.has(d.id)).map((record) => ({ record }))].map(({ record }) => ({
       id: record.id,
       hostname: record.hostname,
       attributes: attributeMap(record.attributes),

@@ -7,6 +7,9 @@ import type { Master } from './master.ts';
 import { errorEvent } from './mesos-json.ts';
 import { hasCapability, type AgentLive, type TaskRecord } from './records.ts';
 
+/** Departed agents remembered for accounting (its backfill reaches 6 h back; ~a day of scale-downs). */
+export const MAX_DEPARTED_AGENTS = 1000;
+
 export interface Removal {
   /** Terminal state for the tasks of frameworks without / with PARTITION_AWARE. */
   state: TaskState;
@@ -23,7 +26,13 @@ export function removeAgent(m: Master, a: AgentLive, how: Removal): { ops: Write
   m.log.warn({ agentId: id, hostname: a.record.hostname }, how.message);
   m.metrics.agentsRemoved.inc();
   for (const o of m.state.offersOfAgent(id)) m.rescind(o);
-  const ops: WriteOp[] = [{ op: 'delete', hash: 'agents', id }];
+  // Accounting bills an agent up to when it left (and its provider's minimum): remembered as departed.
+  const departed = { ...a.record, unreachableSince: a.record.unreachableSince ?? m.clock.now() };
+  m.departedAgents = [departed, ...m.departedAgents].slice(0, MAX_DEPARTED_AGENTS);
+  const ops: WriteOp[] = [
+    { op: 'delete', hash: 'agents', id },
+    { op: 'append', list: 'departed_agents', value: departed, max: MAX_DEPARTED_AGENTS },
+  ];
   const touched: TaskRecord[] = [];
   for (const t of m.state.tasksOfAgent(id)) {
     if (isTerminal(t.state)) continue;

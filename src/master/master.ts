@@ -16,7 +16,7 @@ import { MasterState } from './master-state.ts';
 import { Maintenance } from './maintenance.ts';
 import { MasterMetrics } from './metrics.ts';
 import { errorEvent, offerJson, taskJson } from './mesos-json.ts';
-import { removeAgent } from './agent-removal.ts';
+import { MAX_DEPARTED_AGENTS, removeAgent } from './agent-removal.ts';
 import { decodeTaskRecord, encodeTaskRecord, frozenJson } from './task-json.ts';
 import {
   frameworkRoles, hasCapability, taskKey,
@@ -113,6 +113,11 @@ export class Master {
   private timers: NodeJS.Timeout[] = [];
   private allocationPending = false;
   private readonly lastSentAt = new Map<string, number>();
+  /**
+   * Agents removed from the cluster (drained and marked gone, forgotten), newest first, each with
+   * `unreachableSince` = when it left: accounting still bills their last interval and minimum.
+   */
+  departedAgents: AgentRecord[] = [];
   /** Tasks whose ACCEPT has not sent their LAUNCH yet (launch gate, write): a KILL waits for it. */
   readonly launching = new Set<TaskRecord>();
   /** The uuid last sent per task, so two paths (an ACK and a new update) never send it twice. */
@@ -192,6 +197,7 @@ export class Master {
       if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
     }
     for (const f of await this.store.readList('removed_frameworks', 10_000)) this.removedFrameworks.add((f as { id: string }).id);
+    this.departedAgents = (await this.store.readList('departed_agents', MAX_DEPARTED_AGENTS)) as AgentRecord[];
     await this.maintenance.recover();
   }
 

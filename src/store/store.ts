@@ -9,7 +9,7 @@ export type HashName = 'agents' | 'frameworks' | 'tasks' | 'meta' | 'weights' | 
   // Join tokens (src/auth/join-tokens.ts), read on demand.
   | 'join_tokens';
 /** Capped lists, newest first. */
-export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions';
+export type ListName = 'completed_tasks' | 'removed_frameworks' | 'policy_versions' | 'departed_agents';
 
 export type WriteOp =
   /** `encode`: the value's JSON, when the writer knows a cheaper way than JSON.stringify (same value). */
