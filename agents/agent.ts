@@ -18,6 +18,8 @@ import type { SlackEstimate } from './oversubscription/slack-estimator.ts';
 import { loadAgentId, saveAgentId } from './recovery.ts';
 import { credentialAgentId, loadCredential, saveCredential } from './agent-credential.ts';
 import { identityProofWithRetries, type IdentitySource } from './instance-identity.ts';
+import { fetchPlacement } from './metadata-server.ts';
+import type { MesosAttribute } from '../src/master/records.ts';
 import { StatusJournal, type JournaledUpdate } from './status-journal.ts';
 import { TaskManager } from './task-manager.ts';
 import { backoffMs } from '../src/client/master-urls.ts';
@@ -98,7 +100,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const oversubscription = opts.oversubscription?.enabled ? resolveOversubscription(opts.oversubscription) : undefined;
   await mkdir(workDir, { recursive: true });
   const resources = await agentResources(workDir, opts.resources, opts.defaultPorts ?? '[31000-32000]');
-  const attributes = parseAttributes(opts.attributes);
+  const attributes = await withPlacement(parseAttributes(opts.attributes), opts, logger);
   let agentId = await loadAgentId(workDir);
   const saved = await loadCredential(workDir);
   let credential = saved && (!agentId || saved.agentId === agentId) ? saved.credential : undefined;
@@ -292,3 +294,22 @@ function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
 }
+
+/**
+ * On a cloud VM (a metadata provider is configured for identity or notices), `zone` and `region`
+ * attributes from the metadata server unless given: reports and spot prices are by zone. A
+ * metadata server that does not answer costs a warning, not the agent.
+ */
+async function withPlacement(attributes: MesosAttribute[], opts: AgentOptions, logger: Logger): Promise<MesosAttribute[]> {
+  const provider = opts.identity?.provider ?? opts.interruptionNotices?.provider;
+  if (!provider || attributes.some((a) => a.name === 'zone')) return attributes;
+  try {
+    const { zone, region } = await fetchPlacement(provider, opts.identity?.metadataUrl ?? opts.interruptionNotices?.metadataUrl, 5000);
+    const text = (name: string, value: string): MesosAttribute => ({ name, type: 'TEXT', text: { value } });
+    return [...attributes, text('zone', zone), ...(attributes.some((a) => a.name === 'region') ? [] : [text('region', region)])];
+  } catch (e) {
+    logger.warn({ err: (e as Error).message, provider }, 'cannot read the zone from the metadata server; no zone attribute');
+    return attributes;
+  }
+}
+

@@ -20,3 +20,27 @@ export async function imdsV2Token(base: string, ttlSeconds: number, timeoutMs: n
   if (!res.ok) throw new Error(`PUT ${base}/latest/api/token: ${res.status} ${body.slice(0, 200)}`);
   return body;
 }
+
+/**
+ * Where the VM runs, from its metadata server: EC2 `placement/availability-zone` and `region`,
+ * GCE `instance/zone` (`projects/<n>/zones/<zone>`; the region is the zone less its letter). For
+ * the `zone` and `region` attributes finance reports and spot prices need (src/accounting).
+ */
+export async function fetchPlacement(provider: MetadataProvider, url: string | undefined, timeoutMs: number): Promise<{ zone: string; region: string }> {
+  const base = metadataBase(provider, url);
+  const get = async (path: string, headers: Record<string, string>): Promise<string> => {
+    const res = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.text()).trim();
+    if (!res.ok || !body) throw new Error(`GET ${base}${path}: ${res.status} ${body.slice(0, 200)}`);
+    return body;
+  };
+  if (provider === 'aws-ec2') {
+    const headers = { 'X-aws-ec2-metadata-token': await imdsV2Token(base, 60, timeoutMs) };
+    const [zone, region] = await Promise.all([
+      get('/latest/meta-data/placement/availability-zone', headers), get('/latest/meta-data/placement/region', headers),
+    ]);
+    return { zone, region };
+  }
+  const zone = (await get('/computeMetadata/v1/instance/zone', { 'Metadata-Flavor': 'Google' })).split('/').pop()!;
+  return { zone, region: zone.replace(/-[a-z]$/, '') };
+}

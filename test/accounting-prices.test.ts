@@ -35,12 +35,14 @@ test('a spot agent is charged the latest spot price of its zone; a failed refres
   fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.05, at: NOW - 2 * H });
   fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.043, at: NOW - H });
   fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1b', price: 0.039, at: NOW - H / 2 });
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1d', price: 0.09, at: NOW - H / 2 });
 
   const feed = new ProviderPriceFeed(new Map([['spot', provider]]), 5 * 60_000, silentLogger);
   await feed.refresh(clock.now());
   const agent = (zone: string) => ({ id: `a-${zone}`, hostname: 'h', attributes: { pool: 'spot', zone }, total: { cpus: 2, mem: 8192, gpus: 0 } });
   t.like(classifyAgent(agent('us-east-1a'), [pool], feed.latest()), { hourly: 0.043, listHourly: 0.096, capacityType: 'spot' });
   t.like(classifyAgent(agent('us-east-1b'), [pool], feed.latest()), { hourly: 0.039 });
+  t.like(classifyAgent(agent(''), [pool], feed.latest()), { hourly: 0.09 }, 'zone unknown: the dearest zone, as the planner budgets');
 
   fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.061, at: NOW + 60_000 });
   clock.advance(2 * 60_000);

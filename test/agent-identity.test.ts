@@ -24,6 +24,7 @@ import { inProcessBootstrapPort, launchBootstrapped } from '../src/bootstrap/boo
 import { PoolSchema } from '../providers/pool-config.ts';
 import { createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
 import { createGcpComputeProvider } from '../providers/gcp-compute/gcp-compute-provider.ts';
+import { fetchPlacement } from '../agents/metadata-server.ts';
 import { fetchIdentityProof } from '../agents/instance-identity.ts';
 import type { RedisProcess } from '../src/up/redis-process.ts';
 
@@ -106,6 +107,9 @@ test.serial('EC2: each instance joins with its own token and its signed identity
     { stdio: 'ignore', env: { ...process.env, SPILLWAY_LOG_LEVEL: 'warn' } });
   cleanups.push(() => { child.kill('SIGKILL'); });
   await waitFor(async () => (await agents()).some((x) => x.active && instanceOf(x) === a!.id), 60_000, 'instance a\'s agent to join');
+  // Its zone and region come from the metadata server (reports and spot prices are by zone).
+  const attrsA = Object.fromEntries((await agents()).find((x) => instanceOf(x) === a!.id)!.agent_info.attributes.map((x) => [x.name, x.text?.value]));
+  t.like(attrsA, { zone: a!.zone, region: 'us-east-1' });
 
   // Instance b's token with instance a's (genuine) document: refused.
   const proofA = await fetchIdentityProof({ provider: 'aws-ec2', metadataUrl: imdsA.url });
@@ -144,6 +148,7 @@ test.serial('GCE: the instance identity token (RS256 JWT) is checked for signatu
   const mdA = await gce.startMetadataServer(PROJECT, ZONE, a!.name);
   cleanups.push(() => mdA.close());
 
+  t.deepEqual(await fetchPlacement('gcp-compute', mdA.url, 2000), { zone: ZONE, region: ZONE.replace(/-[a-z]$/, '') }, 'the zone agents take as attribute');
   const proof = await fetchIdentityProof({ provider: 'gcp-compute', metadataUrl: mdA.url, audience: cfgA.identity.audience });
   const wrongInstance = await new RawAgent(master.url).subscribe({ authorization: `Bearer ${cfgB.joinToken}`, pool: 'gce-burst', identity: proof });
   t.is(wrongInstance.status, 403, wrongInstance.body);

@@ -82,10 +82,16 @@ export function poolOf(pools: readonly Pool[], agent: AgentIdentity): Pool | und
   return pools.find((p) => p.provider === 'static' && staticMachine(p, agent));
 }
 
-/** The live spot price for a type, preferring the agent's zone (latest prices() answer). */
+/**
+ * The live spot price for a type in the agent's zone (latest prices() answer). An agent whose zone
+ * is unknown, or not among the prices, is charged the dearest zone's — what the planner budgets
+ * with — rather than whichever zone happens to come first.
+ */
 function liveSpot(prices: readonly Price[] | undefined, type: string, zone: string): number | undefined {
   const spot = (prices ?? []).filter((p) => p.capacityType === 'spot' && p.instanceType === type);
-  return (spot.find((p) => p.zone === zone) ?? spot[0])?.hourly;
+  const here = spot.find((p) => p.zone === zone);
+  if (here) return here.hourly;
+  return spot.length ? Math.max(...spot.map((p) => p.hourly)) : undefined;
 }
 
 export function classifyAgent(agent: AgentIdentity, pools: readonly Pool[], livePrices: ReadonlyMap<string, readonly Price[]> = new Map()): AgentClass {

@@ -4,6 +4,7 @@
 //   PUT /latest/api/token                             (X-aws-ec2-metadata-token-ttl-seconds) → token
 //   GET /latest/dynamic/instance-identity/document    (X-aws-ec2-metadata-token)
 //   GET /latest/dynamic/instance-identity/signature
+//   GET /latest/meta-data/placement/availability-zone, /latest/meta-data/placement/region
 //   GET /latest/meta-data/spot/instance-action         404 until interrupt(), then {"action","time"}
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,6 +65,8 @@ export async function startEc2Metadata(signer: Ec2IdentitySigner, instance: Fake
     if (!tokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return reply(401, 'Unauthorized');
     if (req.url === '/latest/dynamic/instance-identity/document') return reply(200, served);
     if (req.url === '/latest/dynamic/instance-identity/signature') return reply(200, sig);
+    if (req.url === '/latest/meta-data/placement/availability-zone') return reply(200, instance.zone);
+    if (req.url === '/latest/meta-data/placement/region') return reply(200, signer.region);
     if (req.url === '/latest/meta-data/spot/instance-action' && instanceAction?.sessions.has(String(req.headers['x-aws-ec2-metadata-token']))) {
       return reply(200, instanceAction.body);
     }

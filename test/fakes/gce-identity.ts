@@ -3,6 +3,7 @@
 // (header Metadata-Flavor: Google) with an RS256 instance identity token signed by a per-test key,
 // whose public half is served as a JWKS like Google's oauth2/v3/certs; and
 //   GET /computeMetadata/v1/instance/preempted    FALSE until interrupt(), then TRUE
+//   GET /computeMetadata/v1/instance/zone         projects/<number>/zones/<zone>
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
@@ -51,6 +52,7 @@ export async function startGceMetadata(signer: GceIdentitySigner, instance: Json
     if (req.headers['metadata-flavor'] !== 'Google') return reply(403, 'Missing Metadata-Flavor:Google header.');
     const u = new URL(req.url ?? '/', 'http://metadata');
     if (u.pathname === '/computeMetadata/v1/instance/preempted') return reply(200, preempted ? 'TRUE' : 'FALSE');
+    if (u.pathname === '/computeMetadata/v1/instance/zone') return reply(200, `projects/${String(instance.projectNumber ?? '123456789012')}/zones/${zone}`);
     if (u.pathname !== '/computeMetadata/v1/instance/service-accounts/default/identity') return reply(404, 'Not Found');
     const audience = u.searchParams.get('audience');
     if (!audience) return reply(400, 'audience must be given');
