@@ -4,9 +4,8 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SchedulerClient, taskResources } from '../src/sdk/scheduler-client.ts';
-import type { Instance, LaunchSpec, Price, Provider } from '../providers/provider.ts';
 import { BatchJob } from '../src/sdk/batch-job.ts';
-import { startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
+import { NeverBootsProvider, startAutoscaledCluster, testPolicy, waitForDecision } from './helpers/autoscale.ts';
 import { waitFor } from './helpers/cluster.ts';
 
 test.serial('a REQUEST beyond the owned pool launches rented agents that register and run its tasks; owned capacity goes first', async (t) => {
@@ -54,32 +53,6 @@ test.serial('the budget stops scale-up and the decision log says so', async (t) 
   t.regex(later.summary, /unmet/);
   t.is((await c.instances()).length, 1);
 });
-
-/** A provider whose machines never boot: launches are remembered, nothing starts. */
-class NeverBootsProvider implements Provider {
-  readonly kind = 'local';
-  readonly launched = new Map<string, Instance>();
-  readonly terminated: string[] = [];
-  async launch(pool: string, count: number, spec: LaunchSpec): Promise<Instance[]> {
-    const out: Instance[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = `dud-${spec.token}-${i}`;
-      const inst = this.launched.get(id) ?? { id, pool, provider: 'local', instanceType: spec.instanceType, capacityType: 'on-demand' as const, zone: 'local', state: 'running' as const, launchedAt: Date.now() };
-      this.launched.set(id, inst);
-      out.push(inst);
-    }
-    return out;
-  }
-  async terminate(ids: readonly string[]): Promise<void> {
-    for (const id of ids) { this.terminated.push(id); this.launched.delete(id); }
-  }
-  async list(pool: string): Promise<Instance[]> {
-    return [...this.launched.values()].filter((i) => i.pool === pool);
-  }
-  async prices(): Promise<Price[]> {
-    return [];
-  }
-}
 
 test.serial('an instance that never registers is terminated at its boot timeout and its pool type backs off', async (t) => {
   const duds = new NeverBootsProvider();

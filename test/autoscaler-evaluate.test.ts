@@ -141,3 +141,49 @@ cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
   const down = evaluate(inputs({ ...base, agents: [idle], unneeded: { 'A-node1': NOW - 120_000 } }));
   t.like(down.drains[0], { agentId: 'A-node1', instanceId: 'rack/node1', pool: 'rack' });
 });
+
+test('a rented instance the provider reports stopped, with no connected agent, is terminated and its agent marked gone; an owned one that is stopped is just off', (t) => {
+  const listed = (id: string, state: 'running' | 'stopped', pool = 'burst') => ({ id, pool, provider: 'local', instanceType: 'small', capacityType: 'spot' as const, zone: 'z', state, launchedAt: 0 });
+  const gone = agent('A-r', { pool: 'burst', instanceId: 'i-1', attributes: { pool: 'burst', instance: 'i-1' }, active: false });
+  const e = evaluate(inputs({
+    agents: [agent('A-owned', { used: q(1, 512), free: q(0, 0) }), gone], records: [rec('i-1', { agentId: 'A-r' }), rec('i-2'), rec('box-1', { pool: 'owned', ownership: 'owned', capacityType: 'owned' })],
+    inventory: { owned: [listed('box-1', 'stopped', 'owned')], burst: [listed('i-1', 'stopped'), listed('i-2', 'stopped')] }, demands: [demand(2)],
+  }));
+  const found = e.findings.flatMap((f) => (f.kind === 'vanished' ? [f] : []));
+  t.deepEqual(found.map((f) => [f.instanceId, f.agentId, f.terminate]), [['i-1', 'A-r', true], ['i-2', undefined, true]]);
+  t.deepEqual(e.decision.actions.filter((a) => a.type === 'terminate').map((a) => a.instanceId), ['i-1', 'i-2']);
+  t.true(e.decision.actions.some((a) => a.type === 'mark-gone' && a.agentId === 'A-r'));
+  t.regex(found[0].reason, /stopped at the provider with no connected agent: terminated/);
+  t.is(e.launches.length, 1, 'the demand is planned again, not counted on the stopped instances');
+  // Its agent still connected: the listing may be behind; nothing is done.
+  const up = evaluate(inputs({ agents: [{ ...gone, active: true }], records: [rec('i-1', { agentId: 'A-r' })], inventory: { owned: [], burst: [listed('i-1', 'stopped')] } }));
+  t.deepEqual(up.findings, []);
+});
+
+test('the agent of an owned machine powered on again comes back drained: once connected it is registered and reactivated, and counted as capacity', (t) => {
+  const { policy: rack } = parsePolicy(`
+pools:
+  - name: rack
+    provider: static
+    ownership: owned
+    max: 1
+    static: { powerOn: "true", powerOff: "true", machines: [{ name: node1, address: 10.0.0.1, cpus: 1, mem: 512 }] }
+budget: { perHour: 1 }
+`, 'rack.yaml');
+  const listed = { id: 'rack/node1', pool: 'rack', provider: 'static', instanceType: 'node1', capacityType: 'owned' as const, zone: 'on-prem', state: 'running' as const, launchedAt: 5, privateAddress: '10.0.0.1' };
+  const booting = rec('rack/node1', { pool: 'rack', instanceType: 'node1', ownership: 'owned', capacityType: 'owned', unitPrice: 0, state: 'booting', launchedAt: 5, jobId: 'launch_rack_node1_g1' });
+  const drained = agent('A-node1', { hostname: '10.0.0.1', pool: 'rack', attributes: { pool: 'rack' }, draining: true });
+  const base = { policy: rack, records: [booting], inventory: { rack: [listed] }, demands: [demand(1)] };
+  // Still the disconnected entry of its last lifetime: not registered yet.
+  t.deepEqual(evaluate(inputs({ ...base, agents: [{ ...drained, active: false }] })).registered, []);
+  const e = evaluate(inputs({ ...base, agents: [drained] }));
+  t.deepEqual(e.registered, [{ instanceId: 'rack/node1', agentId: 'A-node1', reactivate: true }]);
+  t.deepEqual(e.launches, [], 'its agent takes the demand: nothing else is started');
+  t.regex(e.decision.actions.find((a) => a.type === 'registered')!.reason, /reactivated/);
+});
+
+test('a launch recorded under a generation the counter never passed is not planned again under its job id', (t) => {
+  const old = { jobId: 'launch_burst_small_g0', pool: 'burst', instanceType: 'small', kind: 'launch' as const, count: 1, capacityType: 'spot' as const, ownership: 'rented' as const, unitPrice: 0.1, state: 'launched' as const, reason: '', createdAt: 0, updatedAt: 0 };
+  const e = evaluate(inputs({ demands: [demand(3)], launches: [old], generations: {} }));
+  t.is(e.launches[0].jobId, 'launch_burst_small_g1');
+});

@@ -40,7 +40,13 @@ cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
 `;
 }
 
-test('an owned machine that is off is powered on for demand before anything is rented, and powered off when the demand is gone', async (t) => {
+/** Fails the test with `what` instead of hanging when `p` does not settle in time. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms); })]).finally(() => clearTimeout(timer));
+}
+
+test('an owned machine that is off is powered on for demand before anything is rented, powered off when the demand is gone, and used again for the next demand', async (t) => {
   const c = await startAutoscaledCluster({ ownedAgents: 0 });
   const dir = tempDir('spillway-rack-');
   t.teardown(async () => {
@@ -72,4 +78,18 @@ test('an owned machine that is off is powered on for demand before anything is r
   t.is(readFileSync(join(dir, 'power-node1'), 'utf8'), 'off\n', 'powered off once');
   await waitFor(async () => (await c.instances()).find((i) => i.instanceId === 'rack/node1')?.state === 'released', 10_000, 'the record released');
   await waitFor(async () => !(await c.agents()).some((a) => a.id === rackAgent!.id && a.active), 30_000, 'its agent gone');
+
+  // The next demand: the same machine is powered on again (its agent comes back with the same id
+  // from its work dir, drained by the first cycle), runs the work, and is powered off again.
+  const firstDrainAt = drain.at;
+  const second = new BatchJob({ master: c.url, name: 'on-prem-2', tasks: Array.from({ length: 2 }, (_, i) => ({ id: `u${i}`, command: 'sleep 2', cpus: 0.5, mem: 64 })) });
+  const running = second.run();
+  await waitFor(async () => ['booting', 'running'].includes((await c.instances()).find((i) => i.instanceId === 'rack/node1')?.state ?? ''), 60_000, 'the record rack/node1 live again');
+  const again = await within(running, 60_000, 'the second job on the re-powered machine');
+  t.true(again.every((r) => r.state === 'TASK_FINISHED'), JSON.stringify(again));
+  t.true(again.every((r) => r.agentId === rackAgent!.id), 'the work ran on the rack agent again');
+  t.false((await c.agents()).some((a) => a.pool === 'burst'), 'still nothing rented');
+  await waitForDecision(c, (d) => d.kind === 'evaluation' && d.at > firstDrainAt && d.actions.some((a) => a.type === 'drain' && a.agentId === rackAgent!.id), 'its second drain', 60_000);
+  await waitFor(() => readFileSync(join(dir, 'power-node1'), 'utf8') === 'off\noff\n', 60_000, 'the second power-off');
+  await waitFor(async () => (await c.instances()).find((i) => i.instanceId === 'rack/node1')?.state === 'released', 10_000, 'the record released again');
 });

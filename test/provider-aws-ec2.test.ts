@@ -126,6 +126,16 @@ test('launch sends tags, ClientToken, placement and user-data; maps the instance
   }
 });
 
+test('a rented instance whose OS shuts down is terminated, not left stopped: RunInstances asks for InstanceInitiatedShutdownBehavior terminate', async (t) => {
+  const { fake, provider } = await setup(t);
+  const [inst] = await provider.launch('burst', 1, { token: 'plan-43/burst/1', instanceType: 'm5.large' });
+  t.is(fake.requestsFor('RunInstances')[0].params.InstanceInitiatedShutdownBehavior, 'terminate');
+  t.is((await provider.list('burst')).length, 1);
+  fake.shutDownFromInside(inst.id); // e.g. the agent's machine ran `poweroff`
+  t.deepEqual(await provider.list('burst'), [], 'gone, not listed as stopped');
+  t.is(fake.instance(inst.id)?.state, 'terminated');
+});
+
 test('launch from a launch template sends LaunchTemplate and no ImageId', async (t) => {
   const { fake, provider } = await setup(t, {
     pools: (f) => [poolDef(f, {}, { amiId: undefined, subnetId: undefined, securityGroupIds: [], instanceProfile: undefined, launchTemplate: { name: 'spillway-agents', version: '7' } })],

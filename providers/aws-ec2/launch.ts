@@ -67,6 +67,9 @@ export function runInstancesInput(l: LaunchInput): RunInstancesCommandInput {
   if (aws.keyName) input.KeyName = aws.keyName;
   if (spec.zone) input.Placement = { AvailabilityZone: spec.zone };
   if (l.userDataBase64) input.UserData = l.userDataBase64;
+  // A rented agent that shuts itself down (`poweroff`) is terminated, not left stopped: EC2's
+  // default is stop, and a stopped instance serves nothing yet still bills for its volumes.
+  if (l.pool.ownership === 'rented') input.InstanceInitiatedShutdownBehavior = 'terminate';
   if (l.capacityType === 'spot') {
     input.InstanceMarketOptions = {
       MarketType: 'spot',

@@ -58,7 +58,7 @@ export class Autoscaler {
     this.loop = deps.source
       ? new AutoscalerLoop({
         source: deps.source, redis: deps.redis, cluster: deps.cluster, clock: deps.clock, providers: this.providers, queues: this.queues,
-        log, metrics: deps.metrics, intervalMs: (deps.intervalSeconds ?? 10) * 1000,
+        leaderUrl: deps.leaderUrl, log, metrics: deps.metrics, intervalMs: (deps.intervalSeconds ?? 10) * 1000,
       })
       : undefined;
     this.workers = deps.workers === false ? undefined : new WorkerPool({

@@ -19,7 +19,7 @@ import type { AgentCapacity, Demand, Plan, PlanInput, PoolState } from './plan-t
 import { scalingPolicyOf, type Policy } from './policy-schema.ts';
 import { reconcile, type Finding } from './reconcile.ts';
 import type { Decision, DecisionAction } from './decision-log.ts';
-import { launchJobId, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
+import { generationOf, launchJobId, LIVE_STATES, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
 
 export interface Quantities {
   readonly cpus: number;
@@ -77,6 +77,8 @@ export interface DrainOrder {
   readonly reason: string;
   /** Spot notice: drain now, whatever the budget. */
   readonly urgent: boolean;
+  /** The instance record's launchedAt: which lifetime of the instance this drain ends (job ids). */
+  readonly launchedAt?: number;
 }
 
 export interface Evaluation {
@@ -87,8 +89,11 @@ export interface Evaluation {
   /** Launches to record and queue (deterministic job ids). */
   readonly launches: readonly LaunchRecord[];
   readonly drains: readonly DrainOrder[];
-  /** Instances whose agent registered (the record becomes running). */
-  readonly registered: readonly { instanceId: string; agentId: string }[];
+  /**
+   * Instances whose agent registered (the record becomes running). `reactivate`: the agent of an
+   * owned machine powered on again, still deactivated by the drain that ended its last lifetime.
+   */
+  readonly registered: readonly { instanceId: string; agentId: string; reactivate: boolean }[];
   /** The next evaluation's unneeded map (scale-down candidates and since when). */
   readonly unneeded: Record<string, number>;
   /** When a unit held back by the batch window becomes due (ms), if any. */
@@ -96,7 +101,6 @@ export interface Evaluation {
   readonly decision: Decision;
 }
 
-const LIVE = new Set(['booting', 'running', 'draining']);
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
 
 function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefined): number {
@@ -114,7 +118,7 @@ function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefine
  * operator's power-on hook and names its pool, not Spillway's instance id.
  */
 export function recordOfAgent(records: readonly InstanceRecord[], a: Pick<AgentView, 'id' | 'instanceId'>): InstanceRecord | undefined {
-  return records.find((r) => LIVE.has(r.state) && (a.instanceId ? r.instanceId === a.instanceId : r.agentId === a.id));
+  return records.find((r) => LIVE_STATES.has(r.state) && (a.instanceId ? r.instanceId === a.instanceId : r.agentId === a.id));
 }
 
 /** A static machine's name from its instance id (`<pool>/<machine>`, providers/static). */
@@ -122,14 +126,17 @@ const machineName = (pool: string, instanceId: string): string => (instanceId.st
 
 /** Pool states for the planner: machines up, launches pending and instances booting by type. */
 export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): PoolState[] {
+  const releasedAgents = new Set(inputs.records.flatMap((r) => (!LIVE_STATES.has(r.state) && r.agentId ? [r.agentId] : [])));
   return pools.map((pool) => {
-    const live = inputs.records.filter((r) => r.pool === pool.name && LIVE.has(r.state));
+    const live = inputs.records.filter((r) => r.pool === pool.name && LIVE_STATES.has(r.state));
     const booting: Record<string, number> = {};
     for (const r of live) if (r.state === 'booting') booting[r.instanceType] = (booting[r.instanceType] ?? 0) + 1;
     for (const l of inputs.launches) if (l.pool === pool.name && l.state === 'queued') booting[l.instanceType] = (booting[l.instanceType] ?? 0) + l.count;
     const pending = Object.values(booting).reduce((a, b) => a + b, 0);
     // Agents of the pool that no record covers (started outside the autoscaler, e.g. by `spillway up`).
-    const outside = inputs.agents.filter((a) => a.pool === pool.name && !recordOfAgent(inputs.records, a)).length;
+    // Not the agent of a machine the autoscaler released: an owned machine's drained agent stays
+    // listed after the power-off until the master finds it unreachable, and is no machine that is up.
+    const outside = inputs.agents.filter((a) => a.pool === pool.name && !recordOfAgent(inputs.records, a) && !releasedAgents.has(a.id)).length;
     const running = live.filter((r) => r.state !== 'booting').length + outside;
     const state: PoolState = { name: pool.name, running, pending, booting };
     if (pool.provider === 'static') {
@@ -180,8 +187,16 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     agents: inputs.agents,
     unknownInstances: policy.reconciler.unknownInstances,
   });
-  const registered = findings.flatMap((f) => (f.kind === 'registered' ? [{ instanceId: f.instanceId, agentId: f.agentId }] : []));
-  for (const r of registered) actions.push({ type: 'registered', instanceId: r.instanceId, agentId: r.agentId, reason: `instance ${r.instanceId}'s agent ${r.agentId} registered` });
+  // Owned machines are drained without mark_gone, so the agent of one powered on again comes back
+  // (same agent id, from its work dir) deactivated: it is reactivated, or it would get no offers.
+  const deactivated = new Set(inputs.agents.filter((a) => a.draining).map((a) => a.id));
+  const ownedIds = new Set(inputs.records.filter((r) => r.ownership === 'owned').map((r) => r.instanceId));
+  const registered = findings.flatMap((f) => (f.kind === 'registered'
+    ? [{ instanceId: f.instanceId, agentId: f.agentId, reactivate: ownedIds.has(f.instanceId) && deactivated.has(f.agentId) }] : []));
+  for (const r of registered) {
+    actions.push({ type: 'registered', instanceId: r.instanceId, agentId: r.agentId, reason: `instance ${r.instanceId}'s agent ${r.agentId} registered${r.reactivate ? '; reactivated (drained when the machine was last released)' : ''}` });
+  }
+  const reactivated = new Set(registered.filter((r) => r.reactivate).map((r) => r.agentId));
   const gone = new Set(findings.flatMap((f) => (f.kind === 'vanished' || f.kind === 'boot-timeout' ? [f.instanceId] : [])));
   const records = inputs.records.map((r) => {
     const reg = registered.find((x) => x.instanceId === r.instanceId);
@@ -204,7 +219,7 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     if (rec?.state !== 'draining') {
       const grace = Math.floor(graceBeforeDeadlineMs(n.deadline, now, policy.scaleDown.drainGraceSeconds * 1000) / 1000);
       drains.push({
-        agentId: agent.id, instanceId: n.instanceId, pool: n.pool, graceSeconds: grace, urgent: true,
+        agentId: agent.id, instanceId: n.instanceId, pool: n.pool, graceSeconds: grace, urgent: true, ...(rec ? { launchedAt: rec.launchedAt } : {}),
         reason: `interruption notice for instance ${n.instanceId} (${n.reason}, taken back at ${new Date(n.deadline).toISOString()}): drain agent ${agent.id} now with ${grace} s grace`,
       });
     }
@@ -225,14 +240,14 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   }
   const agents: AgentCapacity[] = inputs.agents.filter((a) => !goneAgents.has(a.id)).map((a) => ({
     id: a.id, ...(a.pool ? { pool: a.pool } : {}), attributes: a.attributes, free: a.free,
-    draining: a.draining || !a.active || urgent.has(a.id) || recordOf(a)?.state === 'draining',
+    draining: (a.draining && !reactivated.has(a.id)) || !a.active || urgent.has(a.id) || recordOf(a)?.state === 'draining',
   }));
   const states = poolStates({ ...inputs, records }, pools);
   const scaling = scalingPolicyOf(policy);
   const cooldownUntil: Record<string, number> = {};
   for (const [pool, at] of Object.entries(inputs.lastScaleUpAt)) cooldownUntil[pool] = at + policy.cooldowns.scaleUpSeconds * 1000;
   let rentedSpend = 0;
-  for (const r of records) if (r.ownership === 'rented' && LIVE.has(r.state)) rentedSpend += r.unitPrice;
+  for (const r of records) if (r.ownership === 'rented' && LIVE_STATES.has(r.state)) rentedSpend += r.unitPrice;
   for (const l of inputs.launches) if (l.ownership === 'rented' && l.state === 'queued') rentedSpend += l.count * l.unitPrice;
   const planInput: PlanInput = {
     now, demands: [...due, ...replacements], agents, pools, poolStates: states, policy: scaling, prices: inputs.prices,
@@ -244,6 +259,9 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   const thePlan = plan(planInput);
   const launches: LaunchRecord[] = [];
   const gen = new Map(Object.entries(inputs.generations));
+  // Never plan a job id a recorded launch has (a generation left behind by a crash of an older
+  // version between recording a launch and raising the counter): it would be skipped as a repeat.
+  for (const l of inputs.launches) gen.set(l.pool, Math.max(gen.get(l.pool) ?? 0, generationOf(l.jobId) + 1));
   const nextId = (pool: string, type: string): string => {
     const g = gen.get(pool) ?? 0;
     gen.set(pool, g + 1);
@@ -311,7 +329,11 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   const sd = selectVictims({ now, agents: sdAgents, pools, unneededSince: inputs.unneeded, policy: policy.scaleDown, blocked });
   for (const v of sd.victims) {
     const a = inputs.agents.find((x) => x.id === v.agentId)!;
-    drains.push({ agentId: v.agentId, instanceId: recordOf(a)?.instanceId ?? a.instanceId, pool: v.pool, graceSeconds: policy.scaleDown.drainGraceSeconds, reason: v.reason, urgent: false });
+    const rec = recordOf(a);
+    drains.push({
+      agentId: v.agentId, instanceId: rec?.instanceId ?? a.instanceId, pool: v.pool, graceSeconds: policy.scaleDown.drainGraceSeconds, reason: v.reason, urgent: false,
+      ...(rec ? { launchedAt: rec.launchedAt } : {}),
+    });
   }
   for (const d of drains) actions.push({ type: 'drain', agentId: d.agentId, instanceId: d.instanceId, pool: d.pool, reason: d.reason });
   for (const k of sd.kept) notes.push(k.reason);
@@ -319,7 +341,10 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   // ---- findings as actions ------------------------------------------------------------------------------
   for (const f of findings) {
     if (f.kind === 'boot-timeout') actions.push({ type: 'terminate', instanceId: f.instanceId, pool: f.pool, instanceType: f.instanceType, reason: f.reason });
-    else if (f.kind === 'vanished') actions.push({ type: 'mark-gone', instanceId: f.instanceId, pool: f.pool, ...(f.agentId ? { agentId: f.agentId } : {}), reason: f.reason });
+    else if (f.kind === 'vanished') {
+      if (f.terminate) actions.push({ type: 'terminate', instanceId: f.instanceId, pool: f.pool, reason: f.reason });
+      actions.push({ type: 'mark-gone', instanceId: f.instanceId, pool: f.pool, ...(f.agentId ? { agentId: f.agentId } : {}), reason: f.reason });
+    }
     else if (f.kind === 'unknown') actions.push({ type: f.action, instanceId: f.instance.id, pool: f.instance.pool, reason: f.reason });
   }
 

@@ -48,6 +48,11 @@ export class LeaderClient {
   async drain(agentId: string, graceSeconds: number, markGone: boolean): Promise<void> {
     await this.call({ type: 'DRAIN_AGENT', drain_agent: { agent_id: { value: agentId }, max_grace_period: { seconds: graceSeconds }, mark_gone: markGone } });
   }
+
+  /** Mesos REACTIVATE_AGENT: offers resume for an agent deactivated or DRAINED (not DRAINING). */
+  async reactivate(agentId: string): Promise<void> {
+    await this.call({ type: 'REACTIVATE_AGENT', reactivate_agent: { agent_id: { value: agentId } } });
+  }
 }
 
 interface AgentJson {

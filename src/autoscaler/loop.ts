@@ -10,6 +10,7 @@ import type { Instance, InterruptionNotice, Price } from '../../providers/provid
 import type { ClusterSource } from './cluster-source.ts';
 import { DecisionLog } from './decision-log.ts';
 import { evaluate, type Evaluation, type EvaluationInputs } from './evaluate.ts';
+import { LeaderClient } from './leader-client.ts';
 import { autoscalerMetrics, type AutoscalerMetrics } from './metrics.ts';
 import type { PolicyProviders } from './providers.ts';
 import type { AutoscalerQueues } from './queues.ts';
@@ -22,6 +23,8 @@ export interface LoopDeps {
   clock: Clock;
   providers: PolicyProviders;
   queues: AutoscalerQueues;
+  /** The leader's base URL: the loop's own operator calls (REACTIVATE_AGENT) go through its API. */
+  leaderUrl: () => string;
   log: Logger;
   metrics: Registry;
   /** Time between evaluations (default 10 s). */
@@ -45,6 +48,7 @@ export class AutoscalerLoop {
   readonly records: AutoscalerRecords;
   readonly decisions: DecisionLog;
   private readonly m: AutoscalerMetrics;
+  private readonly leader: LeaderClient;
   private timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | undefined;
   private running: Promise<Evaluation | undefined> | undefined;
@@ -57,6 +61,7 @@ export class AutoscalerLoop {
     this.records = new AutoscalerRecords(deps.redis, deps.cluster);
     this.decisions = new DecisionLog(deps.redis, deps.cluster);
     this.m = autoscalerMetrics(deps.metrics);
+    this.leader = new LeaderClient(deps.leaderUrl);
   }
 
   start(): void {
@@ -188,6 +193,15 @@ export class AutoscalerLoop {
     const r = this.records;
     const log = this.deps.log;
     for (const x of ev.registered) {
+      // Reactivated first: if that fails, the record stays booting and the next evaluation tries again.
+      if (x.reactivate) {
+        try {
+          await this.leader.reactivate(x.agentId);
+        } catch (e) {
+          log.warn({ agentId: x.agentId, instance: x.instanceId, err: (e as Error).message }, 'reactivating a powered-on machine\'s agent failed; tried again next evaluation');
+          continue;
+        }
+      }
       await r.updateInstance(x.instanceId, (rec) => (rec.state === 'booting' ? { ...rec, state: 'running', agentId: x.agentId, registeredAt: now, updatedAt: now } : undefined));
     }
     for (const n of providerNotices) {
@@ -245,12 +259,17 @@ export class AutoscalerLoop {
             notes: [`pool ${f.pool} type ${f.instanceType} backs off until ${new Date(b.until).toISOString()}`],
           });
         } else if (f.kind === 'vanished') {
-          await r.updateInstance(f.instanceId, (x) => ({ ...x, state: 'vanished', reason: f.reason, updatedAt: now }));
+          // Stopped, not gone: terminated first (a failure leaves the record live, to try again).
+          if (f.terminate) await cur?.providers.forPool(f.pool).terminate([f.instanceId]);
+          await r.updateInstance(f.instanceId, (x) => ({ ...x, state: f.terminate ? 'released' : 'vanished', ...(f.terminate ? { releasedAt: now } : {}), reason: f.reason, updatedAt: now }));
           if (f.agentId) await this.deps.source.markAgentGone(f.agentId, f.reason);
           await r.dropNotice(f.instanceId);
           await this.decisions.append({
             kind: 'vanished', at: now, summary: f.reason,
-            actions: [{ type: 'mark-gone', pool: f.pool, instanceId: f.instanceId, ...(f.agentId ? { agentId: f.agentId } : {}), reason: f.reason }],
+            actions: [
+              ...(f.terminate ? [{ type: 'terminate', pool: f.pool, instanceId: f.instanceId, reason: f.reason }] : []),
+              { type: 'mark-gone', pool: f.pool, instanceId: f.instanceId, ...(f.agentId ? { agentId: f.agentId } : {}), reason: f.reason },
+            ],
             notes: ['its tasks are reported lost; the demand they leave is planned again'],
           });
         } else {

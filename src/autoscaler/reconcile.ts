@@ -1,15 +1,18 @@
 // The reconciler (pure): the providers' inventory against the registered agents and the
 // autoscaler's own records. Its findings become actions and decision records:
 //
-//   registered  a booting instance's agent registered: the record becomes running
+//   registered  a booting instance's agent registered and is connected: the record becomes running
 //   boot-timeout an instance with no agent after its pool's boot timeout: terminate, back off
 //   vanished    an agent (or record) whose instance the provider no longer has (spot reclaim,
 //               someone deleted it): mark the agent gone, so its tasks are reported lost and the
-//               demand is planned again
+//               demand is planned again. A rented instance the provider reports stopped (EC2
+//               stopped, GCE TERMINATED) with no connected agent is vanished too, and terminated:
+//               it serves nothing, and a stopped VM still bills for its disks. Owned machines that
+//               are stopped are just off.
 //   unknown     an instance tagged for this cluster and pool that no record and no agent knows:
 //               terminated or adopted, per `reconciler.unknownInstances`
 import type { Instance } from '../../providers/provider.ts';
-import type { InstanceRecord, LaunchRecord } from './records.ts';
+import { LIVE_STATES, type InstanceRecord, type LaunchRecord } from './records.ts';
 
 /** What the reconciler needs of an agent: its id and the machine it says it runs on. */
 export interface AgentRef {
@@ -18,12 +21,14 @@ export interface AgentRef {
   /** The `instance` attribute the providers give their agents. */
   readonly instanceId?: string;
   readonly hostname: string;
+  /** Connected to the master now (absent: assumed connected). */
+  readonly active?: boolean;
 }
 
 export type Finding =
   | { readonly kind: 'registered'; readonly instanceId: string; readonly agentId: string; readonly pool: string }
   | { readonly kind: 'boot-timeout'; readonly instanceId: string; readonly pool: string; readonly instanceType: string; readonly reason: string }
-  | { readonly kind: 'vanished'; readonly instanceId: string; readonly pool: string; readonly agentId?: string; readonly reason: string }
+  | { readonly kind: 'vanished'; readonly instanceId: string; readonly pool: string; readonly agentId?: string; readonly reason: string; readonly terminate?: boolean }
   | { readonly kind: 'unknown'; readonly instance: Instance; readonly action: 'terminate' | 'adopt'; readonly reason: string };
 
 export interface ReconcileInput {
@@ -37,8 +42,6 @@ export interface ReconcileInput {
   readonly agents: readonly AgentRef[];
   readonly unknownInstances: 'terminate' | 'adopt';
 }
-
-const LIVE: ReadonlySet<string> = new Set(['booting', 'running', 'draining']);
 
 /** The agent running on an instance: by the `instance` attribute, else by address (cloud agents). */
 export function agentFor(instance: { id: string; privateAddress?: string }, agents: readonly AgentRef[]): AgentRef | undefined {
@@ -57,7 +60,7 @@ export function reconcile(input: ReconcileInput): Finding[] {
   for (const [pool, listed] of Object.entries(input.inventory)) {
     const present = new Map(listed.filter((i) => i.state !== 'terminated').map((i) => [i.id, i]));
     for (const r of input.records) {
-      if (r.pool !== pool || !LIVE.has(r.state)) continue;
+      if (r.pool !== pool || !LIVE_STATES.has(r.state)) continue;
       const inst = present.get(r.instanceId);
       const agent = agentOfInstance.get(r.instanceId) ?? (inst ? agentFor(inst, input.agents) : undefined);
       if (!inst) {
@@ -67,8 +70,16 @@ export function reconcile(input: ReconcileInput): Finding[] {
         });
         continue;
       }
+      if (inst.state === 'stopped' && r.ownership === 'rented' && (!agent || agent.active === false)) {
+        out.push({
+          kind: 'vanished', instanceId: r.instanceId, pool, ...(agent ? { agentId: agent.id } : {}), terminate: true,
+          reason: `instance ${r.instanceId} of pool ${pool} is stopped at the provider with no connected agent: terminated${agent ? `, its agent ${agent.id} marked gone` : ''}`,
+        });
+        continue;
+      }
       if (r.state !== 'booting') continue;
-      if (agent) {
+      // Connected: a re-powered owned machine's agent from its last lifetime may still be listed.
+      if (agent && agent.active !== false) {
         out.push({ kind: 'registered', instanceId: r.instanceId, agentId: agent.id, pool });
         continue;
       }

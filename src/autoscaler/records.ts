@@ -3,7 +3,7 @@
 //
 //   autoscaler:launches     hash  job id → LaunchRecord (written before the job is queued)
 //   autoscaler:instances    hash  instance id → InstanceRecord (written by the launch job)
-//   autoscaler:generation   hash  pool → launches recorded so far (makes launch job ids)
+//   autoscaler:generation   hash  pool → next launch generation (makes launch job ids)
 //   autoscaler:launch_times zset  "job#i" scored by launch time (the launch-rate gate)
 //   autoscaler:backoff      hash  "pool" or "pool/type" → BackoffRecord
 //   autoscaler:meta         hash  lastScaleUpAt:<pool>, lastScaleDownAt, unneeded (JSON)
@@ -16,6 +16,8 @@ import type { BackoffEntry } from './plan-types.ts';
 
 export type LaunchState = 'queued' | 'launched' | 'failed';
 export type InstanceState = 'booting' | 'running' | 'draining' | 'released' | 'failed' | 'vanished';
+/** States of an instance that is (or may be) up; the others are history. */
+export const LIVE_STATES: ReadonlySet<InstanceState> = new Set(['booting', 'running', 'draining']);
 
 export interface LaunchRecord {
   jobId: string;
@@ -30,6 +32,7 @@ export interface LaunchRecord {
   reason: string;
   createdAt: number;
   updatedAt: number;
+  /** The instances it started (on a launch that failed partway: those started before the failure). */
   instanceIds?: string[];
   error?: string;
 }
@@ -87,6 +90,22 @@ export function launchJobId(pool: string, instanceType: string, generation: numb
   return `launch_${safe(pool)}_${safe(instanceType)}_g${generation}`;
 }
 
+/** The generation a launch job id was made with (launchJobId's last part). */
+export function generationOf(jobId: string): number {
+  return Number(/_g(\d+)$/.exec(jobId)?.[1] ?? -1);
+}
+
+// The launch record, the pool's generation (raised past this launch's, never lowered) and the
+// launch-rate window in one atomic step: a crash between them would leave the generation behind,
+// and every later launch of the pool/type would get this job id again and be skipped as a repeat.
+const RECORD_LAUNCH = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local gen = tonumber(ARGV[4]) + 1
+if tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0') < gen then redis.call('HSET', KEYS[2], ARGV[3], gen) end
+for i = 0, tonumber(ARGV[6]) - 1 do redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1] .. '#' .. i) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[5]) - 3600000)
+return 1`;
+
 export class AutoscalerRecords {
   readonly prefix: string;
 
@@ -107,18 +126,13 @@ export class AutoscalerRecords {
 
   /**
    * Records a planned launch, once: a record with the same job id already there (the same step
-   * planned twice) changes nothing and returns false. Bumps the pool's generation and the
-   * launch-rate window in the same transaction.
+   * planned twice) changes nothing and returns false. Raises the pool's generation and adds to the
+   * launch-rate window in the same atomic step.
    */
   async recordLaunch(r: LaunchRecord, now: number): Promise<boolean> {
-    const created = await this.redis.hsetnx(this.key('launches'), r.jobId, JSON.stringify(r));
-    if (!created) return false;
-    const m = this.redis.multi();
-    m.hincrby(this.key('generation'), r.pool, 1);
-    for (let i = 0; i < r.count; i++) m.zadd(this.key('launch_times'), now, `${r.jobId}#${i}`);
-    m.zremrangebyscore(this.key('launch_times'), '-inf', now - 3_600_000);
-    await m.exec();
-    return true;
+    const created = await this.redis.eval(RECORD_LAUNCH, 3, this.key('launches'), this.key('generation'), this.key('launch_times'),
+      r.jobId, JSON.stringify(r), r.pool, generationOf(r.jobId), now, r.count);
+    return created === 1;
   }
 
   async launch(jobId: string): Promise<LaunchRecord | undefined> {
@@ -127,10 +141,6 @@ export class AutoscalerRecords {
 
   async launches(): Promise<LaunchRecord[]> {
     return values<LaunchRecord>(await this.redis.hgetall(this.key('launches')));
-  }
-
-  async putLaunch(r: LaunchRecord): Promise<void> {
-    await this.redis.hset(this.key('launches'), r.jobId, JSON.stringify(r));
   }
 
   /** Launch records finished long ago are dropped (the instance records keep the history). */

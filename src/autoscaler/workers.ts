@@ -6,7 +6,8 @@
 //
 //   launch      provider.launch(pool, count, {token: job id}) → instance records → boot checks; every
 //               instance but owned static machines gets its own join token and user-data from the
-//               leader (src/bootstrap/bootstrap-launch.ts), so rented VMs bootstrap and join alone
+//               leader (src/bootstrap/bootstrap-launch.ts), so rented VMs bootstrap and join alone;
+//               a launch that fails partway records the instances it did start (they are usable)
 //   boot-check  agent registered → running; else terminate, back the pool/type off
 //   drain       DRAIN_AGENT (grace from the policy), wait for DRAINED (or the agent gone) → release
 //   release     terminate (static pools: power off, or only mark released when drain-only)
@@ -26,8 +27,9 @@ import { autoscalerMetrics, type AutoscalerMetrics } from './metrics.ts';
 import type { PolicyProviders } from './providers.ts';
 import { AutoscalerQueues, QUEUE, bullPrefix, type DrainJobData, type ProvisionJobData, type ReleaseJobData } from './queues.ts';
 import { agentFor } from './reconcile.ts';
-import { AutoscalerRecords, type InstanceRecord, type LaunchRecord } from './records.ts';
-import { httpBootstrapPort, launchBootstrapped } from '../bootstrap/bootstrap-launch.ts';
+import { AutoscalerRecords, LIVE_STATES, type InstanceRecord, type LaunchRecord } from './records.ts';
+import { httpBootstrapPort, launchBootstrapped, PartialLaunchError } from '../bootstrap/bootstrap-launch.ts';
+import type { Instance } from '../../providers/provider.ts';
 
 export interface WorkerPoolDeps {
   redis: Redis;
@@ -100,7 +102,7 @@ export class WorkerPool {
   // ---- provision ------------------------------------------------------------------------------------
 
   private provision(job: Job<ProvisionJobData>): Promise<unknown> {
-    return job.data.kind === 'launch' ? this.launch(job, job.data.launchId) : this.bootCheck(job.data.instanceId);
+    return job.data.kind === 'launch' ? this.launch(job, job.data.launchId) : this.bootCheck(job.data.instanceId, job.data.launchedAt);
   }
 
   private async launch(job: Job<ProvisionJobData>, launchId: string): Promise<string> {
@@ -111,7 +113,10 @@ export class WorkerPool {
     const pool = cur?.policy.policy.pools.find((p) => p.name === rec.pool);
     if (rec.state === 'launched') {
       // A retry after the records were written: make sure the boot checks are queued.
-      for (const id of rec.instanceIds ?? []) await this.queues.addBootCheck(id, (pool?.bootTimeoutSeconds ?? 600) * 1000);
+      for (const id of rec.instanceIds ?? []) {
+        const r = await this.records.instance(id);
+        if (r) await this.queues.addBootCheck(r, (pool?.bootTimeoutSeconds ?? 600) * 1000);
+      }
       return 'already launched';
     }
     if (!cur || !pool) {
@@ -129,47 +134,66 @@ export class WorkerPool {
         ? await provider.launch(rec.pool, rec.count, spec)
         : await launchBootstrapped(provider, pool, rec.count, spec, httpBootstrapPort(this.deps.leaderUrl()));
     } catch (e) {
-      const fatal = isCapacityError(e) || isConfigError(e) || e instanceof IdempotencyConflictError;
+      // Failed partway: the instances started before the failure are recorded with the failure.
+      // A retry would get them back under the same tokens, so they are recorded only on giving up.
+      const partial = e instanceof PartialLaunchError ? e : undefined;
+      const cause = partial ? partial.cause : e;
+      const fatal = isCapacityError(cause) || isConfigError(cause) || cause instanceof IdempotencyConflictError;
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (fatal || last) {
-        await this.failLaunch(rec, (e as Error).message, e);
+        await this.failLaunch(rec, (cause as Error).message, cause, { instances: partial?.launched ?? [], bootTimeoutSeconds: pool.bootTimeoutSeconds });
         if (fatal) throw new UnrecoverableError((e as Error).message);
       }
       throw e;
     }
     const now = this.deps.clock.now();
-    const list: InstanceRecord[] = instances.map((i) => ({
-      instanceId: i.id, pool: rec.pool, instanceType: i.instanceType || rec.instanceType, ownership: rec.ownership,
-      capacityType: rec.capacityType, unitPrice: rec.unitPrice, jobId: rec.jobId, state: 'booting', launchedAt: i.launchedAt || now, updatedAt: now,
-    }));
-    // Instances already recorded (a retry that got the same ones back) keep their state.
-    const known = new Set((await this.records.instances()).map((r) => r.instanceId));
-    await this.records.putInstances(list.filter((r) => !known.has(r.instanceId)), { ...rec, state: 'launched', instanceIds: instances.map((i) => i.id), updatedAt: now });
-    this.m.launches.inc({ pool: rec.pool }, instances.length);
+    await this.recordStarted(rec, instances, { ...rec, state: 'launched', instanceIds: instances.map((i) => i.id), updatedAt: now }, pool.bootTimeoutSeconds, now);
     this.deps.log.info({ pool: rec.pool, jobId: rec.jobId, instances: instances.map((i) => i.id) }, 'instances launched');
     await this.decisions.append({
       kind: 'launch', at: now, summary: `launched ${instances.length} × ${rec.instanceType} in pool ${rec.pool}: ${instances.map((i) => i.id).join(', ')}`,
       actions: [{ type: rec.kind, pool: rec.pool, instanceType: rec.instanceType, count: instances.length, jobId: rec.jobId, reason: rec.reason }], notes: [],
     });
-    for (const i of instances) await this.queues.addBootCheck(i.id, (pool.bootTimeoutSeconds * 1000) - Math.max(0, now - (i.launchedAt || now)));
     return `launched ${instances.map((i) => i.id).join(', ')}`;
   }
 
-  private async failLaunch(rec: LaunchRecord, why: string, e: unknown): Promise<void> {
+  /**
+   * Records started instances as booting, with their launch record in the same step, and queues
+   * their boot checks. A live record of the same id (a retry that got the same instance back) keeps
+   * its state; a finished one is a past lifetime (a static machine powered on again): replaced.
+   */
+  private async recordStarted(rec: LaunchRecord, instances: readonly Instance[], launch: LaunchRecord, bootTimeoutSeconds: number, now: number): Promise<void> {
+    const live = new Set((await this.records.instances()).filter((r) => LIVE_STATES.has(r.state)).map((r) => r.instanceId));
+    const list: InstanceRecord[] = instances.filter((i) => !live.has(i.id)).map((i) => ({
+      instanceId: i.id, pool: rec.pool, instanceType: i.instanceType || rec.instanceType, ownership: rec.ownership,
+      capacityType: rec.capacityType, unitPrice: rec.unitPrice, jobId: rec.jobId, state: 'booting', launchedAt: i.launchedAt || now, updatedAt: now,
+    }));
+    await this.records.putInstances(list, launch);
+    if (instances.length) this.m.launches.inc({ pool: rec.pool }, instances.length);
+    for (const r of list) await this.queues.addBootCheck(r, bootTimeoutSeconds * 1000 - Math.max(0, now - r.launchedAt));
+  }
+
+  private async failLaunch(rec: LaunchRecord, why: string, e: unknown, started?: { instances: readonly Instance[]; bootTimeoutSeconds: number }): Promise<void> {
     const now = this.deps.clock.now();
-    await this.records.putLaunch({ ...rec, state: 'failed', error: why, updatedAt: now });
+    const ids = (started?.instances ?? []).map((i) => i.id);
+    const error = ids.length ? `${ids.length} of ${rec.count} instance(s) started, then: ${why}` : why;
+    await this.recordStarted(rec, started?.instances ?? [], { ...rec, state: 'failed', error, ...(ids.length ? { instanceIds: ids } : {}), updatedAt: now }, started?.bootTimeoutSeconds ?? 0, now);
     const code = e instanceof ProviderError ? (e.code ?? e.name) : 'error';
     const b = await this.records.backOff(rec.pool, rec.instanceType, code, now);
     this.m.launchFailures.inc({ pool: rec.pool, reason: e instanceof ProviderError ? e.kind : 'other' });
     this.deps.log.warn({ pool: rec.pool, jobId: rec.jobId, err: why }, 'launch failed; the pool type backs off');
     await this.decisions.append({
-      kind: 'launch-failed', at: now, summary: `launch of ${rec.count} × ${rec.instanceType} in pool ${rec.pool} failed: ${why}`,
-      actions: [], notes: [`pool ${rec.pool} type ${rec.instanceType} backs off until ${new Date(b.until).toISOString()} (${b.failures} failure(s) in a row)`],
+      kind: 'launch-failed', at: now, summary: `launch of ${rec.count} × ${rec.instanceType} in pool ${rec.pool} failed: ${error}`,
+      actions: [], notes: [
+        `pool ${rec.pool} type ${rec.instanceType} backs off until ${new Date(b.until).toISOString()} (${b.failures} failure(s) in a row)`,
+        ...(ids.length ? [`${ids.join(', ')} started before the failure: recorded as booting, released like any other instance`] : []),
+      ],
     });
   }
 
-  private async bootCheck(instanceId: string): Promise<string> {
+  private async bootCheck(instanceId: string, launchedAt: number | undefined): Promise<string> {
     const rec = await this.records.instance(instanceId);
+    // A check queued for an earlier lifetime of the id (a static machine powered on again) is moot.
+    if (rec && launchedAt !== undefined && rec.launchedAt !== launchedAt) return `instance ${instanceId} was launched again since`;
     if (!rec || rec.state !== 'booting') return `instance ${instanceId} is ${rec?.state ?? 'unknown'}`;
     const agents = await this.leader.agents();
     const agent = agentFor({ id: instanceId }, agents.map((a) => ({ id: a.id, hostname: a.hostname, instanceId: a.attributes.instance, pool: a.attributes.pool })));
@@ -227,7 +251,7 @@ export class WorkerPool {
       await sleep(this.deps.drainPollMs ?? 1_000);
     }
     this.deps.log.info({ agentId: d.agentId, instance: d.instanceId }, 'agent drained');
-    if (d.instanceId) await this.queues.addRelease({ instanceId: d.instanceId, pool: d.pool, agentId: d.agentId, reason: d.reason });
+    if (d.instanceId) await this.queues.addRelease({ instanceId: d.instanceId, pool: d.pool, agentId: d.agentId, reason: d.reason, ...(d.launchedAt !== undefined ? { launchedAt: d.launchedAt } : {}) });
     await this.decisions.append({
       kind: 'drain', at: this.deps.clock.now(), summary: `agent ${d.agentId} drained${d.instanceId ? `; releasing instance ${d.instanceId}` : ''}`,
       actions: [{ type: 'drain', agentId: d.agentId, ...(d.instanceId ? { instanceId: d.instanceId } : {}), pool: d.pool, reason: d.reason }], notes: [],

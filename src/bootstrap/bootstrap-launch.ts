@@ -3,7 +3,8 @@
 // EC2 gives one RunInstances call one user-data). Idempotent like the providers: instance i runs
 // under launch token `<token>.<i>` and the master mints the same join token for the same
 // (pool, token, i), so a retried launch sends byte-identical user-data. Once the provider names
-// the instance, the token is bound to it: only that instance may use it.
+// the instance, the token is bound to it: only that instance may use it. A failure partway is a
+// PartialLaunchError naming the instances already started, so the caller can keep track of them.
 import type { Instance, LaunchSpec, Provider } from '../../providers/provider.ts';
 import type { Pool } from '../../providers/pool-config.ts';
 import { v1 } from '../client/v1-client.ts';
@@ -16,6 +17,17 @@ export interface BootstrapPort {
   bindInstance(tokenId: string, instanceId: string): Promise<void>;
 }
 
+/**
+ * A launch that stopped partway: `launched` were started before `cause` stopped the next one. They
+ * run (and may join), so the caller must record them, or give them back.
+ */
+export class PartialLaunchError extends Error {
+  constructor(readonly launched: readonly Instance[], readonly wanted: number, override readonly cause: unknown) {
+    super(`${launched.length} of ${wanted} instance(s) started (${launched.map((i) => i.id).join(', ')}), then: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'PartialLaunchError';
+  }
+}
+
 /** Providers whose machines boot from user-data; the others start their agents themselves. */
 const BOOTS_FROM_USER_DATA = new Set(['aws-ec2', 'gcp-compute']);
 
@@ -24,10 +36,15 @@ export async function launchBootstrapped(provider: Provider, pool: Pool, count: 
   const userData = BOOTS_FROM_USER_DATA.has(pool.provider);
   const out: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    const prepared = await port.prepare({ pool: pool.name, launch: { token: spec.token, index: i }, provider: pool.provider, attributes: pool.attributes, userData });
-    const launched = await provider.launch(pool.name, 1, { ...spec, token: `${spec.token}.${i}`, userData: prepared.userData, joinToken: prepared.joinToken });
-    for (const inst of launched) await port.bindInstance(prepared.token.id, inst.id);
-    out.push(...launched);
+    try {
+      const prepared = await port.prepare({ pool: pool.name, launch: { token: spec.token, index: i }, provider: pool.provider, attributes: pool.attributes, userData });
+      const launched = await provider.launch(pool.name, 1, { ...spec, token: `${spec.token}.${i}`, userData: prepared.userData, joinToken: prepared.joinToken });
+      out.push(...launched); // started, whether or not binding its token works
+      for (const inst of launched) await port.bindInstance(prepared.token.id, inst.id);
+    } catch (e) {
+      if (out.length) throw new PartialLaunchError(out, count, e);
+      throw e;
+    }
   }
   return out;
 }

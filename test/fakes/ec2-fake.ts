@@ -37,6 +37,8 @@ export interface FakeInstance {
   /** Decoded user-data. */
   readonly userData?: string;
   readonly spotOptions?: Readonly<Record<string, string>>;
+  /** RunInstances' InstanceInitiatedShutdownBehavior (absent: EC2's default, stop). */
+  readonly shutdownBehavior?: 'stop' | 'terminate';
 }
 
 export interface SpotPricePoint {
@@ -85,7 +87,7 @@ export interface Ec2FakeOptions {
   readonly now?: () => number;
   /** Live instances the account may have (default: unlimited); beyond it RunInstances gets InstanceLimitExceeded. */
   readonly instanceLimit?: number;
-  /** pending → running and shutting-down → terminated on each DescribeInstances first page (default true). */
+  /** pending → running, shutting-down → terminated and stopping → stopped on each DescribeInstances first page (default true). */
   readonly autoAdvance?: boolean;
   readonly maxTerminateBatch?: number;
 }
@@ -213,6 +215,13 @@ export class Ec2Fake {
     const i = this.instances.get(id);
     if (!i) throw new Error(`fake: no instance ${id}`);
     i.state = state;
+  }
+
+  /** The instance's OS shuts down (`poweroff`): it stops, or terminates per its InstanceInitiatedShutdownBehavior. */
+  shutDownFromInside(id: string): void {
+    const i = this.instances.get(id);
+    if (!i) throw new Error(`fake: no instance ${id}`);
+    i.state = i.shutdownBehavior === 'terminate' ? 'shutting-down' : 'stopping';
   }
 
   addSpotPrice(p: { instanceType: string; zone: string; price: number; at?: number; productDescription?: string }): void {
@@ -410,6 +419,10 @@ export class Ec2Fake {
     if (cap && (!cap.zone || cap.zone === zone)) {
       throw new Ec2FakeError(cap.code, `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`, cap.status);
     }
+    const shutdownBehavior = p.InstanceInitiatedShutdownBehavior;
+    if (shutdownBehavior !== undefined && shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
+      throw new Ec2FakeError('InvalidParameterValue', `Value (${shutdownBehavior}) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values are stop and terminate.`);
+    }
     const market = q.obj(t, 'InstanceMarketOptions');
     const spot = q.str(market, 'MarketType') === 'spot';
     if (this.instanceLimit !== undefined) {
@@ -426,7 +439,7 @@ export class Ec2Fake {
     for (let n = 0; n < max; n++) {
       const inst = this.newInstance({
         reservationId, instanceType, zone, tags: new Map(tags), volumeTags: new Map(volumeTags), clientToken: token,
-        imageId: p.ImageId, subnetId: p.SubnetId, securityGroupIds: groups, keyName: p.KeyName, userData,
+        imageId: p.ImageId, subnetId: p.SubnetId, securityGroupIds: groups, keyName: p.KeyName, userData, shutdownBehavior,
         iamInstanceProfile: q.str(profile, 'Name') ?? q.str(profile, 'Arn'),
         launchTemplate: lt ? { id: q.str(lt, 'LaunchTemplateId'), name: q.str(lt, 'LaunchTemplateName'), version: q.str(lt, 'Version') } : undefined,
         lifecycle: spot ? 'spot' : undefined,
@@ -493,6 +506,7 @@ export class Ec2Fake {
     for (const i of this.instances.values()) {
       if (i.state === 'pending') i.state = 'running';
       else if (i.state === 'shutting-down') i.state = 'terminated';
+      else if (i.state === 'stopping') i.state = 'stopped';
     }
   }
 

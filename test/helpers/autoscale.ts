@@ -9,6 +9,7 @@ import { runMaster, type RunningMaster } from '../../src/master/run-master.ts';
 import type { MasterAutoscalerOptions } from '../../src/autoscaler/start.ts';
 import type { StoredDecision } from '../../src/autoscaler/decision-log.ts';
 import type { InstanceRecord } from '../../src/autoscaler/records.ts';
+import type { Instance, LaunchSpec, Price, Provider } from '../../providers/provider.ts';
 import { BIN, FAST_MASTER_FLAGS, operator, waitFor, waitForMasterReady } from './cluster.ts';
 import { tempDir, testRedis } from './redis.ts';
 
@@ -141,4 +142,38 @@ scaleDown: { utilisationThreshold: 0.5, unneededForSeconds: ${o.unneeded ?? 2}, 
 budget: { perHour: ${o.budget ?? 1} }
 cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
 ${o.extra ?? ''}`;
+}
+
+/**
+ * A provider whose machines never boot: launches are remembered (tokens in `tokens`), nothing
+ * starts. `failLaunch` may refuse a launch by its token, as a cloud out of capacity would.
+ */
+export class NeverBootsProvider implements Provider {
+  readonly kind = 'local';
+  readonly launched = new Map<string, Instance>();
+  readonly terminated: string[] = [];
+  readonly tokens: string[] = [];
+  constructor(private readonly failLaunch?: (token: string) => Error | undefined) {}
+  async launch(pool: string, count: number, spec: LaunchSpec): Promise<Instance[]> {
+    this.tokens.push(spec.token);
+    const refused = this.failLaunch?.(spec.token);
+    if (refused) throw refused;
+    const out: Instance[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = `dud-${spec.token}-${i}`;
+      const inst = this.launched.get(id) ?? { id, pool, provider: 'local', instanceType: spec.instanceType, capacityType: 'on-demand' as const, zone: 'local', state: 'running' as const, launchedAt: Date.now() };
+      this.launched.set(id, inst);
+      out.push(inst);
+    }
+    return out;
+  }
+  async terminate(ids: readonly string[]): Promise<void> {
+    for (const id of ids) { this.terminated.push(id); this.launched.delete(id); }
+  }
+  async list(pool: string): Promise<Instance[]> {
+    return [...this.launched.values()].filter((i) => i.pool === pool);
+  }
+  async prices(): Promise<Price[]> {
+    return [];
+  }
 }
