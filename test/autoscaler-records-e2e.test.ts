@@ -1,7 +1,8 @@
 // The autoscaler's records of its launches and instances, end to end through the real loop and
 // workers (real Redis, a master with the autoscaler, a provider fake): a launch that fails partway
-// keeps the instances it started, a launch job id left behind by a crash is not reused, and a
-// rented instance the provider reports stopped is terminated.
+// keeps the instances it started, a launch job id left behind by a crash is not reused, a
+// rented instance the provider reports stopped is terminated, and an instance the autoscaler has no
+// record of is never terminated.
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { InsufficientCapacityError } from '../providers/errors.ts';
@@ -9,6 +10,8 @@ import { AutoscalerRecords, type LaunchRecord } from '../src/autoscaler/records.
 import { SchedulerClient, taskResources } from '../src/sdk/scheduler-client.ts';
 import { NeverBootsProvider, startAutoscaledCluster, testPolicy, waitForDecision, type AutoscaledCluster } from './helpers/autoscale.ts';
 import { waitFor } from './helpers/cluster.ts';
+import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
+import { resources } from '../src/resources/resources.ts';
 
 async function demand(t: ExecutionContext, c: AutoscaledCluster, units: number): Promise<void> {
   const client = new SchedulerClient({ master: c.url, framework: { user: 'test', name: 'big', roles: ['*'], capabilities: [{ type: 'MULTI_ROLE' }] } });
@@ -79,4 +82,24 @@ test.serial('a rented instance the provider reports stopped is terminated and it
   t.regex(found.summary, /is stopped at the provider with no connected agent: terminated/);
   t.true(cloud.terminated.includes(id), 'terminated at the provider');
   t.like((await c.instances()).find((i) => i.instanceId === id), { state: 'released' });
+});
+
+test.serial('a spot notice for an agent whose instance the autoscaler never launched drains it but terminates nothing', async (t) => {
+  const cloud = new NeverBootsProvider();
+  const c = await startAutoscaledCluster({ ownedAgents: 0, autoscaler: { providerFactory: () => ({ forPool: () => cloud }) } });
+  t.teardown(() => c.stop());
+  await c.applyPolicy(testPolicy({ owned: 0 }));
+  // A machine someone started by hand in the rented pool: it names an instance no record has.
+  const byHand = new SimulatedAgent({
+    master: c.url, hostname: 'by-hand', resources: resources({ cpus: 1, mem: 512, disk: 1000 }, [[36000, 36009]]),
+    attributes: [{ name: 'pool', type: 'TEXT', text: { value: 'burst' } }, { name: 'instance', type: 'TEXT', text: { value: 'i-byhand' } }],
+  });
+  await byHand.start();
+  t.teardown(() => byHand.stop());
+  const res = await fetch(`${c.url}/v1/interruptions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ agent_id: byHand.agentId, deadline_seconds: 30, reason: 'spot instance termination notice' }) });
+  t.is(res.status, 202, await res.clone().text());
+  await waitForDecision(c, (d) => d.kind === 'drain' && d.summary.includes(byHand.agentId!), 'the agent drained (rented: marked gone)');
+  await new Promise((r) => setTimeout(r, 2000)); // the release job, had it been queued, ran meanwhile
+  t.deepEqual(cloud.terminated, [], 'nothing terminated through the provider');
+  t.false((await c.decisions()).some((d) => d.kind === 'release'), 'no release recorded');
 });

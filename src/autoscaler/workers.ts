@@ -264,7 +264,13 @@ export class WorkerPool {
   private async release(job: Job<ReleaseJobData>): Promise<string> {
     const r = job.data;
     const rec = await this.records.instance(r.instanceId);
-    if (rec && ['released', 'failed', 'vanished'].includes(rec.state)) return `already ${rec.state}`;
+    // Only what the autoscaler launched or adopted is its to terminate: an agent that merely names
+    // an instance (a spot notice for a machine started by hand) is drained, not released.
+    if (!rec) {
+      this.deps.log.warn({ pool: r.pool, instance: r.instanceId, agentId: r.agentId }, 'not releasing an instance the autoscaler has no record of (it did not launch or adopt it)');
+      return `no record of instance ${r.instanceId}: not released`;
+    }
+    if (['released', 'failed', 'vanished'].includes(rec.state)) return `already ${rec.state}`;
     const cur = await this.deps.providers.current();
     const pool = cur?.policy.policy.pools.find((p) => p.name === r.pool);
     if (!cur || !pool) throw new UnrecoverableError(`pool ${r.pool} is not in the policy in force: release instance ${r.instanceId} by hand`);
