@@ -92,6 +92,10 @@ test('an idle rented agent is drained only after the unneeded time, and not duri
   const cooling = evaluate(inputs({ ...base, now: NOW + 60_000, unneeded: first.unneeded, lastScaleUpAt: { burst: NOW } }));
   t.deepEqual(cooling.drains, []);
   t.true(cooling.decision.notes.some((n) => /scale-down cools down until/.test(n)));
+  // Demand that arrived a moment ago (inside the 10 s batch window) would go to it: kept.
+  const wanted = evaluate(inputs({ ...base, agents: [agent('A-owned', { used: q(1, 512), free: q(0, 0) }), idle], now: NOW + 60_000, unneeded: first.unneeded, demands: [demand(1, NOW + 59_000)] }));
+  t.deepEqual(wanted.drains, [], 'not drained under demand waiting for the batch window');
+  t.deepEqual(wanted.launches, [], 'nor is anything launched for it yet');
 });
 
 test('without a policy nothing is planned and the record says so', (t) => {

@@ -103,3 +103,16 @@ test.serial('a spot notice for an agent whose instance the autoscaler never laun
   t.deepEqual(cloud.terminated, [], 'nothing terminated through the provider');
   t.false((await c.decisions()).some((d) => d.kind === 'release'), 'no release recorded');
 });
+
+test.serial('an unknown instance the reconciler adopts is recorded at its type\'s price, so it counts against the budget', async (t) => {
+  const cloud = new NeverBootsProvider();
+  // Tagged for this cluster and pool, known to nobody, older than the boot timeout: a leaked instance.
+  cloud.launched.set('i-leaked', { id: 'i-leaked', pool: 'burst', provider: 'local', instanceType: 'small', capacityType: 'on-demand', zone: 'local', state: 'running', launchedAt: Date.now() - 3_600_000 });
+  const c = await startAutoscaledCluster({ ownedAgents: 0, autoscaler: { providerFactory: () => ({ forPool: () => cloud }) } });
+  t.teardown(() => c.stop());
+  await c.applyPolicy(testPolicy({ owned: 0, price: 0.25, extra: 'reconciler: { unknownInstances: adopt }' }));
+  await waitFor(async () => (await c.instances()).some((i) => i.instanceId === 'i-leaked'), 30_000, 'the adoption');
+  const rec = (await c.instances()).find((i) => i.instanceId === 'i-leaked')!;
+  t.like(rec, { pool: 'burst', state: 'booting', unitPrice: 0.25 });
+  t.deepEqual(cloud.terminated, [], 'adopted, not terminated');
+});

@@ -103,7 +103,8 @@ export interface Evaluation {
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
 
-function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefined): number {
+/** What one machine of a type costs per hour: owned pools' costPerHour, else the live or listed price (spot for spot pools, the dearest zone). */
+export function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefined): number {
   if (pool.ownership === 'owned') return pool.costPerHour ?? 0;
   const spot = pool.capacityType === 'spot';
   const live = prices?.filter((p) => p.instanceType === type && p.capacityType === (spot ? 'spot' : 'on-demand')).map((p) => p.hourly);
@@ -302,7 +303,10 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   for (const s of thePlan.skipped) notes.push(`${s.instanceType ? `${s.pool}/${s.instanceType}` : s.pool} not used: ${s.reason}`);
 
   // ---- 4. scale down ---------------------------------------------------------------------------------
-  const neededAgents = new Set(thePlan.placements.agents.filter((a) => a.units.length).map((a) => a.agentId));
+  // Agents the demand needs — also demand still inside the batch window: it is planned in a few
+  // seconds, and the machine it would go to must not be drained meanwhile.
+  const placed = waiting.length ? plan({ ...planInput, demands: [...planInput.demands, ...waiting] }).placements : thePlan.placements;
+  const neededAgents = new Set(placed.agents.filter((a) => a.units.length).map((a) => a.agentId));
   const sdAgents: ScaleDownAgent[] = [];
   for (const a of inputs.agents) {
     const pool = a.pool ? poolByName.get(a.pool) : undefined;

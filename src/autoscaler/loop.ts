@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import type { Instance, InterruptionNotice, Price } from '../../providers/provider.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import { DecisionLog } from './decision-log.ts';
-import { evaluate, type Evaluation, type EvaluationInputs } from './evaluate.ts';
+import { evaluate, typePrice, type Evaluation, type EvaluationInputs } from './evaluate.ts';
 import { LeaderClient } from './leader-client.ts';
 import { autoscalerMetrics, type AutoscalerMetrics } from './metrics.ts';
 import type { PolicyProviders } from './providers.ts';
@@ -277,9 +277,11 @@ export class AutoscalerLoop {
           if (f.action === 'terminate') await cur?.providers.forPool(i.pool).terminate([i.id]);
           else {
             const pool = cur?.policy.policy.pools.find((p) => p.name === i.pool);
+            // Priced like its type, so that it counts against the budget and scale-down ranks it right.
+            const unitPrice = pool ? typePrice(pool, i.instanceType, this.prices.get(pool.name)?.prices) : 0;
             await r.putInstances([{
               instanceId: i.id, pool: i.pool, instanceType: i.instanceType, ownership: pool?.ownership ?? 'rented',
-              capacityType: i.capacityType, unitPrice: 0, jobId: '', state: 'booting', launchedAt: now, updatedAt: now, reason: 'adopted by the reconciler',
+              capacityType: i.capacityType, unitPrice, jobId: '', state: 'booting', launchedAt: now, updatedAt: now, reason: 'adopted by the reconciler',
             }]);
           }
           await this.decisions.append({
