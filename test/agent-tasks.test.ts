@@ -224,3 +224,15 @@ test('the task launcher dying does not lose tasks: running ones still report the
   const fin = await terminalOf(master, 'before');
   t.is(fin.status.message, 'Command terminated by signal SIGKILL');
 });
+
+test('a task gets SIGPIPE at its default: `yes | head -n1` ends quietly', async (t) => {
+  const { master, workDir } = await setup(t);
+  master.launch(FW, commandTask('pipe', "yes | head -n1; grep '^SigIgn' /proc/self/status > sigign"));
+  const fin = await terminalOf(master, 'pipe');
+  t.is(fin.status.state, 'TASK_FINISHED');
+  const sandbox = join(workDir, 'sandboxes', FW, 'pipe');
+  t.is(await readFile(join(sandbox, 'stdout'), 'utf8'), 'y\n');
+  t.is(await readFile(join(sandbox, 'stderr'), 'utf8'), '', 'no "Broken pipe" from yes');
+  const ignored = BigInt(`0x${(await readFile(join(sandbox, 'sigign'), 'utf8')).split(/\s+/)[1]}`);
+  t.is(ignored & (1n << 12n), 0n, 'SIGPIPE (13) not in SigIgn');
+});

@@ -7,12 +7,24 @@
 # A waiter subshell per task starts the command in a new session and waits for it. dash reaps
 # background children only when asked, so the agent asks ("R") once it has read a task's "E":
 # without that every ended waiter would stay a zombie of this shell.
+# This shell and its waiters ignore SIGPIPE: with the agent gone they must still record each
+# task's exit. An ignored signal stays ignored across exec and a shell cannot undo it, so the task
+# is started through a program that restores the default (`yes | head -1` must end quietly):
+# GNU env's --default-signal, else perl.
 trap '' PIPE
+if env --default-signal=PIPE true 2>/dev/null; then
+  spw_sigpipe='env --default-signal=PIPE'
+elif perl -e 1 2>/dev/null; then
+  spw_sigpipe='perl -e $SIG{PIPE}="DEFAULT";exec(@ARGV)||exit(127)'
+else
+  spw_sigpipe=''
+fi
 nl='
 '
 start() {
   cd "$spw_dir" 2>/dev/null || { echo "F $spw_id cannot enter the sandbox $spw_dir"; return; }
-  setsid "$@" </dev/null >stdout 2>stderr &
+  # $spw_sigpipe unquoted on purpose: it is a command and its arguments, or nothing.
+  setsid $spw_sigpipe "$@" </dev/null >stdout 2>stderr &
   spw_pid=$!
   echo "S $spw_id $spw_pid"
   echo "$spw_pid" >.pid
