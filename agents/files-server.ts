@@ -55,7 +55,24 @@ async function readFileChunk(root: string, url: URL, res: http.ServerResponse): 
       await fh.close();
     }
   }
-  send(res, 200, { data: buf.toString('utf8'), offset });
+  send(res, 200, { data: buf.subarray(0, wholeCharacters(buf)).toString('utf8'), offset });
+}
+
+/**
+ * How many bytes of `buf` end on a character boundary: a read that stops inside a multi-byte UTF-8
+ * character leaves that character for the next read. Decoded, its half would become U+FFFD (3
+ * bytes for 1–3), and a reader advancing by the text's byte length would skip what follows.
+ * Never 0 for a non-empty buffer, so a reader always moves on.
+ */
+export function wholeCharacters(buf: Buffer): number {
+  for (let back = 1; back <= Math.min(4, buf.length); back++) {
+    const b = buf[buf.length - back];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: the character starts further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    const cut = need > back ? buf.length - back : buf.length;
+    return cut > 0 ? cut : buf.length;
+  }
+  return buf.length;
 }
 
 async function download(root: string, url: URL, res: http.ServerResponse): Promise<void> {

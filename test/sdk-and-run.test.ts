@@ -42,3 +42,17 @@ test.serial('spillway run rejects bad flags before touching the cluster', async 
   t.is(r.code, 1);
   t.regex(r.stderr, /--count must be a whole number/);
 });
+
+test.serial('spillway run prints a task\'s whole output, however long, before it exits', async (t) => {
+  const r = await run([BIN, 'run', '--master', c.masterUrl, '--', 'seq 1 400000']); // ~2.6 MB: more than one read
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  t.is(lines.length, 400000);
+  t.is(lines.at(-1), '400000');
+});
+
+test.serial('spillway run gives up on a master it cannot reach, saying so', async (t) => {
+  const r = await run([BIN, 'run', '--master', 'http://127.0.0.1:9', '--connect-timeout', '2', '--', 'true']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /no master at http:\/\/127\.0\.0\.1:9 took the SUBSCRIBE within 2 s \(.+\); is the master running\?/);
+});

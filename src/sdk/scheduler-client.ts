@@ -29,6 +29,8 @@ export interface SchedulerEvents {
   error: [string];
   heartbeat: [];
   disconnected: [Error | undefined];
+  /** A SUBSCRIBE failed (the master unreachable, 5xx, the stream broke) and is tried again after a backoff. */
+  retrying: [Error];
 }
 
 export interface SchedulerClientOptions {
@@ -150,6 +152,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       if (!this.closed) this.emit('disconnected', why);
       return;
     }
+    this.emit('retrying', why);
     await new Promise((r) => setTimeout(r, backoffMs(attempt, 100, this.opts.maxBackoffMs ?? 15_000)));
     return this.connect(attempt + 1);
   }
