@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, waitFor } from './helpers/cluster.ts';
 import { tempDir, testRedis } from './helpers/redis.ts';
-import { freePort } from '../src/up/redis-process.ts';
+import { freePort, startRedis } from '../src/up/redis-process.ts';
 
 interface Up { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
 
@@ -115,4 +115,45 @@ test('every command has useful --help', (t) => {
     t.regex(r.stdout, /Usage: spillway/, cmd);
   }
   t.regex(cli(['agents', '--help']).stdout, /--json/);
+});
+
+test.serial('a closed terminal (SIGHUP) stops spillway up as cleanly as Ctrl-C: no task, agent or Redis left', async (t) => {
+  const dataDir = tempDir('spillway-up-hup-');
+  const port = await freePort();
+  const env = { ...process.env };
+  delete env.REDIS_URL;
+  // Its own process group, as a terminal's job is: the hangup reaches up and its agents together.
+  const child = spawn(process.execPath, [BIN, 'up', '--agents', '1', '--port', String(port), '--data-dir', dataDir], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const master = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(() => out.includes('Spillway is up'), 60_000, 'spillway up');
+    const run = spawn(process.execPath, [BIN, 'run', '--master', master, '--', `sleep 300 # ${dataDir}`], { stdio: 'ignore' });
+    t.teardown(() => { run.kill('SIGKILL'); });
+    await waitFor(() => processesMentioning(`sleep 300 # ${dataDir}`).length > 0, 30_000, 'the task to run');
+    process.kill(-child.pid!, 'SIGHUP');
+  } catch (e) {
+    process.kill(-child.pid!, 'SIGKILL');
+    throw e;
+  }
+  t.is(await exited, 0);
+  // The `spillway run` client (whose command line holds the marker too) is the test's, not up's.
+  const left = () => processesMentioning(dataDir).filter((p) => !p.includes(' run --master '));
+  await waitFor(() => left().length === 0, 15_000, 'no orphan process');
+  t.deepEqual(left(), [], 'the task, the agent and redis-server are gone');
+});
+
+test.serial('a redis-server left by a killed spillway up is stopped before the next one starts on its data dir', async (t) => {
+  const dataDir = tempDir('spillway-up-left-');
+  const first = await startRedis({ dataDir });
+  const leftover = first.child.pid!;
+  const second = await startRedis({ dataDir }); // as the next `spillway up` would
+  t.teardown(() => second.stop());
+  await waitFor(() => first.child.exitCode !== null || first.child.signalCode !== null, 10_000, 'the leftover to stop');
+  t.not(second.child.pid, leftover);
+  t.true(existsSync(join(dataDir, 'redis.pid')));
+  t.is(Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8')), second.child.pid!, 'the pid file names the running one');
 });

@@ -1,7 +1,8 @@
 // Starts and stops a private redis-server (for `spillway up` and for tests): a free port on
 // loopback, a data folder of its own, AOF on. Never touches a Redis it did not start.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -66,9 +67,11 @@ function listenOnce(port: number, host: string): Promise<number> {
 
 export async function startRedis(opts: RedisProcessOptions): Promise<RedisProcess> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const pidFile = join(opts.dataDir, 'redis.pid');
+  await stopLeftover(pidFile, opts.dataDir);
   const port = opts.port ?? (await freePort());
   const child = spawn(opts.binary ?? 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir,
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--pidfile', pidFile,
     '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--save', '',
     '--protected-mode', 'yes', '--logfile', 'redis.log', '--daemonize', 'no', ...(opts.extraArgs ?? []),
   ], { stdio: 'ignore' });
@@ -82,6 +85,32 @@ export async function startRedis(opts: RedisProcessOptions): Promise<RedisProces
       await exited;
     },
   };
+}
+
+/**
+ * A redis-server an earlier run started on this data dir and could not stop (that run was killed
+ * with SIGKILL): stopped before a new one starts, or two servers would append to one AOF. Only a
+ * live process that is a redis-server on this very dir counts — never anyone else's Redis.
+ */
+async function stopLeftover(pidFile: string, dataDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  // redis-server rewrites its command line (set-proc-title) but works in its --dir.
+  const ours = (): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis-server') && realpathSync(`/proc/${pid}/cwd`) === realpathSync(dataDir);
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 0 || !ours()) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && ours(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (ours()) process.kill(pid, 'SIGKILL');
 }
 
 async function waitForRedis(url: string, child: ChildProcess): Promise<void> {

@@ -131,8 +131,8 @@ export function registerAgentCommand(program: Command): void {
         stopping = true;
         handle.stop({ killTasks: Boolean(o.killTasksOnExit) }).finally(() => process.exit(0));
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // SIGHUP (its terminal closed) stops it as cleanly as SIGTERM, --kill-tasks-on-exit included.
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, stop);
       if (o.exitWithParent) {
         const parent = process.ppid;
         setInterval(() => { if (process.ppid !== parent) stop(); }, 500).unref();

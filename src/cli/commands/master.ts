@@ -69,7 +69,6 @@ export function registerMasterCommand(program: Command): void {
       ...(o.advertiseUrl ? { bootstrap: { advertiseUrl: o.advertiseUrl.replace(/\/+$/, '') } } : {}),
     }).catch((e) => fail(`master failed to start: ${(e as Error).message}`));
     const stop = () => { running.stop().finally(() => process.exit(0)); };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, stop);
   });
 }

@@ -49,8 +49,9 @@ export function registerUpCommand(program: Command): void {
       process.stderr.write('• stopped\n');
       process.exit(code);
     };
-    process.once('SIGINT', () => void shutdown(0));
-    process.once('SIGTERM', () => void shutdown(0));
+    // SIGHUP: the terminal closed (or the SSH session dropped) — the same clean stop, or the agents
+    // (in this process group) would die on it without stopping their tasks, and Redis ignores it.
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void shutdown(0));
 
     try {
       let redisUrl = process.env.REDIS_URL;
