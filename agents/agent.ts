@@ -174,6 +174,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     });
   tasks = new TaskManager({
     workDir, host, logger, journal, defaultGraceMs: opts.killGracePeriodMs ?? DEFAULT_KILL_GRACE_MS, agentId: () => agentId,
+    clock: opts.clock ?? systemClock,
   });
   const manager = tasks;
 

@@ -1,6 +1,7 @@
 // The agent's tasks: turns LAUNCH and KILL events into command executors, builds and journals the
 // status updates they produce, and recovers checkpointed tasks after a restart.
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../src/common/clock.ts';
 import { TaskInfoSchema, type TaskInfo } from '../src/mesos/scheduler-call.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../src/mesos/task-status.ts';
 import { CommandExecutor, type ExecutorUpdate, type TaskCheckpoint } from './executor/command-executor.ts';
@@ -18,6 +19,8 @@ export interface TaskManagerOptions {
   agentId(): string | undefined;
   /** Ended tasks remembered at most (default MAX_ENDED_TASKS). */
   maxEndedTasks?: number;
+  /** Kill deadlines (default: the system clock). */
+  clock?: Clock;
 }
 
 /** A task whose command runs now (for the oversubscription monitor). */
@@ -180,6 +183,7 @@ export class TaskManager {
       agentId: this.opts.agentId() ?? '', logger: this.opts.logger.child({ taskId, frameworkId }), launcher: () => this.launcher(),
       onUpdate: (u) => this.record(frameworkId, taskId, u),
       onCheckpoint: (cp: TaskCheckpoint) => saveTaskCheckpoint(this.opts.workDir, cp),
+      clock: this.opts.clock ?? systemClock,
     });
     this.running.set(k, { frameworkId, taskId, executor, seq: this.nextSeq++ });
     void executor.done.then(() => {

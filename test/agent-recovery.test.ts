@@ -67,6 +67,43 @@ test('restart while a task runs: a KILL after recovery still kills the process g
   t.false(groupExists(pgid!));
 });
 
+test('a KILL under way when the agent restarts is carried on: SIGKILL when its grace ends, TASK_KILLED', async (t) => {
+  const { dir, master } = await fixture(t);
+  const first = await startTestAgent(master.url, dir);
+  await eventually(() => first.agentId(), 'first subscription');
+  master.launch(FW, commandTask('stubborn', "trap 'touch got-term' TERM; while :; do sleep 0.1; done", { graceMs: 1500 }));
+  await eventually(() => master.statesOf('stubborn').includes('TASK_RUNNING'), 'RUNNING');
+  const { pgid } = await readCheckpoint(dir, 'stubborn');
+  t.teardown(() => killGroup(pgid));
+  master.kill(FW, 'stubborn');
+  await eventually(async () => (await readFile(join(dir, 'sandboxes', FW, 'stubborn', 'got-term')).then(() => true, () => false)), 'the SIGTERM');
+  await first.stop(); // restarted within the grace period; the task ignores SIGTERM
+
+  const second = await startTestAgent(master.url, dir);
+  t.teardown(() => second.stop({ killTasks: true }));
+  const fin = await eventually(() => master.updatesFor('stubborn').find((u) => ['TASK_KILLED', 'TASK_FAILED'].includes(u.status.state)), 'its end', 10_000);
+  t.is(fin.status.state, 'TASK_KILLED', fin.status.message);
+  t.false(groupExists(pgid!), 'SIGKILLed when the grace ran out');
+});
+
+test('a recovered task whose command exited ends then, even while something it left behind still runs', async (t) => {
+  const { dir, master } = await fixture(t);
+  const first = await startTestAgent(master.url, dir);
+  await eventually(() => first.agentId(), 'first subscription');
+  master.launch(FW, commandTask('leaver', `sleep 600 & ${waitForGo(0)}`));
+  await eventually(() => master.statesOf('leaver').includes('TASK_RUNNING'), 'RUNNING');
+  const { pgid } = await readCheckpoint(dir, 'leaver');
+  t.teardown(() => killGroup(pgid));
+  await first.stop();
+  const second = await startTestAgent(master.url, dir);
+  t.teardown(() => second.stop({ killTasks: true }));
+  await eventually(() => master.subscribes.length === 2 && master.connected, 'second subscription');
+  await writeFile(join(dir, 'sandboxes', FW, 'leaver', 'go'), '');
+  const fin = await eventually(() => master.updatesFor('leaver').find((u) => u.status.state === 'TASK_FINISHED'), 'TASK_FINISHED', 10_000);
+  t.is(fin.status.message, 'Command exited with status 0');
+  await eventually(() => !groupExists(pgid!), 'the leftover sleep killed with the group');
+});
+
 test('a task that finished while the agent was down is reported with its real exit status', async (t) => {
   const { dir, master } = await fixture(t);
   const first = await startTestAgent(master.url, dir);

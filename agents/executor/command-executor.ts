@@ -12,7 +12,8 @@ import { MemoryWatcher, type MemoryExceeded } from './memory-watcher.ts';
 import { isGroupAlive, readProcStat, signalGroup } from './process-group.ts';
 import { taskMemMb, taskVariables } from './task-environment.ts';
 import { terminalUpdate } from './terminal-update.ts';
-import { EXIT_STATUS_FILE, PID_FILE, commandArgv, fromShellStatus, readExitStatus, readPid, type ExitInfo } from './exit-status.ts';
+import { EXIT_STATUS_FILE, PID_FILE, commandArgv, fromShellStatus, hasExitStatus, readExitStatus, readPid, type ExitInfo } from './exit-status.ts';
+import type { Clock } from '../../src/common/clock.ts';
 import type { Launcher } from './launcher.ts';
 
 /** What the agent keeps on disk per task (see recovery.ts). */
@@ -25,6 +26,8 @@ export interface TaskCheckpoint {
   pgid?: number;
   /** The group leader's /proc start time, to tell our process from a later one with the same pid. */
   start_time?: number;
+  /** A KILL under way: SIGTERM was sent, SIGKILL is due at this time (ms, the agent's clock). */
+  kill_deadline?: number;
 }
 
 export interface ExecutorUpdate {
@@ -47,6 +50,7 @@ export interface ExecutorDeps {
   /** Journals the update; resolves once it is durable. */
   onUpdate(update: ExecutorUpdate): Promise<void>;
   onCheckpoint(cp: TaskCheckpoint): Promise<void>;
+  clock: Clock;
 }
 
 const RECOVERED_POLL_MS = 500;
@@ -64,6 +68,7 @@ export class CommandExecutor {
   private memoryExceeded: MemoryExceeded | undefined;
   private memoryWatcher: MemoryWatcher | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private killDeadline: number | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private detached = false;
   /** Updates and checkpoints go through one chain so they reach disk in the order they happened. */
@@ -149,10 +154,15 @@ export class CommandExecutor {
     return { exit: await readExitStatus(this.sandbox) };
   }
 
+  /**
+   * Until the task ended, without the launcher that started it: its group is gone, or the command
+   * exited (the old launcher's waiter wrote .exit_status) while something it left behind lives on —
+   * which finish() then kills, as it does after a normal exit.
+   */
   private untilGroupGone(pgid: number, startTime: number | undefined): Promise<void> {
     return new Promise((resolve) => {
       const check = (): void => {
-        if (this.detached || !isGroupAlive(pgid, startTime)) {
+        if (this.detached || !isGroupAlive(pgid, startTime) || hasExitStatus(this.sandbox)) {
           clearInterval(this.pollTimer);
           resolve();
         }
@@ -177,6 +187,7 @@ export class CommandExecutor {
         startTime = info.startTime;
       }
     }
+    if (cp.kill_deadline !== undefined) this.killRequested = true; // its end is a kill's end
     if (pgid === undefined || !isGroupAlive(pgid, startTime)) {
       await this.finish(await readExitStatus(this.sandbox));
       return;
@@ -184,6 +195,13 @@ export class CommandExecutor {
     // Alive means it was started: a checkpoint may still say STARTING if the agent died right after.
     this.current = 'TASK_RUNNING';
     this.attach(pgid, startTime);
+    if (cp.kill_deadline !== undefined) {
+      // A KILL was under way when the last agent stopped: it still ends TASK_KILLED, and the
+      // SIGKILL comes when the grace it was given runs out.
+      this.killRequested = true;
+      this.killDeadline = cp.kill_deadline;
+      this.escalateAt(cp.kill_deadline);
+    }
     if (cp.pgid === undefined) this.checkpoint();
     void this.untilGroupGone(pgid, startTime).then(async () => {
       if (!this.detached) await this.finish(await readExitStatus(this.sandbox));
@@ -208,7 +226,16 @@ export class CommandExecutor {
     const grace = graceMs ?? (policyNs !== undefined ? policyNs / 1e6 : this.deps.defaultGraceMs);
     this.deps.logger.info({ taskId: this.deps.task.task_id.value, graceMs: grace }, 'killing task');
     signalGroup(this.pgid, 'SIGTERM');
-    this.killTimer = setTimeout(() => { if (this.pgid !== undefined) signalGroup(this.pgid, 'SIGKILL'); }, grace);
+    // Checkpointed: an agent restarted within the grace period carries the kill on (recover).
+    this.killDeadline = this.deps.clock.now() + grace;
+    this.checkpoint();
+    this.escalateAt(this.killDeadline);
+  }
+
+  /** SIGKILL to the group at `deadline` (now, if it passed). */
+  private escalateAt(deadline: number): void {
+    clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => { if (this.pgid !== undefined) signalGroup(this.pgid, 'SIGKILL'); }, Math.max(0, deadline - this.deps.clock.now()));
     this.killTimer.unref();
   }
 
@@ -294,6 +321,7 @@ export class CommandExecutor {
       framework_id: this.deps.frameworkId, task: this.deps.task, sandbox: this.sandbox, state: this.current,
       ...(this.pgid !== undefined ? { pid: this.pgid, pgid: this.pgid } : {}),
       ...(this.startTime !== undefined ? { start_time: this.startTime } : {}),
+      ...(this.killDeadline !== undefined ? { kill_deadline: this.killDeadline } : {}),
     };
   }
 

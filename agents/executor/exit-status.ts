@@ -5,6 +5,7 @@
 //
 // Status encoding is the shell's: 0‥128 a normal exit, 128+N death by signal N. A command that
 // exits on its own with a status above 128 is therefore reported as a signal death (documented).
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,11 @@ async function readNumber(sandbox: string, file: string): Promise<number | undef
 export async function readExitStatus(sandbox: string): Promise<ExitInfo> {
   const status = await readNumber(sandbox, EXIT_STATUS_FILE);
   return status === undefined ? { kind: 'unknown' } : fromShellStatus(status);
+}
+
+/** Whether the launcher's waiter recorded the command's exit (checked on every recovery poll). */
+export function hasExitStatus(sandbox: string): boolean {
+  return existsSync(join(sandbox, EXIT_STATUS_FILE));
 }
 
 /** The task's pid as the launcher recorded it, if it was started. */
