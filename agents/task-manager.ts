@@ -2,7 +2,7 @@
 // status updates they produce, and recovers checkpointed tasks after a restart.
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../src/common/clock.ts';
-import { TaskInfoSchema, type TaskInfo } from '../src/mesos/scheduler-call.ts';
+import { describeZodError, TaskInfoSchema, type TaskInfo } from '../src/mesos/scheduler-call.ts';
 import { isTerminal, newStatusUuid, type TaskState, type TaskStatus } from '../src/mesos/task-status.ts';
 import { CommandExecutor, type ExecutorUpdate, type TaskCheckpoint } from './executor/command-executor.ts';
 import { Launcher } from './executor/launcher.ts';
@@ -83,7 +83,7 @@ export class TaskManager {
     const taskId = (rawTask as { task_id?: { value?: unknown } } | undefined)?.task_id?.value;
     if (!parsed.success || !safeId(frameworkId)) {
       this.opts.logger.warn({ frameworkId, taskId }, 'invalid LAUNCH');
-      if (typeof taskId === 'string') this.agentUpdate(frameworkId, taskId, 'TASK_ERROR', 'Invalid TaskInfo');
+      if (typeof taskId === 'string') this.agentUpdate(frameworkId, taskId, 'TASK_ERROR', parsed.success ? 'Invalid framework id' : describeZodError('Invalid TaskInfo', parsed.error));
       return;
     }
     const task = parsed.data;
@@ -202,6 +202,7 @@ export class TaskManager {
       source: u.source,
       ...(u.message !== undefined ? { message: u.message } : {}),
       ...(u.reason !== undefined ? { reason: u.reason } : {}),
+      ...(u.healthy !== undefined ? { healthy: u.healthy } : {}),
       ...(agentId ? { agent_id: { value: agentId } } : {}),
       executor_id: { value: taskId },
       timestamp: Date.now() / 1000,

@@ -10,7 +10,8 @@ import type { TaskInfo } from '../../src/mesos/scheduler-call.ts';
 import { isTerminal, type StatusSource, type TaskState } from '../../src/mesos/task-status.ts';
 import { MemoryWatcher, type MemoryExceeded } from './memory-watcher.ts';
 import { isGroupAlive, readProcStat, signalGroup } from './process-group.ts';
-import { taskMemMb, taskVariables } from './task-environment.ts';
+import { taskEnvironment, taskMemMb, taskVariables } from './task-environment.ts';
+import { HealthChecker } from './health-checker.ts';
 import { terminalUpdate } from './terminal-update.ts';
 import { EXIT_STATUS_FILE, PID_FILE, commandArgv, fromShellStatus, hasExitStatus, readExitStatus, readPid, type ExitInfo } from './exit-status.ts';
 import type { Clock } from '../../src/common/clock.ts';
@@ -35,6 +36,8 @@ export interface ExecutorUpdate {
   source: StatusSource;
   message?: string;
   reason?: string;
+  /** The task's health, once its health check has a result (TaskStatus.healthy). */
+  healthy?: boolean;
 }
 
 export interface ExecutorDeps {
@@ -69,6 +72,9 @@ export class CommandExecutor {
   private memoryWatcher: MemoryWatcher | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private killDeadline: number | undefined;
+  private health: HealthChecker | undefined;
+  /** Why the health check had the task killed. */
+  private unhealthy: string | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private detached = false;
   /** Updates and checkpoints go through one chain so they reach disk in the order they happened. */
@@ -130,6 +136,7 @@ export class CommandExecutor {
           this.checkpoint();
           this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
           if (this.killRequested) this.signalKill(undefined); // a KILL that came while it was starting
+          else this.startHealthCheck(this.deps.clock.now());
         },
         onExited: (status) => resolve({ exit: fromShellStatus(status) }),
         onFailed: (reason) => resolve({ exit: { kind: 'unknown' }, error: `Failed to launch: ${reason}` }),
@@ -201,6 +208,8 @@ export class CommandExecutor {
       this.killRequested = true;
       this.killDeadline = cp.kill_deadline;
       this.escalateAt(cp.kill_deadline);
+    } else {
+      this.startHealthCheck(0); // started long enough ago: no grace period again
     }
     if (cp.pgid === undefined) this.checkpoint();
     void this.untilGroupGone(pgid, startTime).then(async () => {
@@ -212,6 +221,7 @@ export class CommandExecutor {
   kill(graceMs?: number): void {
     if (isTerminal(this.current) || this.killRequested) return;
     this.killRequested = true;
+    this.health?.stop();
     if (this.pgid === undefined) {
       this.pendingKillGraceMs = graceMs; // not spawned yet: launch() sees the flag
       return;
@@ -272,6 +282,27 @@ export class CommandExecutor {
     this.finished();
   }
 
+  /** Runs the task's health check, if it has one, reporting its health with TASK_RUNNING updates. */
+  private startHealthCheck(startedAt: number): void {
+    const check = this.deps.task.health_check;
+    if (!check) return;
+    this.health = new HealthChecker({
+      check, clock: this.deps.clock, startedAt, cwd: this.sandbox, logger: this.deps.logger,
+      env: taskEnvironment({ ...this.deps, sandbox: this.sandbox }),
+      onHealth: (healthy, detail) => {
+        if (isTerminal(this.current) || this.killRequested) return;
+        this.deps.logger.info({ taskId: this.deps.task.task_id.value, healthy, detail }, 'task health changed');
+        this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', healthy, reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', ...(healthy ? {} : { message: detail }) });
+      },
+      onFailedTooOften: (detail) => {
+        if (isTerminal(this.current) || this.killRequested) return;
+        this.unhealthy = detail;
+        this.kill();
+      },
+    });
+    this.health.start();
+  }
+
   private attach(pgid: number, startTime: number | undefined): void {
     this.pgid = pgid;
     this.startTime = startTime;
@@ -295,7 +326,7 @@ export class CommandExecutor {
     // The command is done; anything it left behind in its group goes with it, as when Mesos
     // destroys a finished container.
     if (this.pgid !== undefined) signalGroup(this.pgid, 'SIGKILL');
-    this.report(terminalUpdate(exit, { launchError, memoryExceeded: this.memoryExceeded, preempted: this.preemption, killRequested: this.killRequested }));
+    this.report(terminalUpdate(exit, { launchError, memoryExceeded: this.memoryExceeded, preempted: this.preemption, unhealthy: this.unhealthy, killRequested: this.killRequested }));
     return this.chain;
   }
 
@@ -327,6 +358,7 @@ export class CommandExecutor {
 
   private stopTimers(): void {
     this.memoryWatcher?.stop();
+    this.health?.stop();
     if (this.killTimer) clearTimeout(this.killTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
   }

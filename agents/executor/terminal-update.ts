@@ -1,7 +1,7 @@
 // How a task's end becomes its terminal status, in order of precedence: the agent could not start
-// it; the memory watcher killed it; the QoS controller preempted it (a revocable task); a KILL was
-// requested (whatever the exit looked like); then the command's own exit. Messages follow Mesos'
-// command executor.
+// it; the memory watcher killed it; the QoS controller preempted it (a revocable task); its health
+// check failed too often; a KILL was requested (whatever the exit looked like); then the command's
+// own exit. Messages follow Mesos' command executor.
 import type { ExecutorUpdate } from './command-executor.ts';
 import type { MemoryExceeded } from './memory-watcher.ts';
 import { describeExit, type ExitInfo } from './exit-status.ts';
@@ -11,6 +11,8 @@ export interface EndContext {
   memoryExceeded?: MemoryExceeded;
   /** Set when the agent's QoS controller killed the task: the message says why. */
   preempted?: string;
+  /** Set when the task's health check failed too often and had it killed: why. */
+  unhealthy?: string;
   killRequested: boolean;
 }
 
@@ -26,6 +28,7 @@ export function terminalUpdate(exit: ExitInfo, ctx: EndContext): ExecutorUpdate 
   if (ctx.preempted !== undefined) {
     return { state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_EXECUTOR_PREEMPTED', message: ctx.preempted };
   }
+  if (ctx.unhealthy !== undefined) return { state: 'TASK_KILLED', source: 'SOURCE_EXECUTOR', healthy: false, message: `Task killed after ${ctx.unhealthy}` };
   if (ctx.killRequested) return { state: 'TASK_KILLED', source: 'SOURCE_EXECUTOR', message: describeExit(exit) };
   if (exit.kind === 'exited' && exit.status === 0) return { state: 'TASK_FINISHED', source: 'SOURCE_EXECUTOR', message: describeExit(exit) };
   // No status on disk and no child handle: the group vanished (SIGKILLed, OOM-killed) while we were away.

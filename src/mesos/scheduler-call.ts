@@ -46,6 +46,26 @@ export const CommandInfoSchema = z.looseObject({
 
 const Duration = z.object({ nanoseconds: z.number() });
 
+const Port = z.number().int().min(1).max(65535);
+const NonNegative = z.number().nonnegative();
+/** mesos.proto HealthCheck (the agent runs it: agents/executor/health-checker.ts). */
+export const HealthCheckSchema = z.looseObject({
+  type: z.enum(['COMMAND', 'HTTP', 'TCP']).optional(),
+  delay_seconds: NonNegative.optional(),
+  interval_seconds: NonNegative.optional(),
+  timeout_seconds: NonNegative.optional(),
+  consecutive_failures: z.number().int().nonnegative().optional(),
+  grace_period_seconds: NonNegative.optional(),
+  command: CommandInfoSchema.optional(),
+  http: z.looseObject({ scheme: z.enum(['http', 'https']).optional(), port: Port, path: z.string().optional() }).optional(),
+  tcp: z.looseObject({ port: Port }).optional(),
+}).superRefine((h, ctx) => {
+  const type = h.type ?? (h.http ? 'HTTP' : h.tcp ? 'TCP' : 'COMMAND');
+  const needs = type === 'HTTP' ? 'http' : type === 'TCP' ? 'tcp' : 'command';
+  if (!h[needs]) ctx.addIssue({ code: 'custom', path: [needs], message: `a ${type} health check needs '${needs}'` });
+});
+export type HealthCheck = z.infer<typeof HealthCheckSchema>;
+
 export const TaskInfoSchema = z.looseObject({
   name: z.string(),
   task_id: ValueId,
@@ -54,7 +74,7 @@ export const TaskInfoSchema = z.looseObject({
   command: CommandInfoSchema.optional(),
   executor: z.looseObject({}).optional(),
   container: z.looseObject({}).optional(),
-  health_check: z.looseObject({}).optional(),
+  health_check: HealthCheckSchema.optional(),
   kill_policy: z.looseObject({ grace_period: Duration.optional() }).optional(),
   labels: Labels.optional(),
   data: z.string().optional(),
