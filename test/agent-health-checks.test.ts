@@ -5,22 +5,10 @@
 import test from 'ava';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import type { AgentHandle } from '../agents/agent.ts';
-import { FakeMaster } from './helpers/agent-fake-master.ts';
-import { commandTask, eventually, FW, groupExists, readCheckpoint, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
+import type { FakeMaster } from './helpers/agent-fake-master.ts';
+import { agentWithFakeMaster, commandTask, eventually, FW, groupExists, readCheckpoint } from './helpers/agent-test-utils.ts';
 
-async function setup(t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ master: FakeMaster; agent: AgentHandle; workDir: string }> {
-  const { dir, cleanup } = await tempWorkDir();
-  const master = await FakeMaster.start();
-  const agent = await startTestAgent(master.url, dir);
-  t.teardown(async () => {
-    await agent.stop({ killTasks: true });
-    await master.close();
-    await cleanup();
-  });
-  await eventually(() => master.connected && agent.agentId(), 'subscription');
-  return { master, agent, workDir: dir };
-}
+const setup = agentWithFakeMaster;
 
 const withCheck = (id: string, command: string, healthCheck: object): object => ({ ...commandTask(id, command), health_check: healthCheck });
 const fast = { delay_seconds: 0, interval_seconds: 0.1, timeout_seconds: 2, grace_period_seconds: 0 };

@@ -4,29 +4,11 @@ import test from 'ava';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentHandle } from '../agents/agent.ts';
 import { readProcStat } from '../agents/executor/process-group.ts';
-import { FakeMaster } from './helpers/agent-fake-master.ts';
-import { commandTask, eventually, FW, groupExists, killGroup, readCheckpoint, startTestAgent, tempWorkDir } from './helpers/agent-test-utils.ts';
+import type { FakeMaster } from './helpers/agent-fake-master.ts';
+import { agentWithFakeMaster, commandTask, eventually, FW, groupExists, killGroup, readCheckpoint } from './helpers/agent-test-utils.ts';
 
-interface Setup {
-  master: FakeMaster;
-  agent: AgentHandle;
-  workDir: string;
-}
-
-async function setup(t: { teardown: (fn: () => Promise<void>) => void }, extra: Parameters<typeof startTestAgent>[2] = {}): Promise<Setup> {
-  const { dir, cleanup } = await tempWorkDir();
-  const master = await FakeMaster.start();
-  const agent = await startTestAgent(master.url, dir, extra);
-  t.teardown(async () => {
-    await agent.stop({ killTasks: true });
-    await master.close();
-    await cleanup();
-  });
-  await eventually(() => master.connected && agent.agentId(), 'subscription');
-  return { master, agent, workDir: dir };
-}
+const setup = agentWithFakeMaster;
 
 const terminalOf = (m: FakeMaster, taskId: string) =>
   eventually(() => m.updatesFor(taskId).find((u) => ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR'].includes(u.status.state)), `terminal update of ${taskId}`);

@@ -7,6 +7,7 @@ import { startAgent, type AgentHandle, type AgentOptions } from '../../agents/ag
 import type { TaskCheckpoint } from '../../agents/executor/command-executor.ts';
 import { newestCheckpoint, taskCheckpointPath } from '../../agents/recovery.ts';
 import { groupMembers } from '../../agents/executor/process-group.ts';
+import { FakeMaster } from './agent-fake-master.ts';
 
 export const FW = 'fw-test';
 
@@ -70,3 +71,18 @@ export function killGroup(pgid: number | undefined): void {
     // already gone
   }
 }
+
+/** A real agent on a fresh work dir, subscribed to a FakeMaster; both stopped (tasks killed) at teardown. */
+export async function agentWithFakeMaster(t: { teardown: (fn: () => Promise<void>) => void }, extra: Partial<AgentOptions> = {}): Promise<{ master: FakeMaster; agent: AgentHandle; workDir: string }> {
+  const { dir, cleanup } = await tempWorkDir();
+  const master = await FakeMaster.start();
+  const agent = await startTestAgent(master.url, dir, extra);
+  t.teardown(async () => {
+    await agent.stop({ killTasks: true });
+    await master.close();
+    await cleanup();
+  });
+  await eventually(() => master.connected && agent.agentId(), 'subscription');
+  return { master, agent, workDir: dir };
+}
+
