@@ -1,6 +1,7 @@
 // The local and static providers with real processes: agents they start register with a real
 // master; launches are idempotent under their token; pool files are validated with line numbers.
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,6 +114,43 @@ test.serial('static provider: powers owned machines on through the hook, waits f
   await p.terminate([on[0].id]);
   t.true(existsSync(join(dir, `off-${on[0].instanceType}`)), 'the power-off hook ran');
   t.is((await p.list('rack-a')).length, 1);
+});
+
+test.serial('static provider state in Redis: a leader on another host knows which machines are on and powers them off', async (t) => {
+  const m = await inProcessMaster();
+  t.teardown(() => m.shutdown());
+  const redis = new Redis(m.redis.url);
+  t.teardown(() => redis.disconnect());
+  const [hostA, hostB] = [tempDir('spillway-static-a-'), tempDir('spillway-static-b-')];
+  const marks = tempDir('spillway-static-marks-');
+  const text = `pools:
+  - name: rack-r
+    provider: static
+    ownership: owned
+    max: 2
+    static:
+      powerOn: "touch ${marks}/on-$SPILLWAY_MACHINE"
+      powerOff: "touch ${marks}/off-$SPILLWAY_MACHINE"
+      machines:
+        - { name: r1, address: 10.9.0.1, cpus: 1, mem: 256 }
+        - { name: r2, address: 10.9.0.2, cpus: 1, mem: 256 }
+`;
+  // Host A's earlier version kept its state in a file: it seeds Redis on the first read.
+  writeFileSync(join(hostA, 'static-machines.json'), JSON.stringify({ machines: [{ pool: 'rack-r', name: 'r2', on: true, token: 'old', poweredOnAt: 1 }] }));
+  const { pools } = parseConfig(PoolsFileSchema, text, 'rack.yaml');
+  const shared = { client: redis, keyPrefix: '{spillway:test}:' };
+  const a = new ProviderSet(pools, ctx(m), { stateDir: hostA, redis: shared }).forPool('rack-r');
+  const b = new ProviderSet(pools, ctx(m), { stateDir: hostB, redis: shared }).forPool('rack-r');
+  t.deepEqual((await a.list('rack-r')).map((i) => i.id), ['rack-r/r2'], 'the old file seeds the shared state');
+  // Host A leads and powers r1 on (bootTimeoutSeconds 0: no wait for an agent, there is none here).
+  const on = await new ProviderSet(pools.map((p) => ({ ...p, bootTimeoutSeconds: 0 })), ctx(m), { stateDir: hostA, redis: shared }).forPool('rack-r').launch('rack-r', 1, { token: 'up-1', instanceType: 'any' });
+  t.deepEqual(on.map((i) => i.id), ['rack-r/r1']);
+  // Host B takes over: it knows both machines are on, and releases r1 through the power-off hook.
+  t.deepEqual((await b.list('rack-r')).map((i) => i.id).sort(), ['rack-r/r1', 'rack-r/r2']);
+  await b.terminate(['rack-r/r1']);
+  t.true(existsSync(join(marks, 'off-r1')), 'the power-off hook ran on the new leader');
+  t.deepEqual((await a.list('rack-r')).map((i) => i.id), ['rack-r/r2']);
+  t.false(existsSync(join(hostB, 'static-machines.json')), 'nothing was kept on host B\'s disk');
 });
 
 test('pool files that do not validate are refused with file, line, path and reason', (t) => {

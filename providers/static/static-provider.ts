@@ -9,10 +9,10 @@ import type { Instance, LaunchSpec, Price, Provider } from '../provider.ts';
 import type { Pool } from '../pool-config.ts';
 import type { ProviderContext } from '../context.ts';
 import { InsufficientCapacityError, InvalidConfigError, ProviderUnavailableError } from '../errors.ts';
-import { StateFile } from '../state-file.ts';
+import { FileStateStore, type StateStore } from '../state-store.ts';
 import { checkCount } from '../local/local-provider.ts';
 
-interface MachineState {
+export interface MachineState {
   pool: string;
   name: string;
   on: boolean;
@@ -20,29 +20,37 @@ interface MachineState {
   poweredOnAt?: number;
 }
 
+interface MachinesState { machines: MachineState[] }
+
 export interface StaticProviderOptions {
   stateDir: string;
+  /** Where which machine is on is kept (default: static-machines.json in stateDir). */
+  store?: StateStore<MachinesState>;
   /** How long to wait for the machine's agent after powering it on (default: the pool's boot timeout). */
   waitForAgentMs?: number;
   /** Checks whether an agent at this address has registered (default: asks the master). */
   agentRegistered?: (address: string) => Promise<boolean>;
 }
 
+/** The state file of the static provider in a state dir (also the seed of the Redis store). */
+export const staticStateFile = (stateDir: string): string => join(stateDir, 'static-machines.json');
+
 export class StaticProvider implements Provider {
   readonly kind = 'static';
-  private readonly state: StateFile<{ machines: MachineState[] }>;
+  private readonly state: StateStore<MachinesState>;
 
   constructor(private readonly pools: Map<string, Pool>, private readonly ctx: ProviderContext, private readonly opts: StaticProviderOptions) {
-    this.state = new StateFile(join(opts.stateDir, 'static-machines.json'), () => ({ machines: [] }));
+    this.state = opts.store ?? new FileStateStore(staticStateFile(opts.stateDir), () => ({ machines: [] }));
   }
 
   async launch(poolName: string, count: number, spec: LaunchSpec): Promise<Instance[]> {
     const pool = this.pool(poolName);
     checkCount(count);
     const cfg = pool.static!;
-    const already = this.state.read().machines.filter((m) => m.pool === poolName && m.token === spec.token);
-    if (already.length) return already.map((m) => this.toInstance(pool, m.name));
-    const on = new Set(this.state.read().machines.filter((m) => m.pool === poolName && m.on).map((m) => m.name));
+    const known = (await this.state.read()).machines;
+    const already = known.filter((m) => m.pool === poolName && m.token === spec.token);
+    if (already.length) return already.map((m) => this.toInstance(pool, m));
+    const on = new Set(known.filter((m) => m.pool === poolName && m.on).map((m) => m.name));
     // Any powered-off machine will do unless the caller names one (instanceType = machine name).
     const off = cfg.machines.filter((m) => !on.has(m.name) && (!spec.instanceType || spec.instanceType === 'any' || spec.instanceType === m.name));
     if (off.length < count) {
@@ -51,7 +59,7 @@ export class StaticProvider implements Provider {
     const chosen = off.slice(0, count);
     const now = this.ctx.clock.now();
     // Record first: a retry after a crash finds these machines and powers on nothing new.
-    this.state.update((s) => {
+    const recorded = await this.state.update((s) => {
       for (const m of chosen) {
         s.machines = s.machines.filter((x) => !(x.pool === poolName && x.name === m.name));
         s.machines.push({ pool: poolName, name: m.name, on: true, token: spec.token, poweredOnAt: now });
@@ -63,7 +71,7 @@ export class StaticProvider implements Provider {
     }
     const waitMs = this.opts.waitForAgentMs ?? pool.bootTimeoutSeconds * 1000;
     if (waitMs > 0) await Promise.all(chosen.map((m) => this.waitForAgent(m.address, waitMs)));
-    return chosen.map((m) => this.toInstance(pool, m.name));
+    return chosen.map((m) => this.toInstance(pool, recorded.machines.find((x) => x.pool === poolName && x.name === m.name)!));
   }
 
   async terminate(ids: readonly string[]): Promise<void> {
@@ -71,12 +79,12 @@ export class StaticProvider implements Provider {
       const [poolName, name] = splitId(id);
       const pool = this.pools.get(poolName);
       const machine = pool?.static?.machines.find((m) => m.name === name);
-      const st = this.state.read().machines.find((m) => m.pool === poolName && m.name === name);
+      const st = (await this.state.read()).machines.find((m) => m.pool === poolName && m.name === name);
       if (!pool || !machine || !st?.on) continue;
       if (pool.static!.onRelease === 'power-off' && pool.static!.powerOff) {
         await runHook(pool.static!.powerOff, machine.name, machine.address, `pool ${poolName}: powering off ${machine.name}`);
       }
-      this.state.update((s) => {
+      await this.state.update((s) => {
         const m = s.machines.find((x) => x.pool === poolName && x.name === name);
         if (m) { m.on = false; m.token = undefined; }
       });
@@ -85,7 +93,7 @@ export class StaticProvider implements Provider {
 
   async list(poolName: string): Promise<Instance[]> {
     const pool = this.pool(poolName);
-    return this.state.read().machines.filter((m) => m.pool === poolName && m.on).map((m) => this.toInstance(pool, m.name));
+    return (await this.state.read()).machines.filter((m) => m.pool === poolName && m.on).map((m) => this.toInstance(pool, m));
   }
 
   async prices(poolName: string): Promise<Price[]> {
@@ -93,12 +101,11 @@ export class StaticProvider implements Provider {
     return pool.static!.machines.map((m) => ({ instanceType: m.name, zone: 'on-prem', capacityType: 'owned' as const, hourly: m.costPerHour ?? pool.costPerHour ?? 0 }));
   }
 
-  private toInstance(pool: Pool, name: string): Instance {
-    const m = pool.static!.machines.find((x) => x.name === name)!;
-    const st = this.state.read().machines.find((x) => x.pool === pool.name && x.name === name);
+  private toInstance(pool: Pool, st: MachineState): Instance {
+    const m = pool.static!.machines.find((x) => x.name === st.name)!;
     return {
-      id: `${pool.name}/${name}`, pool: pool.name, provider: this.kind, instanceType: name, capacityType: 'owned', zone: 'on-prem',
-      state: st?.on ? 'running' : 'stopped', launchedAt: st?.poweredOnAt ?? 0, privateAddress: m.address,
+      id: `${pool.name}/${st.name}`, pool: pool.name, provider: this.kind, instanceType: st.name, capacityType: 'owned', zone: 'on-prem',
+      state: st.on ? 'running' : 'stopped', launchedAt: st.poweredOnAt ?? 0, privateAddress: m.address,
     };
   }
 

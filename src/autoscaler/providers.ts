@@ -22,11 +22,14 @@ export interface ProviderFactoryOptions {
   stateDir: string;
   metrics?: Registry;
   localAgentArgs?: string[];
+  /** Shared provider state (static machines) in this Redis, for masters on several hosts. */
+  redis?: Redis;
 }
 
 /** The real factory: a ProviderSet (local, static, aws-ec2, gcp-compute), metered. */
 export function providerSetFactory(o: ProviderFactoryOptions): ProviderFactory {
-  return (pools) => new ProviderSet(pools, o.ctx, { stateDir: o.stateDir, metrics: o.metrics, localAgentArgs: o.localAgentArgs });
+  const redis = o.redis ? { client: o.redis, keyPrefix: keyPrefix(o.ctx.cluster) } : undefined;
+  return (pools) => new ProviderSet(pools, o.ctx, { stateDir: o.stateDir, metrics: o.metrics, localAgentArgs: o.localAgentArgs, ...(redis ? { redis } : {}) });
 }
 
 /** Reads the policy in force straight from Redis (any replica can). */

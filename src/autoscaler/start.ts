@@ -21,7 +21,7 @@ export function startAutoscaler(master: Master, redis: Redis, url: () => string,
   const cluster = master.config.cluster;
   const providerFactory = o.providerFactory ?? providerSetFactory({
     ctx: { cluster, masterUrl: url(), log: log.child({ component: 'provider' }), clock: master.clock },
-    stateDir: o.stateDir ?? '.spillway/providers', metrics: master.metrics.registry, localAgentArgs: o.localAgentArgs,
+    stateDir: o.stateDir ?? '.spillway/providers', metrics: master.metrics.registry, localAgentArgs: o.localAgentArgs, redis,
   });
   const a = new Autoscaler({
     ...o, source: masterSource(master), redis, cluster, clock: master.clock, leaderUrl: url, providerFactory, log, metrics: master.metrics.registry,
