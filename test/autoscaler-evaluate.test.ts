@@ -191,3 +191,26 @@ test('a launch recorded under a generation the counter never passed is not plann
   const e = evaluate(inputs({ demands: [demand(3)], launches: [old], generations: {} }));
   t.is(e.launches[0].jobId, 'launch_burst_small_g1');
 });
+
+test('an owned pool priced by amortisation costs what reports charge for it: the cheaper rack powers on first', (t) => {
+  const { policy: racks } = parsePolicy(`
+pools:
+  - name: rack-a
+    provider: static
+    ownership: owned
+    max: 1
+    costPerHour: 0.12
+    static: { powerOn: "true", machines: [{ name: a1, address: 10.0.1.1, cpus: 1, mem: 512 }] }
+  - name: rack-b
+    provider: static
+    ownership: owned
+    max: 1
+    amortisation: { purchasePrice: 14000, lifeYears: 5, powerPerHour: 0.04, spacePerHour: 0.02 }
+    static: { powerOn: "true", machines: [{ name: b1, address: 10.0.2.1, cpus: 1, mem: 512 }] }
+budget: { perHour: 1 }
+`, 'racks.yaml');
+  const e = evaluate(inputs({ policy: racks, agents: [], inventory: { 'rack-a': [], 'rack-b': [] }, demands: [demand(1)] }));
+  t.deepEqual(e.launches.map((l) => [l.pool, l.instanceType]), [['rack-a', 'a1']], 'not the dearer rack that looked free');
+  const onlyB = evaluate(inputs({ policy: { ...racks, pools: racks.pools.filter((p) => p.name === 'rack-b') }, agents: [], inventory: { 'rack-b': [] }, demands: [demand(1)] }));
+  t.true(Math.abs(onlyB.launches[0].unitPrice - (14000 / (5 * 8766) + 0.06)) < 1e-9, `unitPrice ${onlyB.launches[0].unitPrice}`);
+});

@@ -18,6 +18,7 @@ import { plan } from './planner.ts';
 import type { AgentCapacity, Demand, Plan, PlanInput, PoolState } from './plan-types.ts';
 import { scalingPolicyOf, type Policy } from './policy-schema.ts';
 import { reconcile, type Finding } from './reconcile.ts';
+import { ownedHourly } from '../accounting/cost-model.ts';
 import type { Decision, DecisionAction } from './decision-log.ts';
 import { generationOf, launchJobId, LIVE_STATES, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
 
@@ -103,9 +104,13 @@ export interface Evaluation {
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
 
-/** What one machine of a type costs per hour: owned pools' costPerHour, else the live or listed price (spot for spot pools, the dearest zone). */
+/**
+ * What one machine of a type costs per hour: owned pools' as reports charge it (a static machine's
+ * own costPerHour, the pool's, else its amortisation), else the live or listed price (spot for spot
+ * pools, the dearest zone).
+ */
 export function typePrice(pool: Pool, type: string, prices: readonly Price[] | undefined): number {
-  if (pool.ownership === 'owned') return pool.costPerHour ?? 0;
+  if (pool.ownership === 'owned') return ownedHourly(pool, pool.static?.machines.find((m) => m.name === type)?.costPerHour) ?? 0;
   const spot = pool.capacityType === 'spot';
   const live = prices?.filter((p) => p.instanceType === type && p.capacityType === (spot ? 'spot' : 'on-demand')).map((p) => p.hourly);
   if (live?.length) return Math.max(...live);

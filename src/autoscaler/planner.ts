@@ -31,6 +31,7 @@
 // and finds the first machine that fits with a max-segment tree over opening order, so first fit
 // over 10 000 agents or thousands of new machines is about O(log n) per placement.
 import type { Pool } from '../../providers/pool-config.ts';
+import { ownedHourly } from '../accounting/cost-model.ts';
 import type {
   AgentCapacity, Constraint, DemandPlacement, Expander, ExpanderName, ExpansionOption, Gate, GateContext, Impossible,
   LaunchGate, LaunchOption, Placements, Plan, PlanInput, PlanStep, PoolState, SkippedOption, Unmet, UnitCount, Vec,
@@ -432,7 +433,7 @@ function buildOptions(input: PlanInput): LaunchOption[] {
       for (const m of pool.static?.machines ?? []) {
         out.push({
           index: out.length, pool, kind: 'power-on', ownership: 'owned', capacityType: 'owned', name: m.name,
-          shape: capacityVec(m), attributes: { ...pool.attributes, ...m.attributes, pool: pool.name }, price: m.costPerHour ?? pool.costPerHour ?? 0,
+          shape: capacityVec(m), attributes: { ...pool.attributes, ...m.attributes, pool: pool.name }, price: ownedHourly(pool, m.costPerHour) ?? 0,
         });
       }
       continue;
@@ -443,7 +444,7 @@ function buildOptions(input: PlanInput): LaunchOption[] {
       out.push({
         index: out.length, pool, kind: 'launch', ownership: pool.ownership, capacityType: owned ? 'owned' : pool.capacityType,
         name: t.name, shape: capacityVec(t), attributes: base,
-        price: owned ? pool.costPerHour ?? 0 : livePrice(input, pool, t.name, spot) ?? (spot ? t.spotPrice ?? t.price : t.price) ?? 0,
+        price: owned ? ownedHourly(pool) ?? 0 : livePrice(input, pool, t.name, spot) ?? (spot ? t.spotPrice ?? t.price : t.price) ?? 0,
       });
     }
   }
