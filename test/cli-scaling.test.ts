@@ -84,3 +84,21 @@ test.serial('the decision log is a capped stream read oldest first, after an id'
   t.deepEqual((await log.read({ since: ids[1], limit: 10 })).map((d) => d.summary), ['s2', 's3', 's4']);
   t.is(log.key, '{spillway:c1}:autoscaler:decisions');
 });
+
+test.serial('scaling decisions --since prints every decision after it, past one page', async (t) => {
+  const redis = await testRedis();
+  t.teardown(() => redis.stop());
+  const port = await freePort();
+  const m = await runMaster({ redisUrl: redis.url, host: '127.0.0.1', port, autoscaler: { intervalSeconds: 3600, stateDir: tempDir() }, log: createLogger('master', 'warn') });
+  t.teardown(() => m.stop());
+  const r = new Redis(redis.url);
+  t.teardown(() => r.quit());
+  const log = new DecisionLog(r, 'default');
+  const ids: string[] = [];
+  for (let i = 0; i < 1205; i++) ids.push(await log.append({ kind: 'evaluation', at: i, summary: `old-${i}`, actions: [], notes: [] }));
+  const out = await cli(['scaling', 'decisions', '--master', m.url, '--json', '--since', ids[0]]);
+  t.is(out.code, 0, out.stderr);
+  const summaries = out.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { summary: string }).summary).filter((s) => s.startsWith('old-'));
+  t.is(summaries.length, 1204, 'all after the first, not one page of 20 (or 1000)');
+  t.is(summaries.at(-1), 'old-1204');
+});

@@ -26,8 +26,8 @@ export function registerScalingCommands(program: Command): void {
     .description('what the autoscaler decided and why — and why not; newest last'))
     .option('--json', 'one JSON object per decision, one per line')
     .option('-f, --follow', 'keep printing new decisions as they are made (Ctrl-C stops)')
-    .option('--since <id|time>', 'only decisions after this decision id or time (ISO 8601 or ms)')
-    .option('--limit <n>', 'how many decisions to print at first', '20')
+    .option('--since <id|time>', 'every decision after this decision id or time (ISO 8601 or ms), however many')
+    .option('--limit <n>', 'without --since: how many of the latest decisions to print at first', '20')
     .option('--interval <ms>', 'with --follow: how often to ask', '1000')
     .addHelpText('after', '\nExamples:\n  spillway scaling decisions\n  spillway scaling decisions --follow\n  spillway scaling decisions --json --since 2026-01-01T00:00:00Z\n')
     .action(async (o: DecisionOptions) => {
@@ -39,19 +39,34 @@ export function registerScalingCommands(program: Command): void {
         for (const d of ds) process.stdout.write(o.json ? `${JSON.stringify(d)}\n` : formatDecision(d));
       };
       let since = o.since;
+      const page = (n: number) => getJson<{ decisions: StoredDecision[]; next: string | null }>(o.master, `/v1/decisions?limit=${n}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+      /** Every decision after `since`, page by page (a page holds at most 1000). */
+      const catchUp = async (): Promise<number> => {
+        let printed = 0;
+        for (;;) {
+          const p = await page(1000);
+          print(p.decisions);
+          printed += p.decisions.length;
+          since = p.next ?? since;
+          if (p.decisions.length < 1000) return printed;
+        }
+      };
       try {
-        const first = await getJson<{ decisions: StoredDecision[]; next: string | null }>(o.master, `/v1/decisions?limit=${limit}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
-        print(first.decisions);
-        since = first.next ?? since;
+        let printed: number;
+        if (since) printed = await catchUp();
+        else {
+          const first = await page(limit);
+          print(first.decisions);
+          printed = first.decisions.length;
+          since = first.next ?? since;
+        }
         if (!o.follow) {
-          if (!first.decisions.length && !o.json) process.stderr.write('no decisions yet\n');
+          if (!printed && !o.json) process.stderr.write('no decisions yet\n');
           process.exit(0);
         }
         for (;;) {
           await new Promise((r) => setTimeout(r, interval));
-          const next = await getJson<{ decisions: StoredDecision[]; next: string | null }>(o.master, `/v1/decisions?limit=1000${since ? `&since=${encodeURIComponent(since)}` : ''}`);
-          print(next.decisions);
-          since = next.next ?? since;
+          await catchUp();
         }
       } catch (e) {
         fail((e as Error).message);
