@@ -11,6 +11,14 @@ import { silentLogger } from '../src/common/logger.ts';
 import { ProviderPriceFeed } from '../src/accounting/price-feed.ts';
 import { classifyAgent } from '../src/accounting/pool-match.ts';
 import { Ec2Fake } from './fakes/ec2-fake.ts';
+import { Redis } from 'ioredis';
+import { runMaster } from '../src/master/run-master.ts';
+import { freePort } from '../src/up/redis-process.ts';
+import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
+import { resources } from '../src/resources/resources.ts';
+import { keyPrefix } from '../src/store/redis-store.ts';
+import { FAST_MASTER } from './helpers/in-process.ts';
+import { tempDir, testRedis } from './helpers/redis.ts';
 
 for (const k of Object.keys(process.env)) if (k.startsWith('AWS_') && k !== 'AWS_CA_BUNDLE') delete process.env[k];
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -56,4 +64,38 @@ test('a spot agent is charged the latest spot price of its zone; a failed refres
   clock.advance(10 * 60_000);
   await feed.refresh(clock.now()); // does not throw
   t.is(classifyAgent(agent('us-east-1a'), [pool], feed.latest()).hourly, 0.061, 'EC2 failing: the last prices are kept');
+});
+
+test('a master with the autoscaler charges its spot agents the live price of their zone, not the policy\'s listed spotPrice', async (t) => {
+  const clock = new ManualClock(NOW);
+  const fake = await Ec2Fake.start({ now: () => clock.now() });
+  fake.addSpotPrice({ instanceType: 'm5.large', zone: 'us-east-1a', price: 0.061, at: NOW - H });
+  const redis = await testRedis();
+  const port = await freePort();
+  const master = await runMaster({
+    redisUrl: redis.url, host: '127.0.0.1', port, log: silentLogger, clock, accounting: { intervalSeconds: 60 },
+    config: { ...FAST_MASTER, agentPingIntervalSeconds: 3600 }, autoscaler: { intervalSeconds: 3600, stateDir: tempDir() },
+  });
+  const agent = new SimulatedAgent({
+    master: master.url, hostname: 'ip-10-0-0-7', resources: resources({ cpus: 2, mem: 8192 }),
+    attributes: [{ name: 'pool', type: 'TEXT', text: { value: 'spot' } }, { name: 'zone', type: 'TEXT', text: { value: 'us-east-1a' } }],
+  });
+  t.teardown(async () => { agent.stop(); await master.stop(); await redis.stop(); await fake.close(); });
+  const policy = { pools: [{
+    name: 'spot', provider: 'aws-ec2', ownership: 'rented', capacityType: 'spot', max: 10,
+    instanceTypes: [{ name: 'm5.large', cpus: 2, mem: 8192, price: 0.096, spotPrice: 0.04 }],
+    aws: { region: 'us-east-1', endpoint: fake.url, amiId: 'ami-0123456789abcdef0', credentials: { accessKeyId: 'AKIDSPILLWAYTEST', secretAccessKey: 'not-a-secret' } },
+  }], budget: { perHour: 5 } };
+  const applied = await fetch(`${master.url}/v1/policies`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(policy) });
+  t.is(applied.status, 201, await applied.text());
+  await agent.start();
+  await master.accounting!.sampler.tick();
+  clock.advance(3 * 60_000);
+  await master.accounting!.sampler.tick();
+  const r = new Redis(redis.url);
+  t.teardown(() => r.quit());
+  const samples = (await Promise.all([0, 1].map((h) => r.hgetall(`${keyPrefix('default')}acct:s:${Math.floor(NOW / H) * H + h * H}`))))
+    .flatMap((m) => Object.entries(m)).filter(([f]) => f.startsWith(`${agent.agentId}@`)).map(([, v]) => JSON.parse(v) as { hourly: number; list: number });
+  t.true(samples.length >= 2, `${samples.length} samples`);
+  for (const s of samples) t.like(s, { hourly: 0.061, list: 0.096 });
 });

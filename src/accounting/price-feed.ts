@@ -19,10 +19,18 @@ export class ProviderPriceFeed implements PriceFeed {
   private readonly cache = new Map<string, Price[]>();
   private readonly fetchedAt = new Map<string, number>();
 
-  constructor(private readonly sources: ReadonlyMap<string, PriceSource>, private readonly refreshMs: number, private readonly log?: Logger) {}
+  /** `sources`: pool → provider, or a function giving them now (the pools of the policy in force). */
+  constructor(
+    private readonly sources: ReadonlyMap<string, PriceSource> | (() => Promise<ReadonlyMap<string, PriceSource>>),
+    private readonly refreshMs: number,
+    private readonly log?: Logger,
+  ) {}
 
   async refresh(now: number): Promise<void> {
-    await Promise.all([...this.sources].map(async ([pool, src]) => {
+    const sources = typeof this.sources === 'function'
+      ? await this.sources().catch((e: unknown) => { this.log?.warn({ err: (e as Error).message }, 'cannot list the pools to price'); return new Map<string, PriceSource>(); })
+      : this.sources;
+    await Promise.all([...sources].map(async ([pool, src]) => {
       if (now - (this.fetchedAt.get(pool) ?? -Infinity) < this.refreshMs) return;
       try {
         this.cache.set(pool, await src.prices(pool));

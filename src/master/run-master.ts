@@ -8,6 +8,7 @@ import { connectWhenReady, createRedisConnection, describeRedisTarget, parseRedi
 import { Replica, type LeadershipHook, type LeadershipStart, type LeadershipStop } from '../ha/replica.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { startAccounting, type AccountingOptions, type Accounting } from '../accounting/start.ts';
+import { ProviderPriceFeed, type PriceFeed } from '../accounting/price-feed.ts';
 import { Master, type MasterConfig } from './master.ts';
 import { createLaunchGate, type LaunchGate, type RateLimits } from './rate-limits.ts';
 import type { ListenAddress } from '../http/listeners.ts';
@@ -102,7 +103,7 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
   if (opts.accounting !== false) {
     const settings = opts.accounting;
     leadership.push({
-      start: (master) => { accounting = startAccounting(master, new RedisStore(aux(), cluster), log, settings); },
+      start: (master) => { accounting = startAccounting(master, new RedisStore(aux(), cluster), log, settings, rentedPoolPrices(autoscaler, log)); },
       stop: async () => {
         const a = accounting;
         accounting = undefined;
@@ -187,3 +188,17 @@ export async function runMaster(opts: MasterProcessOptions): Promise<RunningMast
     },
   };
 }
+
+/**
+ * Live prices (spot prices from DescribeSpotPriceHistory, …) of the rented pools in force, from the
+ * providers the autoscaler runs them with, for accounting — the numbers the autoscaler budgets with.
+ * Without the autoscaler there are none, and the policy's listed prices are used.
+ */
+function rentedPoolPrices(holder: AutoscalerHolder, log: Logger): PriceFeed {
+  return new ProviderPriceFeed(async () => {
+    const cur = await holder.autoscaler?.providers.current();
+    if (!cur) return new Map();
+    return new Map(cur.policy.policy.pools.filter((p) => p.ownership === 'rented').map((p) => [p.name, cur.providers.forPool(p.name)]));
+  }, 5 * 60_000, log.child({ component: 'accounting' })); // spot prices move every few minutes at most
+}
+
