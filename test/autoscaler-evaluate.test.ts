@@ -214,3 +214,20 @@ budget: { perHour: 1 }
   const onlyB = evaluate(inputs({ policy: { ...racks, pools: racks.pools.filter((p) => p.name === 'rack-b') }, agents: [], inventory: { 'rack-b': [] }, demands: [demand(1)] }));
   t.true(Math.abs(onlyB.launches[0].unitPrice - (14000 / (5 * 8766) + 0.06)) < 1e-9, `unitPrice ${onlyB.launches[0].unitPrice}`);
 });
+
+test('a rented pool\'s min is kept whatever the budget, but launched within the launch rate; validation says so', (t) => {
+  const text = `
+pools:
+  - { name: cloud, provider: local, ownership: rented, min: 12, max: 20, instanceTypes: [{ name: big, cpus: 4, mem: 8192, price: 0.5 }] }
+scaleUp: { maxLaunchesPerMinute: 2 }
+budget: { perHour: 0.2 }
+`;
+  const { policy: floor, warnings } = parsePolicy(text, 'floor.yaml');
+  t.true(warnings.some((w) => /min of 12 costs at least 6\/h, above budget.perHour 0.2 — the min is kept whatever the budget/.test(w.reason)), JSON.stringify(warnings));
+  const e = evaluate(inputs({ policy: floor, agents: [], inventory: { cloud: [] } }));
+  t.is(e.launches.reduce((n, l) => n + l.count, 0), 2, 'two now (maxLaunchesPerMinute), not 12 at once');
+  t.true(e.decision.notes.some((n) => /12 below its min of 12: 2 now, the rest after scaleUp.maxLaunchesPerMinute/.test(n)), e.decision.notes.join('\n'));
+  const later = evaluate(inputs({ policy: floor, agents: [], inventory: { cloud: [] }, launchesInLastMinute: 2 }));
+  t.deepEqual(later.launches, [], 'the rate is spent for this minute');
+});
+

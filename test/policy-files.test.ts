@@ -172,7 +172,7 @@ test('warnings: a zero budget with rented pools, unpriced rented types, a zero d
   ].join('\n'));
   const dear = validatePolicy(MINIMAL.replace('perHour: 1', 'perHour: 0.01'), 'w.yaml');
   if (!dear.valid) return t.fail(lines(dear.errors));
-  t.is(lines(dear.warnings), 'w.yaml:2: pools.0: pool burst: its cheapest instance type costs 0.05/h, above budget.perHour 0.01 — it can never launch');
+  t.is(lines(dear.warnings), 'w.yaml:2: pools.0: pool burst: its cheapest instance type costs 0.05/h, above budget.perHour 0.01 — it never launches for demand');
 });
 
 test('every example policy in policies/examples validates without warnings', (t) => {

@@ -284,14 +284,20 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   }
   // Rented pools below their min: top them up with their cheapest type (the planner only plans for
   // demand). Owned machines are there already — started by hand or by `spillway up` — so an owned
-  // pool's min only keeps scale-down from going below it.
+  // pool's min only keeps scale-down from going below it. A min is a floor the operator asked for:
+  // it is kept whatever the budget, but within the launch rate (the rest comes next minute).
+  let rateLeft = policy.scaleUp.maxLaunchesPerMinute - inputs.launchesInLastMinute - launches.reduce((n, l) => n + l.count, 0);
   for (const pool of pools) {
     if (pool.ownership !== 'rented') continue;
     const st = states.find((x) => x.name === pool.name)!;
     const planned = launches.filter((l) => l.pool === pool.name).reduce((n, l) => n + l.count, 0);
-    const missing = pool.min - st.running - st.pending - planned;
-    if (missing <= 0 || pool.provider === 'static' || pool.instanceTypes.length === 0) continue;
+    const short = pool.min - st.running - st.pending - planned;
+    if (short <= 0 || pool.provider === 'static' || pool.instanceTypes.length === 0) continue;
     if (inputs.backoff.some((b) => b.pool === pool.name && b.until > now)) { notes.push(`pool ${pool.name} is below its min of ${pool.min} but backing off`); continue; }
+    const missing = Math.min(short, Math.max(0, rateLeft));
+    if (missing < short) notes.push(`pool ${pool.name} is ${short} below its min of ${pool.min}: ${missing} now, the rest after scaleUp.maxLaunchesPerMinute (${policy.scaleUp.maxLaunchesPerMinute}) allows`);
+    if (missing === 0) continue;
+    rateLeft -= missing;
     const type = [...pool.instanceTypes].sort((a, b) => typePrice(pool, a.name, inputs.prices[pool.name]) - typePrice(pool, b.name, inputs.prices[pool.name]))[0];
     const price = typePrice(pool, type.name, inputs.prices[pool.name]);
     const jobId = nextId(pool.name, type.name);

@@ -242,7 +242,10 @@ export function policyWarnings(policy: Policy): { path: (string | number)[]; rea
     const prices = pool.instanceTypes.map((t) => priceOf(pool, t)).filter((x): x is number => x !== undefined);
     const cheapest = prices.length ? Math.min(...prices) : undefined;
     if (policy.budget.perHour > 0 && cheapest !== undefined && cheapest > policy.budget.perHour) {
-      out.push({ path: ['pools', i], reason: `pool ${pool.name}: its cheapest instance type costs ${cheapest}/h, above budget.perHour ${policy.budget.perHour} — it can never launch` });
+      out.push({ path: ['pools', i], reason: `pool ${pool.name}: its cheapest instance type costs ${cheapest}/h, above budget.perHour ${policy.budget.perHour} — it never launches for demand${pool.min > 0 ? ' (its min still does)' : ''}` });
+    }
+    if (pool.min > 0 && cheapest !== undefined && pool.min * cheapest > policy.budget.perHour) {
+      out.push({ path: ['pools', i, 'min'], reason: `pool ${pool.name}: its min of ${pool.min} costs at least ${Math.round(pool.min * cheapest * 1e6) / 1e6}/h, above budget.perHour ${policy.budget.perHour} — the min is kept whatever the budget` });
     }
     pool.instanceTypes.forEach((t, j) => {
       if (priceOf(pool, t) === undefined) out.push({ path: ['pools', i, 'instanceTypes', j], reason: `instance type ${t.name} has no price: it counts as free against the budget` });
