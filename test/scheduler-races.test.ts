@@ -173,3 +173,22 @@ test.serial('a TEARDOWN while the ACCEPT waits at the launch gate writes nothing
   t.deepEqual(records, [], 'no task record of the removed framework');
   t.deepEqual(agents[2].launched.filter((l) => l.frameworkId === fw.frameworkId).map((l) => l.taskId), ['d0'], 'nothing that waited at the gate was launched');
 });
+
+test.serial('a torn-down framework is listed as completed, with its tasks, in GET_FRAMEWORKS and /master/state', async (t) => {
+  const fw = await subscribed(m, 'finished-business');
+  const [offer] = await allOffers(fw, 2);
+  const accepted = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ name: 'w', task_id: { value: 'w' }, agent_id: offer.agent_id, resources: [scalarRes('cpus', 1), scalarRes('mem', 64)], command: { value: 'sleep 600' } }] } }], filters: { refuse_seconds: 0 } } });
+  t.is(accepted.status, 202);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING');
+  t.is((await fw.call({ type: 'TEARDOWN' })).status, 202);
+  fw.close();
+  await waitFor(async () => (await operator(m.url, 'GET_FRAMEWORKS')).get_frameworks.completed_frameworks?.some((f: Event) => f.framework_info.id.value === fw.frameworkId), 10_000, 'the completed framework');
+  const completed = (await operator(m.url, 'GET_FRAMEWORKS')).get_frameworks.completed_frameworks.find((f: Event) => f.framework_info.id.value === fw.frameworkId);
+  t.like(completed, { active: false, connected: false, framework_info: { name: 'finished-business' } });
+  t.truthy(completed.unregistered_time?.nanoseconds);
+  const state = await (await fetch(`${m.url}/master/state`)).json() as { frameworks: Event[]; completed_frameworks: Event[] };
+  t.false(state.frameworks.some((f) => f.id === fw.frameworkId));
+  const legacy = state.completed_frameworks.find((f) => f.id === fw.frameworkId)!;
+  t.like(legacy, { name: 'finished-business', active: false });
+  t.deepEqual(legacy.completed_tasks.map((x: Event) => [x.id, x.state]), [['w', 'TASK_KILLED']]);
+});

@@ -23,6 +23,18 @@ import {
   type AgentLive, type AgentRecord, type EventSink, type FrameworkLive, type FrameworkRecord, type Offer, type TaskRecord,
 } from './records.ts';
 
+/** A removed framework as the operator views list it (Mesos' completed frameworks). */
+export interface CompletedFramework {
+  id: string;
+  info: FrameworkRecord['info'];
+  /** Absent in records written before 2026-12-03. */
+  registeredAt?: number;
+  removedAt: number;
+}
+
+/** Completed frameworks shown, as Mesos' --max_completed_frameworks (default 50). */
+export const MAX_COMPLETED_FRAMEWORKS = 50;
+
 export interface MasterConfig {
   /** Cluster name; namespaces the Redis keys. */
   cluster: string;
@@ -89,6 +101,8 @@ export class Master {
   readonly metrics = new MasterMetrics();
   readonly id = randomUUID();
   readonly removedFrameworks = new Set<string>();
+  /** The latest removed frameworks, newest first (GET_FRAMEWORKS / state.json completed_frameworks). */
+  completedFrameworks: CompletedFramework[] = [];
   /** Unmet demand per framework from REQUEST calls (see demand.ts). */
   readonly demands = new Map<string, DemandUnit[]>();
   /** Quota per role as configured (UPDATE_QUOTA); the allocator holds the same. */
@@ -196,7 +210,9 @@ export class Master {
       this.state.putTask(t);
       if (!isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE') this.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
     }
-    for (const f of await this.store.readList('removed_frameworks', 10_000)) this.removedFrameworks.add((f as { id: string }).id);
+    const removed = (await this.store.readList('removed_frameworks', 10_000)) as CompletedFramework[];
+    for (const f of removed) this.removedFrameworks.add(f.id);
+    this.completedFrameworks = removed.slice(0, MAX_COMPLETED_FRAMEWORKS);
     this.departedAgents = (await this.store.readList('departed_agents', MAX_DEPARTED_AGENTS)) as AgentRecord[];
     await this.maintenance.recover();
   }
@@ -550,7 +566,9 @@ export class Master {
     this.allocator.removeFramework(id);
     ops.push({ op: 'delete', hash: 'frameworks', id });
     if (this.demands.delete(id)) ops.push({ op: 'delete', hash: 'demands', id });
-    ops.push({ op: 'append', list: 'removed_frameworks', value: { id, info: f.record.info, removedAt: this.clock.now() }, max: 10_000 });
+    const completed: CompletedFramework = { id, info: f.record.info, registeredAt: f.record.registeredAt, removedAt: this.clock.now() };
+    this.completedFrameworks = [completed, ...this.completedFrameworks].slice(0, MAX_COMPLETED_FRAMEWORKS);
+    ops.push({ op: 'append', list: 'removed_frameworks', value: completed, max: 10_000 });
     f.stream?.close();
     f.stream = undefined;
     await this.persist(ops);

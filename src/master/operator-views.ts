@@ -31,8 +31,12 @@ export function getAgents(m: Master): object {
   return { agents, recovered_agents: [], ...(unreachable.length ? { unreachable_agents: unreachable } : {}) };
 }
 
-export function getFrameworks(m: Master, completed: object[] = []): object {
+export function getFrameworks(m: Master): object {
   const frameworks = [];
+  const completed = m.completedFrameworks.map((c) => ({
+    framework_info: c.info, active: false, connected: false, recovered: false,
+    registered_time: nanos(c.registeredAt ?? c.removedAt), unregistered_time: nanos(c.removedAt),
+  }));
   for (const f of m.state.frameworks.values()) {
     const offers = m.state.offersOfFramework(f.record.id);
     const agentsById = (id: string) => m.state.agents.get(id)!.record;
@@ -134,7 +138,15 @@ export function legacyState(m: Master, selfUrl: string, completed: TaskRecord[])
         offers: m.state.offersOfFramework(f.record.id).map((o) => ({ id: o.id, slave_id: o.agentId, resources: legacyResources(flatten(o.resources)) })),
       };
     }),
-    completed_frameworks: [],
+    completed_frameworks: m.completedFrameworks.map((c) => ({
+      id: c.id, name: c.info.name, user: c.info.user, hostname: c.info.hostname ?? '',
+      role: c.info.roles?.[0] ?? c.info.role ?? '*', roles: c.info.roles ?? [c.info.role ?? '*'], principal: c.info.principal,
+      active: false, connected: false, recovered: false, failover_timeout: c.info.failover_timeout ?? 0,
+      capabilities: (c.info.capabilities ?? []).map((x) => x.type),
+      registered_time: (c.registeredAt ?? c.removedAt) / 1000, unregistered_time: c.removedAt / 1000,
+      used_resources: legacyResources(EMPTY), offered_resources: legacyResources(EMPTY),
+      tasks: [], completed_tasks: completed.filter((t) => t.frameworkId === c.id).map(legacyTask), offers: [],
+    })),
     unregistered_frameworks: [],
   };
 }
