@@ -173,6 +173,9 @@ test('warnings: a zero budget with rented pools, unpriced rented types, a zero d
   const dear = validatePolicy(MINIMAL.replace('perHour: 1', 'perHour: 0.01'), 'w.yaml');
   if (!dear.valid) return t.fail(lines(dear.errors));
   t.is(lines(dear.warnings), 'w.yaml:2: pools.0: pool burst: its cheapest instance type costs 0.05/h, above budget.perHour 0.01 — it never launches for demand');
+  const moot = validatePolicy(`${MINIMAL}accounting:\n  billing:\n    static: { per: hour }\n`, 'w.yaml');
+  if (!moot.valid) return t.fail(lines(moot.errors));
+  t.regex(lines(moot.warnings), /accounting\.billing\.static: no rented pool uses provider static: owned machines are always charged per second, so this rule applies to nothing/);
 });
 
 test('every example policy in policies/examples validates without warnings', (t) => {

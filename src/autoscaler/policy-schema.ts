@@ -255,6 +255,12 @@ export function policyWarnings(policy: Policy): { path: (string | number)[]; rea
     out.push({ path: ['scaleDown', 'disruptionBudget'], reason: 'disruption budget is 0: scale-down never releases a machine' });
   }
   if (policy.pools.every((pool) => pool.max === 0)) out.push({ path: ['pools'], reason: 'every pool has max 0: nothing can ever be launched' });
+  // Owned machines are always charged per second: a rule for a provider with no rented pool is moot.
+  for (const kind of Object.keys(policy.accounting?.billing ?? {})) {
+    if (!policy.pools.some((pool) => pool.provider === kind && pool.ownership === 'rented')) {
+      out.push({ path: ['accounting', 'billing', kind], reason: `no rented pool uses provider ${kind}: owned machines are always charged per second, so this rule applies to nothing` });
+    }
+  }
   return out;
 }
 
