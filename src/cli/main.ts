@@ -1,4 +1,5 @@
 // The `spillway` command.
+import { exitWhenWritten } from './output.ts';
 import { Command } from 'commander';
 import { VERSION } from '../common/version.ts';
 import { registerAgentCommand } from './commands/agent.ts';
@@ -38,4 +39,4 @@ await program.parseAsync(process.argv);
 
 // Client commands are done once their action returns; do not wait for idle keep-alive sockets.
 const SERVERS = new Set(['up', 'master', 'agent']);
-if (!SERVERS.has(program.args[0] ?? '')) process.exit(process.exitCode ?? 0);
+if (!SERVERS.has(program.args[0] ?? '')) exitWhenWritten(Number(process.exitCode ?? 0));

@@ -23,6 +23,18 @@ export function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+/**
+ * Exits once what was written to stdout and stderr is out. Writes to a pipe are asynchronous once
+ * its buffer is full, and process.exit drops what is still queued: a `--json` listing of a few
+ * hundred KB piped to jq lost its tail.
+ */
+export function exitWhenWritten(code: number): void {
+  let pending = 2;
+  const done = (): void => { if (--pending === 0) process.exit(code); };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 /** Runs a command's action; an error ends the process with its message (as `describe` words it). */
 export async function runOrFail(fn: () => Promise<void>, describe: (e: Error) => string = (e) => e.message): Promise<void> {
   try {

@@ -5,7 +5,7 @@ import { addMasterOption } from '../master-option.ts';
 import { isTerminal } from '../../mesos/task-status.ts';
 import { BatchJob, type TaskResult } from '../../sdk/batch-job.ts';
 import { SandboxReader, sandboxPath } from '../../sdk/sandbox-reader.ts';
-import { fail, printJson } from '../output.ts';
+import { exitWhenWritten, fail, printJson } from '../output.ts';
 
 interface RunOptions { master: string; count: string; cpus: string; mem: string; name: string; role: string; json?: boolean; connectTimeout: string }
 
@@ -85,7 +85,7 @@ export function registerRunCommand(program: Command): void {
       const failed = results.filter((r) => r.state !== 'TASK_FINISHED');
       if (o.json) printJson(results);
       else process.stderr.write(`• ${results.length - failed.length}/${results.length} task(s) finished${failed.length ? `, ${failed.length} did not` : ''}\n`);
-      process.exit(failed.length ? 1 : 0);
+      exitWhenWritten(failed.length ? 1 : 0);
     });
 }
 

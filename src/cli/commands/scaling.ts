@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { StoredDecision } from '../../autoscaler/decision-log.ts';
 import { v1 } from '../../client/v1-client.ts';
 import { addMasterOption } from '../master-option.ts';
-import { fail, printJson } from '../output.ts';
+import { exitWhenWritten, fail, printJson } from '../output.ts';
 
 const getJson = <T>(master: string, path: string): Promise<T> => v1<T>(master, 'GET', path);
 
@@ -62,7 +62,7 @@ export function registerScalingCommands(program: Command): void {
         }
         if (!o.follow) {
           if (!printed && !o.json) process.stderr.write('no decisions yet\n');
-          process.exit(0);
+          return exitWhenWritten(0);
         }
         for (;;) {
           await new Promise((r) => setTimeout(r, interval));
@@ -97,7 +97,7 @@ export function registerPolicyPlan(policy: Command): void {
           for (const a of p.actions) process.stdout.write(`  + ${a.type}: ${a.reason}\n`);
           for (const n of p.notes) process.stdout.write(`  - ${n}\n`);
         }
-        process.exit(0);
+        exitWhenWritten(0);
       } catch (e) {
         fail((e as Error).message);
       }
