@@ -1,6 +1,7 @@
 // The TypeScript SDK's batch example and `spillway run` against real master and agent processes.
 import test from 'ava';
-import { runProcess, type ProcessResult } from './helpers/run-process.ts';
+import { runProcess, spillway, type ProcessResult } from './helpers/run-process.ts';
+import { taskCounts } from '../src/cli/commands/cluster.ts';
 import { fileURLToPath } from 'node:url';
 import { BIN, startCluster, operator, type Cluster } from './helpers/cluster.ts';
 
@@ -55,4 +56,33 @@ test.serial('spillway run gives up on a master it cannot reach, saying so', asyn
   const r = await run([BIN, 'run', '--master', 'http://127.0.0.1:9', '--connect-timeout', '2', '--', 'true']);
   t.is(r.code, 1);
   t.regex(r.stderr, /no master at http:\/\/127\.0\.0\.1:9 took the SUBSCRIBE within 2 s \(.+\); is the master running\?/);
+});
+
+test.serial('spillway status counts running tasks by state while they run, and as completed after', async (t) => {
+  const job = run([BIN, 'run', '--master', c.masterUrl, '--count', '2', '--', 'sleep 8']);
+  const status = async (): Promise<Record<string, any>> => JSON.parse((await spillway(['status', '--json', '--master', c.masterUrl])).stdout); // eslint-disable-line @typescript-eslint/no-explicit-any
+  let seen = await status();
+  const before = seen.completed_tasks as number;
+  for (let i = 0; i < 100 && seen.running_tasks < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    seen = await status();
+  }
+  t.is(seen.running_tasks, 2);
+  t.is(seen.active_tasks, 2);
+  t.deepEqual(seen.tasks_by_state, { TASK_RUNNING: 2 });
+  const table = await spillway(['status', '--master', c.masterUrl]);
+  t.regex(table.stdout, /tasks_by_state\s*│\s*TASK_RUNNING 2\s*│/);
+  t.is((await job).code, 0);
+  const after = await status();
+  t.is(after.running_tasks, 0);
+  t.deepEqual(after.tasks_by_state, {});
+  t.is(after.completed_tasks, before + 2);
+});
+
+test('status summary: staging, starting and killing tasks are active but not running', (t) => {
+  const tasks = ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_RUNNING'].map((state) => ({ state }));
+  t.deepEqual(taskCounts({ tasks, unreachable_tasks: [{ state: 'TASK_UNREACHABLE' }], completed_tasks: [] }), {
+    running_tasks: 2, active_tasks: 5, unreachable_tasks: 1, completed_tasks: 0,
+    tasks_by_state: { TASK_KILLING: 1, TASK_RUNNING: 2, TASK_STAGING: 1, TASK_STARTING: 1 },
+  });
 });

@@ -27,6 +27,22 @@ type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 /** DRAINING / DRAINED, deactivated (by an operator), disconnected, or up. */
 const agentState = (a: Any): string => a.drain_info?.state ?? (a.deactivated ? 'deactivated' : a.active ? 'up' : 'disconnected');
 
+/**
+ * Task counts from GET_TASKS: `running_tasks` is TASK_RUNNING only (staging, starting and killing
+ * tasks are not running yet or any more), `active_tasks` every task not yet terminal.
+ */
+export function taskCounts(t: Any): { running_tasks: number; active_tasks: number; unreachable_tasks: number; completed_tasks: number; tasks_by_state: Record<string, number> } {
+  const byState: Record<string, number> = {};
+  for (const task of t.tasks as Any[]) byState[task.state] = (byState[task.state] ?? 0) + 1;
+  return {
+    running_tasks: byState.TASK_RUNNING ?? 0,
+    active_tasks: t.tasks.length,
+    unreachable_tasks: t.unreachable_tasks?.length ?? 0,
+    completed_tasks: t.completed_tasks.length,
+    tasks_by_state: Object.fromEntries(Object.entries(byState).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
 export function registerClusterCommands(program: Command): void {
   withMaster(program.command('status').description('health, version and a summary of the cluster')).action((o: ListOptions) => run(async () => {
     const c = new MasterClient(o.master);
@@ -38,11 +54,14 @@ export function registerClusterCommands(program: Command): void {
       version: version.get_version.version_info.version,
       agents: s.get_agents.agents.length,
       frameworks: s.get_frameworks.frameworks.length,
-      running_tasks: s.get_tasks.tasks.length,
-      completed_tasks: s.get_tasks.completed_tasks.length,
+      ...taskCounts(s.get_tasks),
     };
     if (o.json) return printJson(summary);
-    printTable(['', ''], Object.entries(summary).map(([k, v]) => [k, String(v)]));
+    const { tasks_by_state: byState, ...rest } = summary;
+    printTable(['', ''], [
+      ...Object.entries(rest).map(([k, v]) => [k, String(v)]),
+      ['tasks_by_state', Object.entries(byState).map(([k, n]) => `${k} ${n}`).join(' · ') || 'none'],
+    ]);
   }));
 
   withMaster(program.command('agents').description('list agents with their resources')).action((o: ListOptions) => run(async () => {
