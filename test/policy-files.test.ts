@@ -170,6 +170,13 @@ test('warnings: a zero budget with rented pools, unpriced rented types, a zero d
     'w.yaml:9: budget.perHour: budget is 0: rented pools (burst) will not launch anything',
     'w.yaml:11: scaleDown.disruptionBudget: disruption budget is 0: scale-down never releases a machine',
   ].join('\n'));
+  for (const zero of ['"0%"', '"0.0%"', '"00.00%"']) {
+    const z = validatePolicy(`${MINIMAL}scaleDown:\n  disruptionBudget: ${zero}\n`, 'w.yaml');
+    if (!z.valid) return t.fail(lines(z.errors));
+    t.regex(lines(z.warnings), /scaleDown\.disruptionBudget: disruption budget is 0: scale-down never releases a machine/, zero);
+  }
+  const tiny = validatePolicy(`${MINIMAL}scaleDown:\n  disruptionBudget: "0.5%"\n`, 'w.yaml');
+  t.true(tiny.valid && tiny.warnings.every((w) => !w.path.includes('disruptionBudget')), 'a small non-zero percentage still releases one machine at a time');
   const dear = validatePolicy(MINIMAL.replace('perHour: 1', 'perHour: 0.01'), 'w.yaml');
   if (!dear.valid) return t.fail(lines(dear.errors));
   t.is(lines(dear.warnings), 'w.yaml:2: pools.0: pool burst: its cheapest instance type costs 0.05/h, above budget.perHour 0.01 — it never launches for demand');

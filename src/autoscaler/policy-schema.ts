@@ -251,7 +251,7 @@ export function policyWarnings(policy: Policy): { path: (string | number)[]; rea
       if (priceOf(pool, t) === undefined) out.push({ path: ['pools', i, 'instanceTypes', j], reason: `instance type ${t.name} has no price: it counts as free against the budget` });
     });
   }
-  if (policy.scaleDown.disruptionBudget === 0 || policy.scaleDown.disruptionBudget === '0%') {
+  if (Number.parseFloat(String(policy.scaleDown.disruptionBudget)) === 0) { // 0, "0%", "0.0%" alike
     out.push({ path: ['scaleDown', 'disruptionBudget'], reason: 'disruption budget is 0: scale-down never releases a machine' });
   }
   if (policy.pools.every((pool) => pool.max === 0)) out.push({ path: ['pools'], reason: 'every pool has max 0: nothing can ever be launched' });
