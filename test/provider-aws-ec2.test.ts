@@ -171,6 +171,19 @@ test('the same token with different parameters is an IdempotencyConflictError', 
   t.regex(e.message, /m5\.large/);
   t.is(fake.allInstances().length, 2);
   t.is(fake.requestsFor('RunInstances').length, 2); // not retried
+  t.regex(e.message, /the token's first launch started i-[0-9a-f]+, i-[0-9a-f]+; 3 asked for now/);
+});
+
+test('a retry whose parameters changed since the token was first used (an upgrade) gets the instances it started', async (t) => {
+  const { fake, provider } = await setup(t);
+  const first = await provider.launch('burst', 1, { token: 'job-7.0', instanceType: 'm5.large', userData: '#cloud-config\n# v1\n' });
+  const again = await provider.launch('burst', 1, { token: 'job-7.0', instanceType: 'm5.large', userData: '#cloud-config\n# v2\n' });
+  t.deepEqual(again.map((i) => i.id), first.map((i) => i.id));
+  t.is(fake.allInstances().length, 1, 'nothing new started, nothing left unrecorded');
+  // Not the same launch when the count differs: the conflict stands.
+  const eight = await provider.launch('burst', 1, { token: 'job-8.0', instanceType: 'm5.large' });
+  const other = await t.throwsAsync(provider.launch('burst', 2, { token: 'job-8.0', instanceType: 'm5.large' }), { instanceOf: IdempotencyConflictError });
+  t.true(other.message.endsWith(`(the token's first launch started ${eight[0].id}; 2 asked for now)`), other.message);
 });
 
 test('equal tokens in different pools or clusters do not collide', async (t) => {

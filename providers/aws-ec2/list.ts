@@ -13,6 +13,8 @@ export interface ListQuery {
   readonly pool: string;
   readonly includeTerminated?: boolean;
   readonly pageSize?: number;
+  /** Only the instances a launch under this token started. */
+  readonly token?: string;
 }
 
 export function listFilters(q: ListQuery): Filter[] {
@@ -20,6 +22,7 @@ export function listFilters(q: ListQuery): Filter[] {
     { Name: `tag:${TAGS.cluster}`, Values: [q.cluster] },
     { Name: `tag:${TAGS.pool}`, Values: [q.pool] },
     { Name: 'instance-state-name', Values: q.includeTerminated ? [...LIVE_STATES, 'terminated'] : [...LIVE_STATES] },
+    ...(q.token === undefined ? [] : [{ Name: `tag:${TAGS.token}`, Values: [q.token] }]),
   ];
 }
 

@@ -12,7 +12,7 @@ import { RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { Instance, LaunchSpec, Price, Provider } from '../provider.ts';
 import type { Pool } from '../pool-config.ts';
 import type { ProviderContext } from '../context.ts';
-import { InvalidConfigError } from '../errors.ts';
+import { IdempotencyConflictError, InvalidConfigError } from '../errors.ts';
 import { KIND, mapEc2Error, type CallContext } from './errors.ts';
 import { checkLaunch, checkPool, type AwsSection } from './config.ts';
 import { checkCredentials, createEc2Client, targetOf, type ClientOptions, type Ec2Target } from './client.ts';
@@ -78,13 +78,43 @@ export class AwsEc2Provider implements Provider {
     try {
       out = await client.send(new RunInstancesCommand(input));
     } catch (e) {
-      throw this.fail(e, call);
+      const error = this.fail(e, call);
+      if (error instanceof IdempotencyConflictError) return this.alreadyLaunched(pool, target, count, spec.token, error);
+      throw error;
     }
     const instances = (out.Instances ?? []).map((i) => toInstance(i, pool.name));
     for (const i of instances) this.instanceTarget.set(i.id, target.key);
     this.ctx.log.info(
       { provider: KIND, pool: pool.name, instanceType: spec.instanceType, capacityType, count, ids: instances.map((i) => i.id), attempts: out.$metadata.attempts },
       'aws-ec2 launch',
+    );
+    return instances;
+  }
+
+  /**
+   * EC2 refused the token because this request differs from the one that first used it — e.g. a
+   * retry after an upgrade changed RunInstances' parameters, or a pool edited in between. The
+   * instances that first request started carry the token in a tag: when they are as many as asked
+   * for, they are this launch (returning them keeps the retry idempotent and nothing unrecorded
+   * runs); otherwise the conflict stands, naming them.
+   */
+  private async alreadyLaunched(pool: Pool, target: Ec2Target, count: number, token: string, conflict: IdempotencyConflictError): Promise<Instance[]> {
+    const client = await this.client(target);
+    let raw;
+    try {
+      raw = await describePoolInstances(client, { cluster: this.ctx.cluster, pool: pool.name, token, pageSize: this.opts.pageSize });
+    } catch {
+      throw conflict;
+    }
+    const instances = raw.map((i) => toInstance(i, pool.name));
+    if (instances.length !== count) {
+      if (instances.length === 0) throw conflict;
+      throw new IdempotencyConflictError(`${conflict.message} (the token's first launch started ${instances.map((i) => i.id).join(', ')}; ${count} asked for now)`, KIND, conflict.code);
+    }
+    for (const i of instances) this.instanceTarget.set(i.id, target.key);
+    this.ctx.log.warn(
+      { provider: KIND, pool: pool.name, ids: instances.map((i) => i.id), code: conflict.code },
+      'aws-ec2 launch: the token was first used with other parameters; returning the instances that launch started',
     );
     return instances;
   }
