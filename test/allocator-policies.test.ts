@@ -227,6 +227,36 @@ test('MULTI_ROLE: one framework in roles a and b gets proposals tagged with eith
   t.deepEqual(summary(a.allocateRound(3, { agentOrder: agents })), ['ag2->multi(a)', 'ag4->multi(a)']);
 });
 
+test('leaving a role that still holds resources: tracked there without offers until they come back; rejoining ends it', (t) => {
+  const a = new Allocator();
+  for (const id of ['ag1', 'ag2', 'ag3']) a.addAgent(id, U(2, 1024));
+  a.addFramework('multi', ['a', 'b']);
+  a.allocate('multi', 'b', 'ag1', U(1, 256)); // a task in role b
+  a.removeRole('multi', 'b');
+  t.deepEqual(a.rolesOf('multi'), ['a']);
+  const b = () => a.roles().find((r) => r.role === 'b');
+  t.deepEqual(b()?.frameworks, ['multi'], 'still tracked under b');
+  t.is(scalar(b()!.allocated, 'cpus'), 1, 'its task counts against b');
+  t.true(a.allocateRound(1, { agentOrder: ['ag1', 'ag2', 'ag3'] }).every((p) => p.role === 'a'), 'no offers in b');
+  a.suppress('multi', ['b']);
+  a.revive('multi', ['b']); // REVIVE cannot bring a role it left back
+  t.true(a.allocateRound(2).every((p) => p.role === 'a'));
+  a.recover('multi', 'b', 'ag1', U(1, 256)); // the task ends
+  t.is(b(), undefined, 'role b is gone with the last of it');
+  t.deepEqual(a.rolesOf('multi'), ['a']);
+
+  // Rejoining a role while leaving it: offers there again.
+  const r = new Allocator();
+  r.addAgent('ag1', U(2, 1024));
+  r.addFramework('multi', ['a', 'b']);
+  r.allocate('multi', 'b', 'ag1', U(1, 256));
+  r.removeRole('multi', 'b');
+  r.addFramework('multi', ['a', 'b']);
+  t.deepEqual(r.rolesOf('multi'), ['a', 'b']);
+  r.suppress('multi', ['a']);
+  t.deepEqual(summary(r.allocateRound(1)), ['ag1->multi(b)']);
+});
+
 test('MULTI_ROLE: the framework competes in each role against that role’s other frameworks', (t) => {
   const a = new Allocator();
   const agents = Array.from({ length: 6 }, (_, i) => `ag${i}`);

@@ -69,6 +69,12 @@ interface Client {
   readonly frameworkId: string;
   readonly role: string;
   suppressed: boolean;
+  /**
+   * The framework left this role (UPDATE_FRAMEWORK) while it still held resources in it: as in
+   * Mesos it stays tracked under the role, its tasks counted in DRF and quota, but gets no offers;
+   * it is dropped when the last of those resources comes back.
+   */
+  leaving: boolean;
   /** Index into every agent's filter arrays. */
   readonly index: number;
   readonly framework: FrameworkEntry;
@@ -206,12 +212,17 @@ export class Allocator {
     }
     f.revocable = Boolean(opts.revocable);
     for (const role of roles) {
-      if (f.clients.has(role)) continue;
-      const c: Client = { frameworkId: id, role, suppressed: false, index: this.freeClients.pop() ?? this.nextClient++, framework: f };
-      f.clients.set(role, c);
-      this.tree.ensure(role).frameworks.add(id, 1, c);
+      const known = f.clients.get(role);
+      if (known) known.leaving = false; // back in a role it was leaving
+      else this.addClient(f, role, false);
     }
     this.orderCache = undefined;
+  }
+
+  private addClient(f: FrameworkEntry, role: string, leaving: boolean): void {
+    const c: Client = { frameworkId: f.id, role, suppressed: false, leaving, index: this.freeClients.pop() ?? this.nextClient++, framework: f };
+    f.clients.set(role, c);
+    this.tree.ensure(role).frameworks.add(f.id, 1, c);
   }
 
   /** Forgets a framework. The caller recovers what it holds first (offers, tasks). */
@@ -227,11 +238,19 @@ export class Allocator {
     this.orderCache = undefined;
   }
 
-  /** Leaves one role (UPDATE_FRAMEWORK); the caller checks the framework holds nothing in it. */
+  /**
+   * Leaves one role (UPDATE_FRAMEWORK). The caller has taken back the framework's offers in it; what
+   * its tasks hold there keeps it tracked under the role (no offers) until they end.
+   */
   removeRole(id: string, role: string): void {
-    const f = this.frameworks.get(id);
-    const c = f?.clients.get(role);
-    if (!f || !c) return;
+    const c = this.frameworks.get(id)?.clients.get(role);
+    if (!c) return;
+    if (isEmpty(this.tree.node(role)?.frameworks.allocation(id) ?? EMPTY)) this.dropClient(c);
+    else c.leaving = true;
+  }
+
+  private dropClient(c: Client): void {
+    const { framework: f, role, frameworkId: id } = c;
     f.clients.delete(role);
     this.releaseClient(c);
     this.tree.node(role)?.frameworks.remove(id);
@@ -267,8 +286,9 @@ export class Allocator {
     }
   }
 
+  /** The roles the framework is in (not those it is leaving). */
   rolesOf(id: string): string[] {
-    return [...(this.frameworks.get(id)?.clients.keys() ?? [])];
+    return [...(this.frameworks.get(id)?.clients.values() ?? [])].filter((c) => !c.leaving).map((c) => c.role);
   }
 
   allocationOf(frameworkId: string, role?: string): Resources {
@@ -408,7 +428,7 @@ export class Allocator {
         if (optimistic && (given.get(agentId) ?? 0) >= optimistic.perAgent) continue;
         for (const c of this.order()) {
           const f = c.framework;
-          if (!f.active || c.suppressed) continue;
+          if (!f.active || c.suppressed || c.leaving) continue;
           if (a.filters.refusedAt(c.index, now, a.version)) continue;
           if (stage === 1 && !hasNeed(this.unmetMemo(memo, c.role))) continue;
           if (optimistic && (proposed.has(`${f.id}|${agentId}`) || optimistic.hasOffer(f.id, agentId))) continue;
@@ -495,15 +515,23 @@ export class Allocator {
   private clientsOf(id: string, roles?: readonly string[]): Client[] {
     const f = this.frameworks.get(id);
     if (!f) return [];
-    return [...f.clients.values()].filter((c) => !roles || roles.length === 0 || roles.includes(c.role));
+    return [...f.clients.values()].filter((c) => !c.leaving && (!roles || roles.length === 0 || roles.includes(c.role)));
   }
 
   private charge(frameworkId: string, role: string, s: ResourceSet, sign: 1 | -1): void {
     // Resources coming back after a framework left still leave its role (no phantom allocation).
     const f = this.frameworks.get(frameworkId);
-    if (sign > 0 && (!f || !f.clients.has(role))) return;
+    if (sign > 0 && !f) return;
+    // A task restored (master recovery, an agent back from unreachable) in a role its framework has
+    // left since: the framework is tracked under that role again, leaving, as UPDATE_FRAMEWORK left it.
+    if (sign > 0 && !f!.clients.has(role)) {
+      this.addClient(f!, role, true);
+      this.orderCache = undefined;
+    }
     const r = flatten(nonRevocable(s));
     if (!isEmpty(r)) this.tree.charge(role, frameworkId, r, sign);
+    const c = f?.clients.get(role);
+    if (sign < 0 && c?.leaving && isEmpty(this.tree.node(role)?.frameworks.allocation(frameworkId) ?? EMPTY)) this.dropClient(c);
   }
 
   /** Every change to an agent's free resources goes through here (filters and reservations track it). */

@@ -42,18 +42,17 @@ export function validateRoleName(role: string): string | undefined {
 }
 
 /**
- * Makes the allocator's view of a framework's roles match its FrameworkInfo. A role may be left
- * only when the framework holds nothing in it (no tasks, no offers).
+ * Makes the allocator's view of a framework's roles match its FrameworkInfo. As in Mesos a role may
+ * be left at any time: its offers are rescinded, its tasks keep running (and counting against the
+ * role) until they end, and it gets no more offers.
  */
 function applyRoles(m: Master, id: string, info: FrameworkInfo): void {
   const wanted = frameworkRoles(info);
   for (const role of m.allocator.rolesOf(id)) {
     if (wanted.includes(role)) continue;
-    const busy = m.state.tasksOfFramework(id).some((t) => t.role === role && !isTerminal(t.state))
-      || m.state.offersOfFramework(id).some((o) => o.role === role);
-    if (busy) throw badRequest(`The framework cannot leave role '${role}' while it has tasks or offers in it`);
+    for (const o of m.state.offersOfFramework(id)) if (o.role === role) m.rescind(o);
+    m.allocator.removeRole(id, role);
   }
-  for (const role of m.allocator.rolesOf(id)) if (!wanted.includes(role)) m.allocator.removeRole(id, role);
   m.allocator.addFramework(id, wanted, { revocable: hasCapability(info, 'REVOCABLE_RESOURCES') });
 }
 
