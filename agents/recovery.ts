@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { writeJsonDurably } from './durable-file.ts';
 import { isTerminal } from '../src/mesos/task-status.ts';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { TaskCheckpoint } from './executor/command-executor.ts';
 
 export async function loadAgentId(workDir: string): Promise<string | undefined> {
@@ -51,6 +51,16 @@ const slots = new Map<string, SlotState>();
  * allows them), so it is never truncated and never, even for a moment, empty.
  */
 export async function saveTaskCheckpoint(workDir: string, cp: TaskCheckpoint): Promise<void> {
+  try {
+    await writeTaskCheckpoint(workDir, cp);
+  } finally {
+    // A failed write may have changed the slots too. Wall-clock time, as the slot's mtime is.
+    const at = Date.now();
+    for (const fn of checkpointWatchers.get(resolve(workDir)) ?? []) fn(cp.framework_id, cp.task.task_id.value, at);
+  }
+}
+
+async function writeTaskCheckpoint(workDir: string, cp: TaskCheckpoint): Promise<void> {
   const path = taskCheckpointPath(workDir, cp.framework_id, cp.task.task_id.value);
   const st = slots.get(path) ?? await slotsOnDisk(path);
   // Sequence numbers from the clock, so a restarted agent still writes higher ones.
@@ -70,6 +80,25 @@ export async function saveTaskCheckpoint(workDir: string, cp: TaskCheckpoint): P
   // An ended task is written no more (if it is, its slots are read again first).
   if (isTerminal(cp.state)) slots.delete(path);
   else slots.set(path, st);
+}
+
+/** `atMs`: the time (ms since the epoch) once the write was done, no earlier than the slot's new mtime. */
+type CheckpointWatcher = (frameworkId: string, taskId: string, atMs: number) => void;
+/**
+ * Per work dir (resolved), who hears of each task checkpoint write: the garbage collector learns
+ * from these when a task's files last changed, rather than statting every task at every pass.
+ */
+const checkpointWatchers = new Map<string, Set<CheckpointWatcher>>();
+
+/** Calls `fn` after every write (or failed write) of a task checkpoint under `workDir`; returns the unsubscribe. */
+export function watchTaskCheckpoints(workDir: string, fn: CheckpointWatcher): () => void {
+  const dir = resolve(workDir);
+  const set = checkpointWatchers.get(dir) ?? new Set<CheckpointWatcher>();
+  checkpointWatchers.set(dir, set.add(fn));
+  return () => {
+    set.delete(fn);
+    if (set.size === 0 && checkpointWatchers.get(dir) === set) checkpointWatchers.delete(dir);
+  };
 }
 
 /** Opens a slot for writing in place (read-write, created if missing, never truncated). */
