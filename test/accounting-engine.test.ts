@@ -8,7 +8,7 @@ import { classifyAgent, UNPOOLED } from '../src/accounting/pool-match.ts';
 import { buildSample, IDLE, type AgentSnapshot, type Sample, type TaskSnapshot } from '../src/accounting/sample.ts';
 import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type UsageRow } from '../src/accounting/rows.ts';
 import { ReportBuilder, type Report } from '../src/accounting/report-engine.ts';
-import { FocusCsvWriter, csvField, FOCUS_COLUMNS } from '../src/accounting/focus-csv.ts';
+import { FocusCsvWriter, clusterBillingAccount, csvField, FOCUS_COLUMNS } from '../src/accounting/focus-csv.ts';
 import { SummaryBuilder, waitStats } from '../src/accounting/summary.ts';
 import { parseReportQuery, ReportQueryError } from '../src/accounting/report-query.ts';
 import { costModelOf } from '../src/accounting/sampler.ts';
@@ -242,12 +242,18 @@ test('the FOCUS CSV parses, and the BilledCost of each period adds up to the tab
   const rows = viaRollups(scriptedSamples(model));
   for (const period of ['day', 'hour'] as const) {
     let text = '';
-    const w = new FocusCsvWriter({ from: T, to: T + 2 * HOUR }, period, (c) => { text += c; });
+    const w = new FocusCsvWriter({ from: T, to: T + 2 * HOUR }, period, (c) => { text += c; }, { account: clusterBillingAccount('prod') });
     w.header();
     for (const r of rows) w.add(r);
     w.end();
     const records = parse(text, { columns: true }) as Record<string, string>[];
     t.deepEqual(Object.keys(records[0]), [...FOCUS_COLUMNS]);
+    for (const col of ['ContractedCost', 'BillingAccountId', 'BillingAccountName']) t.true(FOCUS_COLUMNS.includes(col as never), `FOCUS 1.0 column ${col}`);
+    const firstX = FOCUS_COLUMNS.findIndex((c) => c.startsWith('x_'));
+    t.true(FOCUS_COLUMNS.slice(firstX).every((c) => c.startsWith('x_')), 'FOCUS columns first, x_ columns after');
+    t.true(records.every((r) => r.ContractedCost === r.BilledCost && r.EffectiveCost === r.BilledCost), 'no negotiated or commitment discounts: contracted = effective = billed');
+    t.true(records.every((r) => r.BillingAccountId === 'prod' && r.BillingAccountName === 'Spillway cluster prod'), 'the cluster is the billing account');
+    t.true(records.every((r) => r.x_Warning === ''), 'a complete window warns of nothing');
     const sum = (f: (r: Record<string, string>) => boolean, col = 'BilledCost') => records.filter(f).reduce((a, r) => a + Number(r[col]), 0);
     close(t, sum(() => true), EXPECTED.cost, `${period}: BilledCost total = the table's total cost`);
     close(t, sum((r) => r.x_Ownership === 'rented'), EXPECTED.rented, `${period}: rented BilledCost`);
@@ -259,6 +265,7 @@ test('the FOCUS CSV parses, and the BilledCost of each period adds up to the tab
       if (period === 'hour') close(t, sum((r) => r.ChargePeriodStart === start), g.cost, `BilledCost of period ${start}`);
     }
     const spot = records.find((r) => r.ResourceId === 'i-sp1' && r.x_Role === 'batch')!;
+    t.true(Number(spot.ListCost) > Number(spot.ContractedCost), 'spot: the on-demand list price above the spot price charged');
     t.like(spot, {
       PricingCategory: 'Dynamic', ChargeCategory: 'Usage', ChargeFrequency: 'Usage-Based', ServiceName: 'Amazon Elastic Compute Cloud', ServiceCategory: 'Compute',
       ProviderName: 'AWS', RegionId: 'us-east-1', AvailabilityZone: 'us-east-1a', ResourceType: 'Virtual Machine', ConsumedUnit: 'Core-Hours',

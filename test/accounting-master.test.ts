@@ -214,6 +214,37 @@ test.serial('reports: whole hours from rollups equal the samples, CSV BilledCost
   t.regex(cliSummary.stdout, /Demand wait: 1 demanded task\(s\) got capacity after p50 2\.0 min/);
 });
 
+test.serial('a window reaching past what was sampled says so: JSON, table, CSV header and rows, and the CLI', async (t) => {
+  const cursor = (await master.accounting!.store.cursor())!;
+  const to = clock.now() + HOUR; // into the future
+  const q = windowQ(T0, to);
+  const json = (await get(`/v1/reports?${q}`)).json() as Report;
+  const at = (x: number): string => iso(x).replace('.000Z', 'Z'); // as reports print times
+  t.like(json.coverage, { from: at(T0), to: at(cursor), complete: false });
+  t.regex(json.warnings[0], /^the figures cover .* is not sampled yet \(sampled up to /);
+  t.true((await get(`/v1/reports?${q}&format=table`)).text.includes(`warning: ${json.coverage.note}\n`));
+  const csv = await fetch(`${url}/v1/reports?${q}&format=csv`);
+  t.like(JSON.parse(csv.headers.get('x-spillway-coverage')!), { complete: false, note: json.coverage.note });
+  const rows = parse(await csv.text(), { columns: true }) as Record<string, string>[];
+  t.true(rows.length > 0 && rows.every((r) => r.x_Warning.includes(json.coverage.note!) && r.BillingAccountId === 'default'));
+  const w = ['--master', url, '--from', iso(T0), '--to', iso(to)];
+  const [cliCsv, cliTable] = await Promise.all([spillway(['report', ...w, '--format', 'csv']), spillway(['report', ...w])]);
+  t.is(cliCsv.code, 0, cliCsv.stderr);
+  t.true(cliCsv.stderr.includes(`warning: ${json.coverage.note}`), cliCsv.stderr);
+  t.is(cliTable.code, 0, cliTable.stderr);
+  t.true(cliTable.stdout.includes(`warning: ${json.coverage.note}`), cliTable.stdout);
+});
+
+test.serial('"the last N hours" ends where the sampler is and is complete: no warning on an everyday report', async (t) => {
+  const cursor = (await master.accounting!.store.cursor())!;
+  const json = (await get('/v1/reports?window=2h')).json() as Report;
+  t.like(json.coverage, { to: iso(cursor).replace('.000Z', 'Z'), complete: true, note: null });
+  t.deepEqual(json.warnings, []);
+  const cli = await spillway(['report', '--master', url, '--window', '2h', '--json']);
+  t.is(cli.code, 0, cli.stderr);
+  t.like((JSON.parse(cli.stdout) as Report).coverage, { complete: true }, 'the CLI lets the master resolve the window on its clock');
+});
+
 test.serial('bad report input: 400 naming the parameter and the accepted values; the CLI exits 1 before asking', async (t) => {
   const cases: [string, string, RegExp][] = [
     ['by=pool,colour', 'by', /unknown grouping 'colour' \(accepted: pool, ownership, provider, role, framework, day, hour/],

@@ -7,7 +7,8 @@ import type { Logger } from '../common/logger.ts';
 import type { Policy } from '../autoscaler/policy-schema.ts';
 import type { DemandUnit } from '../master/demand.ts';
 import { satisfiedUnits } from './demand-waits.ts';
-import { FocusCsvWriter } from './focus-csv.ts';
+import type { Coverage, ReadPlan, Window } from './coverage.ts';
+import { FocusCsvWriter, clusterBillingAccount, type BillingAccount } from './focus-csv.ts';
 import type { AccountingSource } from './master-source.ts';
 import type { AccountingMetrics } from './metrics.ts';
 import type { PriceFeed } from './price-feed.ts';
@@ -26,6 +27,9 @@ export interface AccountingOptions {
   sampleRetentionMs: number;
   /** Missed intervals older than this are not backfilled after a restart (default 6 h). */
   backfillLimitMs: number;
+  /** FOCUS BillingAccountId / BillingAccountName of the CSV (default: the cluster's, clusterBillingAccount). */
+  billingAccountId?: string;
+  billingAccountName?: string;
 }
 
 export const DEFAULT_ACCOUNTING: AccountingOptions = {
@@ -39,6 +43,8 @@ export interface AccountingDeps {
   redis: Redis;
   /** The cluster's key prefix (`{spillway:<cluster>}:`). */
   prefix: string;
+  /** The cluster's name (default `default`): the default billing account. */
+  cluster?: string;
   source: AccountingSource;
   clock: Clock;
   policy: () => Promise<Policy | undefined>;
@@ -69,38 +75,46 @@ export class Accounting {
     this.store.addWaits(waits).catch((e) => this.deps.log.warn({ err: (e as Error).message }, 'cannot record demand wait times'));
   };
 
-  /** Collects the note said when an edge hour had to be counted whole. */
-  private roundingNote(): { notes: string[]; onRounded: () => void } {
-    const notes: string[] = [];
-    const hours = Math.round(this.options.sampleRetentionMs / 3_600_000);
+  get billingAccount(): BillingAccount {
+    const fallback = clusterBillingAccount(this.deps.cluster ?? 'default');
+    return { id: this.options.billingAccountId ?? fallback.id, name: this.options.billingAccountName ?? fallback.name };
+  }
+
+  /** What can be read of the window now, and which part of it that covers. */
+  private plan(w: Window): Promise<ReadPlan> {
+    // The sampler closes an interval at its end (plus a moment to write it): up to two behind.
+    return this.store.plan(w, this.deps.clock.now(), 2 * this.options.intervalSeconds * 1000);
+  }
+
+  async report(q: Pick<ReportQuery, 'from' | 'to' | 'by' | 'startFloats'>): Promise<Report> {
+    const plan = await this.plan(q);
+    const builder = new ReportBuilder(q);
+    for await (const batch of this.store.rows(plan.steps)) for (const r of batch) builder.add(r);
+    return builder.result(plan.coverage);
+  }
+
+  /**
+   * The window as FOCUS CSV (periods are hours when grouped by hour, else days): the coverage is
+   * known before the first line (for a header), then `write` streams the lines.
+   */
+  async csv(q: Pick<ReportQuery, 'from' | 'to' | 'by' | 'startFloats'>): Promise<{ coverage: Coverage; write: (emit: (chunk: string) => void) => Promise<{ lines: number; billed: number }> }> {
+    const plan = await this.plan(q);
     return {
-      notes,
-      onRounded: () => {
-        if (notes.length === 0) notes.push(`an edge of the window lies in an hour whose per-interval samples have expired (kept ${hours} h): that hour is counted whole if it starts in the window`);
+      coverage: plan.coverage,
+      write: async (emit) => {
+        const writer = new FocusCsvWriter(plan.span, q.by.includes('hour') ? 'hour' : 'day', emit, { account: this.billingAccount, warning: plan.coverage.note });
+        writer.header();
+        for await (const batch of this.store.rows(plan.steps)) for (const r of batch) writer.add(r);
+        writer.end();
+        return { lines: writer.lines, billed: writer.billedTotal };
       },
     };
   }
 
-  async report(q: Pick<ReportQuery, 'from' | 'to' | 'by'>): Promise<Report> {
-    const builder = new ReportBuilder(q);
-    const { notes, onRounded } = this.roundingNote();
-    for await (const batch of this.store.rows(q.from, q.to, onRounded)) for (const r of batch) builder.add(r);
-    builder.notes.push(...notes);
-    return builder.result();
-  }
-
-  /** Streams the window as FOCUS CSV; periods are hours when grouped by hour, else days. */
-  async csv(q: Pick<ReportQuery, 'from' | 'to' | 'by'>, emit: (chunk: string) => void): Promise<{ lines: number; billed: number }> {
-    const writer = new FocusCsvWriter(q, q.by.includes('hour') ? 'hour' : 'day', emit);
-    writer.header();
-    for await (const batch of this.store.rows(q.from, q.to)) for (const r of batch) writer.add(r);
-    writer.end();
-    return { lines: writer.lines, billed: writer.billedTotal };
-  }
-
-  async summary(window: { from: number; to: number }): Promise<Summary> {
+  async summary(window: Window): Promise<Summary> {
+    const plan = await this.plan(window);
     const b = new SummaryBuilder(window);
-    for await (const batch of this.store.rows(window.from, window.to)) for (const r of batch) b.add(r);
-    return b.result(await this.store.waits(window.from, window.to), this.deps.openDemand(), this.deps.clock.now());
+    for await (const batch of this.store.rows(plan.steps)) for (const r of batch) b.add(r);
+    return b.result(await this.store.waits(window.from, window.to), this.deps.openDemand(), this.deps.clock.now(), plan.coverage);
   }
 }

@@ -2,12 +2,13 @@
 // per charge period (hour or day), resource, role and framework, plus an idle row per resource and
 // period. Rows stream out as their period closes. Spillway acts as the internal provider: owned
 // machines are charged back at their amortised cost, so BilledCost includes them and the BilledCost
-// of the rows adds up to the report's total cost. Columns Spillway adds carry the x_ prefix.
+// of the rows adds up to the report's total cost. The billing account is the cluster's (or the one
+// the master is told). FOCUS columns come first; columns Spillway adds carry the x_ prefix.
 import { IDLE } from './sample.ts';
 import { M, MEASURE_COUNT, addMeasures, dimsKey, type Measures, type RowDims, type UsageRow } from './rows.ts';
 
 export const FOCUS_COLUMNS = [
-  'BilledCost', 'EffectiveCost', 'ListCost', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd',
+  'BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd',
   'ChargePeriodStart', 'ChargePeriodEnd', 'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargeFrequency',
   'ConsumedQuantity', 'ConsumedUnit', 'PricingCategory', 'ProviderName', 'PublisherName', 'InvoiceIssuerName',
   'RegionId', 'RegionName', 'AvailabilityZone', 'ResourceId', 'ResourceName', 'ResourceType', 'ServiceCategory', 'ServiceName',
@@ -18,6 +19,12 @@ export const FOCUS_COLUMNS = [
 ] as const;
 
 export type ChargePeriod = 'hour' | 'day';
+
+/** FOCUS BillingAccountId / BillingAccountName. */
+export interface BillingAccount { id: string; name: string }
+
+/** The default: Spillway bills as the internal provider, so the cluster is the account. */
+export const clusterBillingAccount = (cluster: string): BillingAccount => ({ id: cluster, name: `Spillway cluster ${cluster}` });
 
 const PROVIDER_NAMES: Record<string, string> = { 'aws-ec2': 'AWS', 'gcp-compute': 'Google Cloud', static: 'On-premises', local: 'Local', unknown: 'Unknown' };
 const SERVICE_NAMES: Record<string, string> = {
@@ -57,7 +64,7 @@ function billingPeriod(t: number): [number, number] {
   return [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)];
 }
 
-function record(d: RowDims, m: Measures, start: number, end: number, warn: string | undefined): (string | number)[] {
+function record(d: RowDims, m: Measures, start: number, end: number, account: BillingAccount, warn: string | undefined): (string | number)[] {
   const [bStart, bEnd] = billingPeriod(start);
   const idle = d.role === IDLE;
   const what = d.type ? `${d.type} (${d.cap})` : `machine (${d.cap})`;
@@ -65,8 +72,10 @@ function record(d: RowDims, m: Measures, start: number, end: number, warn: strin
     ? `${what} in pool ${d.pool}: capacity no task held, and billing top-ups`
     : `${what} in pool ${d.pool}: allocated to role ${d.role}, framework ${d.fwName}`;
   const provider = PROVIDER_NAMES[d.prov] ?? d.prov;
+  // No commitment or negotiated discounts: EffectiveCost and ContractedCost are the billed cost
+  // (for spot, the spot price charged; ListCost is the on-demand price).
   return [
-    num(m[M.cost]), num(m[M.cost]), num(m[M.listCost]), d.cur, iso(bStart), iso(bEnd),
+    num(m[M.cost]), num(m[M.cost]), num(m[M.listCost]), num(m[M.cost]), account.id, account.name, d.cur, iso(bStart), iso(bEnd),
     iso(start), iso(end), 'Usage', '', description, 'Usage-Based',
     num(m[M.capCpu]), 'Core-Hours', PRICING[d.cap], provider, provider, provider,
     d.region, d.region, d.zone, d.res, d.host, RESOURCE_TYPES[d.prov] ?? 'Agent', 'Compute', SERVICE_NAMES[d.prov] ?? d.prov,
@@ -78,9 +87,16 @@ function record(d: RowDims, m: Measures, start: number, end: number, warn: strin
   ];
 }
 
+export interface FocusCsvOptions {
+  account: BillingAccount;
+  /** Said on every row, e.g. that the export lacks part of the window asked for. */
+  warning?: string | null;
+}
+
 /**
  * Streams rows into FOCUS CSV lines. Rows must arrive in non-decreasing charge period (the reader
  * goes hour by hour); each period's lines are emitted when a later period starts or at `end()`.
+ * Charge periods are clipped to `span`: the part of the window the rows cover.
  */
 export class FocusCsvWriter {
   private current = -1;
@@ -88,7 +104,10 @@ export class FocusCsvWriter {
   billedTotal = 0;
   lines = 0;
 
-  constructor(private readonly window: { from: number; to: number }, private readonly period: ChargePeriod, private readonly emit: (chunk: string) => void) {}
+  constructor(
+    private readonly span: { from: number; to: number }, private readonly period: ChargePeriod,
+    private readonly emit: (chunk: string) => void, private readonly options: FocusCsvOptions,
+  ) {}
 
   header(): void {
     this.emit(csvLine(FOCUS_COLUMNS));
@@ -109,12 +128,14 @@ export class FocusCsvWriter {
 
   private flush(): void {
     if (this.current < 0) return;
-    const start = Math.max(this.current, this.window.from);
-    const end = Math.min(this.current + periodLength(this.period), this.window.to);
+    const start = Math.max(this.current, this.span.from);
+    const end = Math.min(this.current + periodLength(this.period), this.span.to);
+    const { account, warning } = this.options;
     const sorted = [...this.rows.values()].sort((a, b) => a.d.pool.localeCompare(b.d.pool) || a.d.res.localeCompare(b.d.res) || a.d.role.localeCompare(b.d.role) || a.d.fw.localeCompare(b.d.fw));
     let chunk = '';
     for (const e of sorted) {
-      chunk += csvLine(record(e.d, e.m, start, end, e.warn));
+      const warn = [e.warn, warning].filter(Boolean).join('; ');
+      chunk += csvLine(record(e.d, e.m, start, end, account, warn || undefined));
       this.billedTotal += e.m[M.cost];
       this.lines++;
     }

@@ -3,7 +3,8 @@
 // per group and in total: capacity, allocated and used hours, utilisation, cost, idle cost, cost
 // per allocated and per used CPU-hour, and the rented share of the cost.
 import { IDLE } from './sample.ts';
-import { M, MEASURE_COUNT, addMeasures, type Measures, type UsageRow } from './rows.ts';
+import { fullCoverage, type Coverage } from './coverage.ts';
+import { M, MEASURE_COUNT, addMeasures, iso, type Measures, type UsageRow } from './rows.ts';
 import type { Grouping, ReportQuery } from './report-query.ts';
 
 export interface Hours {
@@ -47,12 +48,13 @@ export interface Report {
   currency: string;
   groups: ReportGroup[];
   total: ReportFigures;
-  /** Things that make numbers less certain (unpooled agents, missing prices, rounded edges). */
+  /** The part of the window the figures stand for (retention, sampling progress). */
+  coverage: Coverage;
+  /** Things that make numbers less certain (the coverage note first, unpooled agents, missing prices). */
   warnings: string[];
+  /** Always empty: what it said (edge hours counted whole) is in `coverage`; kept for older clients. */
   notes: string[];
 }
-
-const iso = (t: number): string => new Date(t).toISOString().replace(/\.000Z$/, 'Z');
 
 /** Rows arrive hour by hour, so the last start's ISO text is nearly always the next one's. */
 let lastStart = Number.NaN;
@@ -106,7 +108,6 @@ export class ReportBuilder {
   private totalRented = 0;
   private readonly warnings = new Set<string>();
   private readonly currencies = new Set<string>();
-  readonly notes: string[] = [];
   rows = 0;
 
   constructor(readonly query: Pick<ReportQuery, 'from' | 'to' | 'by'>) {}
@@ -130,7 +131,8 @@ export class ReportBuilder {
     if (r.dims.cur) this.currencies.add(r.dims.cur);
   }
 
-  result(): Report {
+  /** The report; `coverage` is what the reader could read of the window (all of it by default). */
+  result(coverage: Coverage = fullCoverage(this.query)): Report {
     const groups: ReportGroup[] = [...this.groups.values()].map((a) => ({
       key: Object.fromEntries(this.query.by.map((g, i) => [g, a.values[i]])) as Partial<Record<Grouping, string>>,
       ...(a.name !== undefined ? { frameworkName: a.name } : {}),
@@ -149,14 +151,16 @@ export class ReportBuilder {
     const currencies = [...this.currencies];
     const warnings = [...this.warnings].sort();
     if (currencies.length > 1) warnings.unshift(`samples are in several currencies (${currencies.join(', ')}); totals add them up as they are`);
+    if (coverage.note) warnings.unshift(coverage.note);
     return {
       window: { from: iso(this.query.from), to: iso(this.query.to), hours: (this.query.to - this.query.from) / 3_600_000 },
       by: [...this.query.by],
       currency: currencies[0] ?? 'USD',
       groups,
       total: figures(this.total, this.totalRented),
+      coverage,
       warnings,
-      notes: [...this.notes],
+      notes: [],
     };
   }
 }

@@ -11,10 +11,7 @@ export type ReportFormat = (typeof FORMATS)[number];
 
 export const DEFAULT_WINDOW = '7d';
 
-export interface ReportQuery {
-  /** [from, to) in ms since the epoch. */
-  from: number;
-  to: number;
+export interface ReportQuery extends ReportWindow {
   by: Grouping[];
   format: ReportFormat;
 }
@@ -62,7 +59,19 @@ export function parseGroupings(text: string | undefined): Grouping[] {
  * The window: `window` alone ends now; with `from` it starts there, with `to` it ends there;
  * `from` and `to` alone give it exactly; `from` alone runs to now. Default: the last 7 days.
  */
-export function parseWindow(raw: Pick<RawReportQuery, 'window' | 'from' | 'to'>, now: number): { from: number; to: number } {
+export interface ReportWindow {
+  /** [from, to) in ms since the epoch. */
+  from: number;
+  to: number;
+  /**
+   * The window is a length back from now (`window` alone, or the default): its start is not a
+   * time anyone chose, so it may start at its hour's beginning where only that hour's rollup is
+   * left (coverage.ts).
+   */
+  startFloats?: boolean;
+}
+
+export function parseWindow(raw: Pick<RawReportQuery, 'window' | 'from' | 'to'>, now: number): ReportWindow {
   if (raw.window !== undefined && raw.from !== undefined && raw.to !== undefined) {
     throw new ReportQueryError('window', 'give at most two of window, from and to');
   }
@@ -73,11 +82,11 @@ export function parseWindow(raw: Pick<RawReportQuery, 'window' | 'from' | 'to'>,
   }
   const from = raw.from !== undefined ? instant('from', raw.from) : undefined;
   const to = raw.to !== undefined ? instant('to', raw.to) : undefined;
-  let w: { from: number; to: number };
+  let w: ReportWindow;
   if (from !== undefined && to !== undefined) w = { from, to };
   else if (from !== undefined) w = { from, to: length !== undefined ? from + length : now };
   else if (to !== undefined) w = { from: to - (length ?? parseDuration(DEFAULT_WINDOW)!), to };
-  else w = { from: now - (length ?? parseDuration(DEFAULT_WINDOW)!), to: now };
+  else w = { from: now - (length ?? parseDuration(DEFAULT_WINDOW)!), to: now, startFloats: true };
   if (w.to <= w.from) {
     throw new ReportQueryError(to !== undefined ? 'to' : 'from', `the window ends (${new Date(w.to).toISOString()}) before it starts (${new Date(w.from).toISOString()})`);
   }

@@ -13,7 +13,6 @@ export function reportText(r: Report): string {
   const { head, rows } = reportTable(r);
   let out = `Report ${r.window.from} → ${r.window.to} (${r.window.hours.toFixed(1)} h), costs in ${r.currency}${r.by.length ? `, by ${r.by.join(', ')}` : ''}\n`;
   out += renderTable(head, rows);
-  for (const n of r.notes) out += `note: ${n}\n`;
   for (const w of r.warnings) out += `warning: ${w}\n`;
   return out;
 }

@@ -34,6 +34,9 @@ export interface UsageRow {
 export const HOUR = 3_600_000;
 export const hourOf = (t: number): number => Math.floor(t / HOUR) * HOUR;
 
+/** ISO 8601 time as reports print it (no milliseconds when they are 0). */
+export const iso = (t: number): string => new Date(t).toISOString().replace(/\.000Z$/, 'Z');
+
 const emptyMeasures = (): Measures => new Array<number>(MEASURE_COUNT).fill(0);
 
 export function addMeasures(into: Measures, from: Measures): void {

@@ -5,14 +5,18 @@
 //   acct:pending    zset  hour → samples written since its rollup
 //   acct:cursor     string  end of the last interval sampled (ms)
 //   acct:waits      zset  satisfied-at → demand wait JSON         trimmed to the retention
+//   acct:since      string  start of the first interval ever sampled (ms)
+//   acct:gaps       zset  gap end → "from-to": stretches the sampler skipped   trimmed to the retention
 //
 // Samples are written once (HSETNX: the first write of an (agent, interval) wins, so two masters or
 // a restart never count an interval twice). An hour's rollup is a pure function of its samples,
 // committed only if no sample arrived while it was computed, so rolling twice is rolling once.
-// Reports read an hour's rollup when the hour lies wholly inside the window and is rolled up, and
-// its samples otherwise (window edges, the current hour) — never both.
+// Reports read what the read plan names (coverage.ts): an hour's rollup when the hour lies wholly
+// inside the window and is rolled up, and its samples otherwise (window edges, the current hour) —
+// never both.
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
+import { planRead, type ReadPlan, type ReadStep, type Window } from './coverage.ts';
 import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type RowDims, type UsageRow } from './rows.ts';
 import type { Sample } from './sample.ts';
 import type { WaitSample } from './summary.ts';
@@ -111,35 +115,46 @@ export class SampleStore {
     return committed === 1;
   }
 
-  /**
-   * The rows of [from, to), hour by hour, oldest first: the hour's rollup when it lies wholly in
-   * the window and is rolled up, else its samples that start in the window. When the samples of an
-   * edge hour have expired, its rollup is used if the hour starts in the window (`rounded` says so).
-   */
-  async *rows(from: number, to: number, onRounded?: (hour: number) => void): AsyncGenerator<UsageRow[]> {
-    const pending = new Set((await this.pendingHours()).map((p) => p.hour));
+  /** Notes when sampling began, once for the cluster (the first sampler ever calls it). */
+  async markSince(t: number): Promise<void> {
+    await this.redis.set(this.key('since'), String(t), 'NX');
+  }
+
+  /** Records a stretch the sampler skipped, so reports can say they lack it. */
+  async addGap(from: number, to: number): Promise<void> {
+    await this.redis.zadd(this.key('gaps'), to, `${from}-${to}`);
+  }
+
+  /** What a report of the window can read, and which part of the window that covers. */
+  /** `lagMs`: how far the sampler trails now in normal running (coverage.ts StoreState). */
+  async plan(w: Window, now: number, lagMs: number): Promise<ReadPlan> {
+    const [pending, cursor, since, gaps] = await Promise.all([
+      this.pendingHours(), this.cursor(), this.redis.get(this.key('since')),
+      this.redis.zrangebyscore(this.key('gaps'), `(${w.from}`, '+inf'),
+    ]);
+    return planRead(w, {
+      now, lagMs, ...this.retention, pending: new Set(pending.map((p) => p.hour)), cursor,
+      ...(since !== null ? { since: Number(since) } : {}),
+      gaps: gaps.map((g) => g.split('-').map(Number)).map(([from, to]) => ({ from, to })).filter((g) => g.from < w.to),
+    });
+  }
+
+  /** The rows of a plan's steps, oldest first. */
+  async *rows(steps: readonly ReadStep[]): AsyncGenerator<UsageRow[]> {
     const dims = new Map<string, RowDims>();
-    for (let hour = hourOf(from); hour < to; hour += HOUR) {
-      const whole = hour >= from && hour + HOUR <= to;
-      if (whole && !pending.has(hour)) {
-        const rows = await this.rollupRows(hour, dims);
+    for (const step of steps) {
+      if (step.source === 'rollup') {
+        const rows = await this.rollupRows(step.hour, dims);
         if (rows.length) yield rows;
         continue;
       }
-      if (await this.redis.exists(this.sampleKey(hour))) {
-        let rows: UsageRow[] = [];
-        for await (const s of this.samples(hour)) {
-          if (s.start < from || s.start >= to) continue;
-          rows.push(...sampleRows(s));
-          if (rows.length >= 5000) { yield rows; rows = []; }
-        }
-        if (rows.length) yield rows;
-        continue;
+      let rows: UsageRow[] = [];
+      for await (const s of this.samples(step.hour)) {
+        if (s.start < step.from || s.start >= step.to) continue;
+        rows.push(...sampleRows(s));
+        if (rows.length >= 5000) { yield rows; rows = []; }
       }
-      if (!pending.has(hour) && hour >= from) {
-        const rows = await this.rollupRows(hour, dims);
-        if (rows.length) { onRounded?.(hour); yield rows; }
-      }
+      if (rows.length) yield rows;
     }
   }
 
@@ -169,7 +184,9 @@ export class SampleStore {
     });
   }
 
-  async trimWaits(before: number): Promise<void> {
+  /** Drops demand waits and recorded gaps that ended before `before`. */
+  async trim(before: number): Promise<void> {
     await this.redis.zremrangebyscore(this.key('waits'), '-inf', `(${before}`);
+    await this.redis.zremrangebyscore(this.key('gaps'), '-inf', `(${before}`);
   }
 }

@@ -3,7 +3,8 @@
 // tests drive with an injected clock. Intervals are aligned to the epoch ([k·I, (k+1)·I)) and the
 // end of the last one sampled is kept in Redis (acct:cursor), so a restarted or new leader goes on
 // from there: the intervals it missed are sampled from the state it recovered (up to
-// `backfillLimitMs`; older ones are a gap, logged and counted), none is sampled twice.
+// `backfillLimitMs`; older ones are a gap, logged, counted and recorded for reports), none is
+// sampled twice.
 import type { Clock } from '../common/clock.ts';
 import { Periodic } from '../common/periodic.ts';
 import type { Logger } from '../common/logger.ts';
@@ -32,7 +33,7 @@ export interface SamplerOptions {
   intervalSeconds: number;
   /** Missed intervals older than this (e.g. after a long outage) are not backfilled. */
   backfillLimitMs: number;
-  /** Demand wait samples older than this are dropped. */
+  /** Demand wait samples and recorded gaps older than this are dropped. */
   retentionMs: number;
 }
 
@@ -104,11 +105,18 @@ export class AccountingSampler {
     const end = metrics?.roundSeconds.startTimer();
     const now = clock.now();
     const I = this.intervalMs;
-    if (this.cursor === undefined) this.cursor = (await store.cursor()) ?? Math.floor(this.createdAt / I) * I;
+    if (this.cursor === undefined) {
+      this.cursor = await store.cursor();
+      if (this.cursor === undefined) {
+        this.cursor = Math.floor(this.createdAt / I) * I;
+        await store.markSince(this.cursor); // reports say that earlier times were never sampled
+      }
+    }
     if (now - this.cursor > this.opts.backfillLimitMs + I) {
       const resume = Math.floor((now - this.opts.backfillLimitMs) / I) * I;
       log.warn({ from: new Date(this.cursor).toISOString(), to: new Date(resume).toISOString() }, 'accounting gap: intervals older than the backfill limit were not sampled');
       metrics?.gapSeconds.inc((resume - this.cursor) / 1000);
+      await store.addGap(this.cursor, resume);
       this.cursor = resume;
     }
     const starts: number[] = [];
@@ -147,7 +155,7 @@ export class AccountingSampler {
       if (await store.roll(p.hour, p.score, now)) rolled++;
     }
     metrics?.pendingHours.set(pending.length - rolled);
-    await store.trimWaits(now - this.opts.retentionMs);
+    await store.trim(now - this.opts.retentionMs);
     return rolled;
   }
 }

@@ -15,6 +15,7 @@ export function startAccounting(master: Master, store: RedisStore, log: Logger, 
   const accounting = new Accounting({
     redis: store.client,
     prefix: keyPrefix(master.config.cluster),
+    cluster: master.config.cluster,
     source: masterSource(master),
     clock: master.clock,
     policy: async () => (await currentPolicy(store))?.policy,

@@ -4,7 +4,8 @@
 // core-hours allocated while owned cores sat idle); which roles and frameworks drive rented spend;
 // and how long demand waited for capacity.
 import { IDLE } from './sample.ts';
-import { M, MEASURE_COUNT, hourOf, type UsageRow } from './rows.ts';
+import { fullCoverage, type Coverage } from './coverage.ts';
+import { M, MEASURE_COUNT, hourOf, iso, type UsageRow } from './rows.ts';
 import { figures, type ReportFigures } from './report-engine.ts';
 
 export interface WaitSample {
@@ -44,6 +45,8 @@ export interface Spender {
 
 export interface Summary {
   window: { from: string; to: string };
+  /** The part of the window the figures stand for, as in reports. */
+  coverage: Coverage;
   currency: string;
   cost: number;
   rented: ReportFigures & { allocatedShare: number };
@@ -68,7 +71,6 @@ export interface Summary {
   sentences: string[];
 }
 
-const iso = (t: number): string => new Date(t).toISOString().replace(/\.000Z$/, 'Z');
 const newM = (): number[] => new Array<number>(MEASURE_COUNT).fill(0);
 
 /** Nearest-rank percentiles over wait samples, weighted by units. */
@@ -127,7 +129,7 @@ export class SummaryBuilder {
     this.byFramework.set(d.fw, fw);
   }
 
-  result(waits: readonly WaitSample[], open: readonly OpenDemand[], now: number): Summary {
+  result(waits: readonly WaitSample[], open: readonly OpenDemand[], now: number, coverage: Coverage = fullCoverage(this.window)): Summary {
     const rented = figures(this.rented, this.rentedCostSum);
     const owned = figures(this.owned, 0);
     let hoursRented = 0;
@@ -156,6 +158,7 @@ export class SummaryBuilder {
     const oldest = open.length ? Math.max(...open.map((u) => now - u.since)) / 1000 : 0;
     const summary: Summary = {
       window: { from: iso(this.window.from), to: iso(this.window.to) },
+      coverage,
       currency: this.currency || 'USD',
       cost: rented.cost + owned.cost,
       rented: { ...rented, allocatedShare: rented.cost > 0 ? rented.allocatedCost / rented.cost : 0 },
@@ -173,7 +176,7 @@ export class SummaryBuilder {
         byRole: Object.fromEntries(roles.map((r) => [r, waitStats(inWindow.filter((w) => w.role === r))])),
         waitingNow: { units: waitingUnits, oldestSeconds: oldest },
       },
-      warnings: [...this.warnings].sort(),
+      warnings: [...(coverage.note ? [coverage.note] : []), ...[...this.warnings].sort()],
       sentences: [],
     };
     summary.sentences = sentences(summary);

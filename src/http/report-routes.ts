@@ -2,11 +2,13 @@
 //   GET /v1/reports?window=7d&by=ownership,pool&format=json|csv|table   (also from=, to= ISO times)
 //   GET /v1/reports/summary?window=7d[&format=json|table]
 // Query parameters mirror `spillway report`; a bad one is a 400 naming the parameter, the problem
-// and the accepted values. CSV (FOCUS columns) streams as it is read.
+// and the accepted values. CSV (FOCUS columns) streams as it is read; its coverage (the part of
+// the window there is data for, as in the JSON report) comes first, in X-Spillway-Coverage.
 import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Accounting } from '../accounting/accounting.ts';
+import { COVERAGE_HEADER } from '../accounting/coverage.ts';
 import { parseReportQuery, ReportQueryError } from '../accounting/report-query.ts';
 import { reportText, summaryText } from '../accounting/report-text.ts';
 import type { Clock } from '../common/clock.ts';
@@ -54,11 +56,14 @@ export function mountReportRoutes(router: Router, accounting: Accounting | undef
   router.get('/v1/reports', withAccounting(async (a, ctx) => {
     const q = parseReportQuery(queryOf(ctx), clock.now());
     if (q.format === 'csv') {
+      const csv = await a.csv(q);
       const body = new PassThrough();
       ctx.type = 'text/csv; charset=utf-8';
       ctx.set('Content-Disposition', `attachment; filename="spillway-focus-${stamp(q.from)}-${stamp(q.to)}.csv"`);
+      const { missing: _, ...coverage } = csv.coverage; // the note names the missing parts; the list can be long
+      ctx.set(COVERAGE_HEADER, JSON.stringify(coverage));
       ctx.body = body;
-      a.csv(q, (chunk) => body.write(chunk)).then(() => body.end(), (e: unknown) => body.destroy(e as Error));
+      csv.write((chunk) => body.write(chunk)).then(() => body.end(), (e: unknown) => body.destroy(e as Error));
       return;
     }
     const report = await a.report(q);

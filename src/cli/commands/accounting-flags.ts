@@ -9,6 +9,8 @@ export interface AccountingFlags {
   accountingInterval: string;
   accountingRetention: string;
   accountingSampleRetention: string;
+  accountingBillingAccount?: string;
+  accountingBillingAccountName?: string;
 }
 
 export function addAccountingFlags(cmd: Command): Command {
@@ -16,6 +18,8 @@ export function addAccountingFlags(cmd: Command): Command {
     .option('--accounting-interval <seconds>', 'seconds between accounting samples of every agent', String(DEFAULT_ACCOUNTING.intervalSeconds))
     .option('--accounting-retention <duration>', 'how long hourly accounting rollups (what reports read) are kept', formatDuration(DEFAULT_ACCOUNTING.retentionMs))
     .option('--accounting-sample-retention <duration>', 'how long per-interval samples are kept (reports with window edges inside an hour need them)', formatDuration(DEFAULT_ACCOUNTING.sampleRetentionMs))
+    .option('--accounting-billing-account <id>', 'FOCUS BillingAccountId of the CSV reports (default: the cluster name)')
+    .option('--accounting-billing-account-name <name>', 'FOCUS BillingAccountName of the CSV reports (default: "Spillway cluster <cluster>")')
     .option('--no-accounting', 'do not sample agents for cost reports');
 }
 
@@ -34,5 +38,14 @@ export function accountingFromFlags(o: AccountingFlags): Partial<AccountingOptio
   }
   const retentionMs = duration('accounting-retention', o.accountingRetention);
   const sampleRetentionMs = duration('accounting-sample-retention', o.accountingSampleRetention);
-  return { intervalSeconds: interval, retentionMs, sampleRetentionMs };
+  const account = (flag: string, v: string | undefined): string | undefined => {
+    if (v !== undefined && v.trim() === '') fail(`--${flag}: give a non-empty value (or leave the flag out for the cluster's)`);
+    return v?.trim();
+  };
+  const billingAccountId = account('accounting-billing-account', o.accountingBillingAccount);
+  const billingAccountName = account('accounting-billing-account-name', o.accountingBillingAccountName);
+  return {
+    intervalSeconds: interval, retentionMs, sampleRetentionMs,
+    ...(billingAccountId !== undefined ? { billingAccountId } : {}), ...(billingAccountName !== undefined ? { billingAccountName } : {}),
+  };
 }

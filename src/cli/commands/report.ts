@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { MasterClient } from '../../client/master-client.ts';
 import { addMasterOption } from '../master-option.ts';
+import { COVERAGE_HEADER, type Coverage } from '../../accounting/coverage.ts';
 import { FORMATS, GROUPINGS, parseReportQuery, ReportQueryError, type ReportFormat } from '../../accounting/report-query.ts';
 import { reportText, summaryText } from '../../accounting/report-text.ts';
 import type { Report } from '../../accounting/report-engine.ts';
@@ -20,6 +21,16 @@ function resolve(o: ReportOptions, fallback: ReportFormat): { from: number; to: 
     if (e instanceof ReportQueryError) return fail(`--${e.field}: ${e.reason}`);
     throw e;
   }
+}
+
+/**
+ * The window as given (checked above): the master resolves it on its own clock, so "the last 7
+ * days" ends where its sampler is and may start at an hour's beginning (docs/REPORTS.md Coverage).
+ */
+function windowParams(o: ReportOptions): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['window', 'from', 'to'] as const) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 async function get(master: string, path: string, params: Record<string, string>): Promise<Response> {
@@ -55,12 +66,15 @@ export function registerReportCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  spillway report --window 7d --by ownership,pool\n  spillway report --from 2026-11-01 --to 2026-12-01 --format csv > november.csv\n  spillway report summary --window 30d\n')
     .action(async (o: ReportOptions) => {
       const q = resolve(o, 'table');
-      const params = { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), ...(q.by.length ? { by: q.by.join(',') } : {}) };
+      const params = { ...windowParams(o), ...(q.by.length ? { by: q.by.join(',') } : {}) };
       if (q.format === 'csv') {
         const done = step('exporting FOCUS CSV');
         const res = await get(o.master, '/v1/reports', { ...params, format: 'csv' });
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
         done();
+        // stdout is the CSV (its rows say it too, in x_Warning): tell the person on stderr.
+        const coverage = JSON.parse(res.headers.get(COVERAGE_HEADER) ?? '{}') as Partial<Coverage>;
+        if (coverage.note) process.stderr.write(`warning: ${coverage.note}\n`);
         return;
       }
       const done = step('reading the report');
@@ -76,7 +90,7 @@ export function registerReportCommands(program: Command): void {
     .action(async (o: ReportOptions) => {
       const q = resolve({ ...o, format: o.json ? 'json' : 'table' }, 'table');
       const done = step('reading the summary');
-      const s = (await (await get(o.master, '/v1/reports/summary', { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() })).json()) as Summary;
+      const s = (await (await get(o.master, '/v1/reports/summary', windowParams(o))).json()) as Summary;
       done();
       if (q.format === 'json') return printJson(s);
       process.stdout.write(summaryText(s));
