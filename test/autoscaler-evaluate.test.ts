@@ -175,7 +175,7 @@ pools:
 budget: { perHour: 1 }
 `, 'rack.yaml');
   const listed = { id: 'rack/node1', pool: 'rack', provider: 'static', instanceType: 'node1', capacityType: 'owned' as const, zone: 'on-prem', state: 'running' as const, launchedAt: 5, privateAddress: '10.0.0.1' };
-  const booting = rec('rack/node1', { pool: 'rack', instanceType: 'node1', ownership: 'owned', capacityType: 'owned', unitPrice: 0, state: 'booting', launchedAt: 5, jobId: 'launch_rack_node1_g1' });
+  const booting = rec('rack/node1', { pool: 'rack', instanceType: 'node1', ownership: 'owned', capacityType: 'owned', unitPrice: 0, state: 'booting', launchedAt: 5, jobId: 'launch_rack_node1_g1', kind: 'power-on', drainedAgentId: 'A-node1' });
   const drained = agent('A-node1', { hostname: '10.0.0.1', pool: 'rack', attributes: { pool: 'rack' }, draining: true });
   const base = { policy: rack, records: [booting], inventory: { rack: [listed] }, demands: [demand(1)] };
   // Still the disconnected entry of its last lifetime: not registered yet.

@@ -88,6 +88,9 @@ test('an owned machine that is off is powered on for demand before anything is r
   const again = await within(running, 60_000, 'the second job on the re-powered machine');
   t.true(again.every((r) => r.state === 'TASK_FINISHED'), JSON.stringify(again));
   t.true(again.every((r) => r.agentId === rackAgent!.id), 'the work ran on the rack agent again');
+  // The new lifetime's record knows the autoscaler drained that agent: that hold, and only it, is lifted.
+  t.is((await c.instances()).find((i) => i.instanceId === 'rack/node1')?.drainedAgentId, rackAgent!.id);
+  await waitForDecision(c, (d) => d.actions.some((a) => a.type === 'registered' && a.agentId === rackAgent!.id && /reactivated \(the autoscaler drained it/.test(a.reason)), 'its reactivation');
   t.false((await c.agents()).some((a) => a.pool === 'burst'), 'still nothing rented');
   await waitForDecision(c, (d) => d.kind === 'evaluation' && d.at > firstDrainAt && d.actions.some((a) => a.type === 'drain' && a.agentId === rackAgent!.id), 'its second drain', 60_000);
   await waitFor(() => readFileSync(join(dir, 'power-node1'), 'utf8') === 'off\noff\n', 60_000, 'the second power-off');

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { BIN, waitFor } from './helpers/cluster.ts';
@@ -13,7 +13,7 @@ import { silentLogger } from '../src/common/logger.ts';
 import { systemClock } from '../src/common/clock.ts';
 import { ConfigFileError, loadPoolsFile, PoolsFileSchema, parseConfig } from '../providers/pool-config.ts';
 import { ProviderSet } from '../providers/registry.ts';
-import { InsufficientCapacityError, InvalidConfigError } from '../providers/errors.ts';
+import { InsufficientCapacityError, InvalidConfigError, ProviderUnavailableError } from '../providers/errors.ts';
 
 type Agents = { get_agents: { agents: { agent_info: { hostname: string; attributes: { name: string; text?: { value: string } }[] }; active: boolean }[] } };
 async function agents(m: InProcessMaster): Promise<Agents['get_agents']['agents']> {
@@ -114,6 +114,77 @@ test.serial('static provider: powers owned machines on through the hook, waits f
   await p.terminate([on[0].id]);
   t.true(existsSync(join(dir, `off-${on[0].instanceType}`)), 'the power-off hook ran');
   t.is((await p.list('rack-a')).length, 1);
+});
+
+test.serial('static provider: a machine powered on again waits for its agent to register anew, not for the listing of its agent from before the power-off', async (t) => {
+  // Pings far apart: the agent of the powered-off machine stays listed (disconnected, drained).
+  const m = await inProcessMaster({ agentPingIntervalSeconds: 60 });
+  const dir = tempDir('spillway-repower-');
+  // With dead-<name> present the machine "does not boot": its power-on starts nothing.
+  const powerOn = `[ -e ${dir}/dead-$SPILLWAY_MACHINE ] || { nohup ${process.execPath} ${BIN} agent --master ${m.url} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE --kill-tasks-on-exit --resources "cpus:1;mem:256" >/dev/null 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE; }`;
+  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) 2>/dev/null; true`;
+  const { pools } = parseConfig(PoolsFileSchema, `pools:
+  - name: rack-b
+    provider: static
+    ownership: owned
+    max: 1
+    static:
+      powerOn: ${JSON.stringify(powerOn)}
+      powerOff: ${JSON.stringify(powerOff)}
+      machines: [{ name: node1, address: 127.0.0.2, cpus: 1, mem: 256 }]
+`, 'rack.yaml');
+  // A clock that moves a second per reading: a 3 s wait for the agent gives up after a few polls;
+  // the default 600 s polls long enough however slow the agent is to start.
+  let now = 0;
+  const clock = { now: () => (now += 1000) };
+  const provider = (o: { bootTimeoutSeconds?: number; onRelease?: 'drain-only' } = {}) => new ProviderSet(
+    pools.map((p) => ({ ...p, ...(o.bootTimeoutSeconds ? { bootTimeoutSeconds: o.bootTimeoutSeconds } : {}), static: { ...p.static!, ...(o.onRelease ? { onRelease: o.onRelease } : {}) } })),
+    { ...ctx(m), clock }, { stateDir: dir },
+  ).forPool('rack-b');
+  const pid = () => Number(readFileSync(join(dir, 'pid-node1'), 'utf8'));
+  t.teardown(async () => {
+    try { process.kill(pid(), 'SIGKILL'); } catch { /* not running */ }
+    await m.shutdown();
+  });
+  const op = (type: string, body: object) => fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type, ...body }) });
+  type Listed = { agent_info: { id: { value: string }; hostname: string }; drain_info?: { state: string }; reregistered_time?: { nanoseconds: number } };
+  const listed = async (): Promise<Listed | undefined> => ((await agents(m)) as unknown as Listed[]).find((a) => a.agent_info.hostname === '127.0.0.2');
+  /** Drained as the autoscaler drains an owned machine before releasing it (the agent stays known). */
+  const drain = async (id: string) => {
+    t.is((await op('DRAIN_AGENT', { drain_agent: { agent_id: { value: id } } })).status, 200);
+    await waitFor(async () => (await listed())?.drain_info?.state === 'DRAINED', 10_000, 'DRAINED');
+  };
+  const gone = (n: number) => waitFor(() => { try { process.kill(n, 0); return false; } catch { return true; } }, 10_000, 'the agent process gone');
+  const spec = (token: string) => ({ token, instanceType: 'any' });
+
+  await provider().launch('rack-b', 1, spec('on-1'));
+  const first = (await listed())!;
+  await drain(first.agent_info.id.value);
+  const firstPid = pid();
+  await provider().terminate(['rack-b/node1']);
+  await gone(firstPid);
+  t.truthy(await listed(), 'its agent from before the power-off is still listed');
+
+  // Powered on, but the machine does not come up: the old listing is no agent of this power-on.
+  writeFileSync(join(dir, 'dead-node1'), '');
+  await t.throwsAsync(provider({ bootTimeoutSeconds: 3 }).launch('rack-b', 1, spec('on-2')), { instanceOf: ProviderUnavailableError, message: /no agent registered from 127\.0\.0\.2/ });
+  await provider().terminate(['rack-b/node1']);
+
+  // It comes up: the launch returns once its agent has registered again (same id, from its work dir).
+  rmSync(join(dir, 'dead-node1'));
+  const stale = (await listed())!;
+  await provider().launch('rack-b', 1, spec('on-3'));
+  const back = (await listed())!;
+  t.is(back.agent_info.id.value, first.agent_info.id.value);
+  t.true((back.reregistered_time?.nanoseconds ?? 0) > (stale.reregistered_time?.nanoseconds ?? 0), 'registered again before launch returned');
+
+  // Released without a power-off (drain-only), the machine keeps its agent: powering it on again
+  // needs no new registration.
+  await drain(back.agent_info.id.value);
+  await provider({ onRelease: 'drain-only' }).terminate(['rack-b/node1']);
+  writeFileSync(join(dir, 'dead-node1'), '');
+  const kept = await provider({ bootTimeoutSeconds: 3 }).launch('rack-b', 1, spec('on-4'));
+  t.deepEqual(kept.map((i) => i.id), ['rack-b/node1']);
 });
 
 test.serial('static provider state in Redis: a leader on another host knows which machines are on and powers them off', async (t) => {

@@ -1,7 +1,8 @@
 // The `static` provider: owned on-prem machines listed in the pool. Machines are never created or
 // destroyed — "launch" powers one on through the pool's command hook (ipmitool, wakeonlan, ssh …)
-// and waits for its agent to register; "terminate" powers it off (or only marks it released when
-// the pool says drain-only). The machine's name and address reach the hook as the environment
+// and waits for its agent to register anew (agent-wait.ts: not the listing of its agent from
+// before the power-off); "terminate" powers it off (or only marks it released when the pool says
+// drain-only). The machine's name and address reach the hook as the environment
 // variables SPILLWAY_MACHINE / SPILLWAY_ADDRESS and replace {name} / {address} (shell-quoted).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { ProviderContext } from '../context.ts';
 import { InsufficientCapacityError, InvalidConfigError, ProviderUnavailableError } from '../errors.ts';
 import { FileStateStore, type StateStore } from '../state-store.ts';
 import { checkCount } from '../local/local-provider.ts';
+import { listAgents, poweredOnAgent, registrationsAt, type ListedAgent } from './agent-wait.ts';
 
 export interface MachineState {
   pool: string;
@@ -18,6 +20,8 @@ export interface MachineState {
   on: boolean;
   token?: string;
   poweredOnAt?: number;
+  /** Released without powering off (drain-only, or no powerOff hook): the agent it had is still its agent. */
+  keptOn?: boolean;
 }
 
 interface MachinesState { machines: MachineState[] }
@@ -28,8 +32,8 @@ export interface StaticProviderOptions {
   store?: StateStore<MachinesState>;
   /** How long to wait for the machine's agent after powering it on (default: the pool's boot timeout). */
   waitForAgentMs?: number;
-  /** Checks whether an agent at this address has registered (default: asks the master). */
-  agentRegistered?: (address: string) => Promise<boolean>;
+  /** The master's agents (default: GET_AGENTS on the master). */
+  agents?: () => Promise<ListedAgent[]>;
 }
 
 /** The state file of the static provider in a state dir (also the seed of the Redis store). */
@@ -57,6 +61,9 @@ export class StaticProvider implements Provider {
       throw new InsufficientCapacityError(`pool ${poolName}: ${count} machine(s) wanted, ${off.length} powered off`, this.kind);
     }
     const chosen = off.slice(0, count);
+    const waitMs = this.opts.waitForAgentMs ?? pool.bootTimeoutSeconds * 1000;
+    // Read before anything is recorded or powered on: a master that cannot be asked fails the launch cleanly.
+    const before = waitMs > 0 ? await this.registrationsBefore(chosen, known.filter((m) => m.pool === poolName)) : undefined;
     const now = this.ctx.clock.now();
     // Record first: a retry after a crash finds these machines and powers on nothing new.
     const recorded = await this.state.update((s) => {
@@ -69,8 +76,7 @@ export class StaticProvider implements Provider {
       await runHook(cfg.powerOn, m.name, m.address, `pool ${poolName}: powering on ${m.name}`);
       this.ctx.log.info({ pool: poolName, machine: m.name }, 'machine powered on');
     }
-    const waitMs = this.opts.waitForAgentMs ?? pool.bootTimeoutSeconds * 1000;
-    if (waitMs > 0) await Promise.all(chosen.map((m) => this.waitForAgent(m.address, waitMs)));
+    if (before) await Promise.all(chosen.map((m) => this.waitForAgent(m.address, before.get(m.name)!, waitMs)));
     return chosen.map((m) => this.toInstance(pool, recorded.machines.find((x) => x.pool === poolName && x.name === m.name)!));
   }
 
@@ -81,12 +87,11 @@ export class StaticProvider implements Provider {
       const machine = pool?.static?.machines.find((m) => m.name === name);
       const st = (await this.state.read()).machines.find((m) => m.pool === poolName && m.name === name);
       if (!pool || !machine || !st?.on) continue;
-      if (pool.static!.onRelease === 'power-off' && pool.static!.powerOff) {
-        await runHook(pool.static!.powerOff, machine.name, machine.address, `pool ${poolName}: powering off ${machine.name}`);
-      }
+      const powerOff = pool.static!.onRelease === 'power-off' ? pool.static!.powerOff : undefined;
+      if (powerOff) await runHook(powerOff, machine.name, machine.address, `pool ${poolName}: powering off ${machine.name}`);
       await this.state.update((s) => {
         const m = s.machines.find((x) => x.pool === poolName && x.name === name);
-        if (m) { m.on = false; m.token = undefined; }
+        if (m) { m.on = false; m.token = undefined; m.keptOn = powerOff ? undefined : true; }
       });
     }
   }
@@ -109,10 +114,25 @@ export class StaticProvider implements Provider {
     };
   }
 
-  private async waitForAgent(address: string, timeoutMs: number): Promise<void> {
-    const registered = this.opts.agentRegistered ?? ((addr: string) => agentAt(this.ctx.masterUrl, addr));
+  private listAgents(): Promise<ListedAgent[]> {
+    return this.opts.agents ? this.opts.agents() : listAgents(this.ctx.masterUrl);
+  }
+
+  /** Per machine about to be powered on: the agent registrations that are not its new agent. */
+  private async registrationsBefore(chosen: readonly { name: string; address: string }[], states: readonly MachineState[]): Promise<Map<string, Set<string>>> {
+    let agents: ListedAgent[];
+    try {
+      agents = await this.listAgents();
+    } catch (e) {
+      throw new ProviderUnavailableError(`the master's agents could not be listed before powering on: ${(e as Error).message}`, this.kind);
+    }
+    // A machine that was only released, never powered off, keeps its agent: none is excluded.
+    return new Map(chosen.map((m) => [m.name, states.find((s) => s.name === m.name)?.keptOn ? new Set<string>() : registrationsAt(agents, m.address)]));
+  }
+
+  private async waitForAgent(address: string, before: ReadonlySet<string>, timeoutMs: number): Promise<void> {
     const deadline = this.ctx.clock.now() + timeoutMs;
-    while (!(await registered(address).catch(() => false))) {
+    while (!poweredOnAgent(await this.listAgents().catch(() => []), address, before)) {
       if (this.ctx.clock.now() > deadline) throw new ProviderUnavailableError(`no agent registered from ${address} within ${Math.round(timeoutMs / 1000)} s of power-on`, this.kind);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -141,11 +161,4 @@ function runHook(template: string, name: string, address: string, what: string):
     child.on('error', (e) => reject(new ProviderUnavailableError(`${what}: ${e.message}`, 'static')));
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new ProviderUnavailableError(`${what}: hook exited with status ${code}${err ? `: ${err.trim().slice(0, 200)}` : ''}`, 'static'))));
   });
-}
-
-async function agentAt(masterUrl: string, address: string): Promise<boolean> {
-  const res = await fetch(new URL('/api/v1', masterUrl), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_AGENTS"}' });
-  if (!res.ok) return false;
-  const body = (await res.json()) as { get_agents: { agents: { agent_info: { hostname: string } }[] } };
-  return body.get_agents.agents.some((a) => a.agent_info.hostname === address);
 }

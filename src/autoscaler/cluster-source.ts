@@ -1,5 +1,6 @@
 // What the leader's autoscaler loop reads from the master it runs beside: the demand frameworks
-// expressed with REQUEST, the registered agents with their free and used resources, and one
+// expressed with REQUEST, the registered agents with their free and used resources, the agents
+// held deactivated (also unreachable ones: a static machine that is off), and one
 // action — marking an agent whose machine vanished as gone. In-process, because the loop runs only
 // on the leader, where the mirror is.
 import type { Master } from '../master/master.ts';
@@ -9,11 +10,14 @@ import { flatten, nonRevocable } from '../resources/resource-set.ts';
 import { subtract, type Resources } from '../resources/resources.ts';
 import { isDoNotDisrupt } from '../../policies/scaling/scale-down.ts';
 import type { AgentView, Quantities } from './evaluate.ts';
+import type { HeldAgent } from './reconcile.ts';
 import type { Demand } from './plan-types.ts';
 
 export interface ClusterSource {
   demands(): Demand[];
   agents(): AgentView[];
+  /** Agents the master holds deactivated (drained, or DEACTIVATE_AGENT), reachable or not. */
+  heldAgents(): HeldAgent[];
   /** A cheap fingerprint of the demand: when it changes, the loop evaluates soon. */
   demandSignature(): string;
   /** The agent's machine is gone: report its tasks lost and forget it, so demand is re-planned. */
@@ -75,6 +79,19 @@ export function masterSource(m: Master): ClusterSource {
         });
       }
       return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    },
+    heldAgents() {
+      const d = m.maintenance.drains;
+      const out: HeldAgent[] = [];
+      for (const a of m.state.agents.values()) {
+        if (!d.isDeactivated(a.record.id)) continue;
+        const { pool, instance } = attributesOf(a);
+        out.push({
+          id: a.record.id, hostname: a.record.hostname, ...(pool ? { pool } : {}), ...(instance ? { instanceId: instance } : {}),
+          active: Boolean(a.stream), deactivated: d.deactivated.has(a.record.id),
+        });
+      }
+      return out;
     },
     async markAgentGone(agentId, why) {
       const a = m.state.agents.get(agentId);

@@ -17,10 +17,10 @@ import { graceBeforeDeadlineMs } from '../master/agent-drain.ts';
 import { plan } from './planner.ts';
 import type { AgentCapacity, Demand, Plan, PlanInput, PoolState } from './plan-types.ts';
 import { scalingPolicyOf, type Policy } from './policy-schema.ts';
-import { reconcile, type Finding } from './reconcile.ts';
+import { agentFor, operatorHold, reconcile, type Finding, type HeldAgent } from './reconcile.ts';
 import { ownedHourly } from '../accounting/cost-model.ts';
 import type { Decision, DecisionAction } from './decision-log.ts';
-import { generationOf, launchJobId, LIVE_STATES, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
+import { drainedAgentOf, generationOf, launchJobId, LIVE_STATES, type BackoffRecord, type InstanceRecord, type InterruptionRecord, type LaunchRecord } from './records.ts';
 
 export interface Quantities {
   readonly cpus: number;
@@ -68,6 +68,8 @@ export interface EvaluationInputs {
   readonly unneeded: Readonly<Record<string, number>>;
   readonly generations: Readonly<Record<string, number>>;
   readonly notices: readonly InterruptionRecord[];
+  /** Agents the master holds deactivated, reachable or not (ClusterSource.heldAgents). */
+  readonly heldAgents?: readonly HeldAgent[];
 }
 
 export interface DrainOrder {
@@ -130,6 +132,36 @@ export function recordOfAgent(records: readonly InstanceRecord[], a: Pick<AgentV
 /** A static machine's name from its instance id (`<pool>/<machine>`, providers/static). */
 const machineName = (pool: string, instanceId: string): string => (instanceId.startsWith(`${pool}/`) ? instanceId.slice(pool.length + 1) : instanceId);
 
+/** A static pool's machines that are on: listed by the provider (not stopped), or with a live record. */
+function machinesOn(inputs: Pick<EvaluationInputs, 'inventory' | 'records'>, pool: Pool): Set<string> {
+  const listed = (inputs.inventory[pool.name] ?? []).filter((i) => i.state !== 'terminated' && i.state !== 'stopped').map((i) => i.id);
+  const live = inputs.records.filter((r) => r.pool === pool.name && LIVE_STATES.has(r.state)).map((r) => r.instanceId);
+  return new Set([...listed, ...live].map((id) => machineName(pool.name, id)));
+}
+
+/**
+ * Static machines that are off and whose agent an operator holds deactivated (operatorHold): not
+ * powered on for demand — the agent would come back deactivated and take nothing — until the
+ * operator reactivates it. Their agent: by the machine's address or instance id, or the agent its
+ * last record knew.
+ */
+export function heldMachines(inputs: Pick<EvaluationInputs, 'inventory' | 'records' | 'heldAgents'>, pool: Pool): { machine: string; agentId: string; why: string }[] {
+  const held = inputs.heldAgents ?? [];
+  if (!held.length || !pool.static) return [];
+  const on = machinesOn(inputs, pool);
+  return pool.static.machines.filter((m) => !on.has(m.name)).flatMap((m) => {
+    const id = `${pool.name}/${m.name}`;
+    const last = inputs.records.find((r) => r.instanceId === id);
+    const drained = drainedAgentOf(last);
+    for (const h of held) {
+      if (h.id !== last?.agentId && h.id !== drained && !agentFor({ id, privateAddress: m.address }, [h])) continue;
+      const why = operatorHold(h.id, drained, held);
+      if (why) return [{ machine: m.name, agentId: h.id, why }];
+    }
+    return [];
+  });
+}
+
 /** Pool states for the planner: machines up, launches pending and instances booting by type. */
 export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): PoolState[] {
   const releasedAgents = new Set(inputs.records.flatMap((r) => (!LIVE_STATES.has(r.state) && r.agentId ? [r.agentId] : [])));
@@ -146,9 +178,9 @@ export function poolStates(inputs: EvaluationInputs, pools: readonly Pool[]): Po
     const running = live.filter((r) => r.state !== 'booting').length + outside;
     const state: PoolState = { name: pool.name, running, pending, booting };
     if (pool.provider === 'static') {
-      const on = new Set([...(inputs.inventory[pool.name] ?? []).filter((i) => i.state !== 'terminated' && i.state !== 'stopped').map((i) => i.id), ...live.map((r) => r.instanceId)]
-        .map((id) => machineName(pool.name, id)));
-      return { ...state, offMachines: (pool.static?.machines ?? []).map((m) => m.name).filter((n) => !on.has(n)) };
+      const on = machinesOn(inputs, pool);
+      const held = new Set(heldMachines(inputs, pool).map((h) => h.machine));
+      return { ...state, offMachines: (pool.static?.machines ?? []).map((m) => m.name).filter((n) => !on.has(n) && !held.has(n)) };
     }
     return state;
   });
@@ -194,14 +226,19 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
     unknownInstances: policy.reconciler.unknownInstances,
   });
   // Owned machines are drained without mark_gone, so the agent of one powered on again comes back
-  // (same agent id, from its work dir) deactivated: it is reactivated, or it would get no offers.
+  // (same agent id, from its work dir) deactivated: it is reactivated, or it would get no offers —
+  // but only if that was the autoscaler's own drain; an operator's deactivation stays.
   const deactivated = new Set(inputs.agents.filter((a) => a.draining).map((a) => a.id));
-  const ownedIds = new Set(inputs.records.filter((r) => r.ownership === 'owned').map((r) => r.instanceId));
-  const registered = findings.flatMap((f) => (f.kind === 'registered'
-    ? [{ instanceId: f.instanceId, agentId: f.agentId, reactivate: ownedIds.has(f.instanceId) && deactivated.has(f.agentId) }] : []));
-  for (const r of registered) {
-    actions.push({ type: 'registered', instanceId: r.instanceId, agentId: r.agentId, reason: `instance ${r.instanceId}'s agent ${r.agentId} registered${r.reactivate ? '; reactivated (drained when the machine was last released)' : ''}` });
-  }
+  const registered = findings.flatMap((f) => {
+    if (f.kind !== 'registered') return [];
+    const hold = deactivated.has(f.agentId)
+      ? operatorHold(f.agentId, inputs.records.find((r) => r.instanceId === f.instanceId)?.drainedAgentId, inputs.heldAgents ?? []) : undefined;
+    actions.push({
+      type: 'registered', instanceId: f.instanceId, agentId: f.agentId,
+      reason: `instance ${f.instanceId}'s agent ${f.agentId} registered${!deactivated.has(f.agentId) ? '' : hold ? `; left deactivated: ${hold}` : '; reactivated (the autoscaler drained it when the machine was last released)'}`,
+    });
+    return [{ instanceId: f.instanceId, agentId: f.agentId, reactivate: deactivated.has(f.agentId) && !hold }];
+  });
   const reactivated = new Set(registered.filter((r) => r.reactivate).map((r) => r.agentId));
   const gone = new Set(findings.flatMap((f) => (f.kind === 'vanished' || f.kind === 'boot-timeout' ? [f.instanceId] : [])));
   const records = inputs.records.map((r) => {
@@ -312,6 +349,11 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   for (const u of thePlan.unmet) notes.push(`${plural(u.count, 'unit')} of ${u.demandId} unmet: ${u.reason}`);
   for (const u of thePlan.impossible) notes.push(`${plural(u.count, 'unit')} of ${u.demandId} can never be placed: ${u.reason}`);
   for (const s of thePlan.skipped) notes.push(`${s.instanceType ? `${s.pool}/${s.instanceType}` : s.pool} not used: ${s.reason}`);
+  for (const pool of pools) {
+    for (const h of heldMachines({ ...inputs, records }, pool)) {
+      notes.push(`machine ${h.machine} of pool ${pool.name} is not powered on: its agent ${h.agentId} is ${h.why}; \`spillway reactivate ${h.agentId}\` lets the autoscaler use it again`);
+    }
+  }
 
   // ---- 4. scale down ---------------------------------------------------------------------------------
   // Agents the demand needs — also demand still inside the batch window: it is planned in a few

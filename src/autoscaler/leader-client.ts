@@ -9,6 +9,8 @@ export interface LeaderAgent {
   /** Mesos DrainInfo.state: DRAINING | DRAINED, when a drain was asked for. */
   readonly drainState?: string;
   readonly deactivated: boolean;
+  /** GET_AGENTS `active`: connected and not deactivated. */
+  readonly active: boolean;
 }
 
 export class LeaderError extends Error {
@@ -41,6 +43,7 @@ export class LeaderClient {
       attributes: Object.fromEntries((a.agent_info.attributes ?? []).map((x) => [x.name, x.text?.value ?? String(x.scalar?.value ?? '')])),
       ...(a.drain_info?.state ? { drainState: a.drain_info.state } : {}),
       deactivated: Boolean(a.deactivated),
+      active: Boolean(a.active),
     }));
   }
 
@@ -58,5 +61,6 @@ export class LeaderClient {
 interface AgentJson {
   agent_info: { id: { value: string }; hostname: string; attributes?: { name: string; text?: { value: string }; scalar?: { value: number } }[] };
   deactivated?: boolean;
+  active?: boolean;
   drain_info?: { state?: string };
 }

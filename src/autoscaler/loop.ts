@@ -178,7 +178,7 @@ export class AutoscalerLoop {
     }
     const inputs: EvaluationInputs = {
       now, policy: cur?.policy.policy, ...(cur ? { policyVersion: cur.policy.version } : {}),
-      demands: this.deps.source.demands(), agents: this.deps.source.agents(),
+      demands: this.deps.source.demands(), agents: this.deps.source.agents(), heldAgents: this.deps.source.heldAgents(),
       records, launches, inventory, inventoryErrors, prices, backoff, launchesInLastMinute,
       lastScaleUpAt: meta.lastScaleUpAt, ...(meta.lastScaleDownAt !== undefined ? { lastScaleDownAt: meta.lastScaleDownAt } : {}),
       unneeded: meta.unneeded, generations, notices: [...notices, ...providerNotices],

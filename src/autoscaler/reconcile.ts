@@ -43,10 +43,34 @@ export interface ReconcileInput {
   readonly unknownInstances: 'terminate' | 'adopt';
 }
 
-/** The agent running on an instance: by the `instance` attribute, else by address (cloud agents). */
-export function agentFor(instance: { id: string; privateAddress?: string }, agents: readonly AgentRef[]): AgentRef | undefined {
-  return agents.find((a) => a.instanceId === instance.id)
-    ?? (instance.privateAddress && instance.privateAddress !== '127.0.0.1' ? agents.find((a) => !a.instanceId && a.hostname === instance.privateAddress) : undefined);
+/**
+ * The agent running on an instance: by the `instance` attribute, else by address (cloud agents,
+ * static machines). Of several, the connected one: the listing of an owned machine's agent from
+ * before it was powered off may still be there.
+ */
+export function agentFor<A extends AgentRef>(instance: { id: string; privateAddress?: string }, agents: readonly A[]): A | undefined {
+  const named = agents.filter((a) => a.instanceId === instance.id);
+  const addr = instance.privateAddress;
+  const found = named.length ? named : addr && addr !== '127.0.0.1' ? agents.filter((a) => !a.instanceId && a.hostname === addr) : [];
+  return found.find((a) => a.active !== false) ?? found[0];
+}
+
+/** An agent the master holds deactivated, reachable or not: drained (DRAIN_AGENT), or by DEACTIVATE_AGENT. */
+export interface HeldAgent extends AgentRef {
+  /** DEACTIVATE_AGENT: only operators call it (the autoscaler only drains). */
+  readonly deactivated: boolean;
+}
+
+/**
+ * Why a held agent of an owned machine is not the autoscaler's to reactivate, if it is not. The
+ * autoscaler only drains, and its records say which agent it drained when it last released the
+ * machine (`drained`, records.ts drainedAgentOf): that hold it lifts when the machine is powered
+ * on again. DEACTIVATE_AGENT, or a drain it did not make, is an operator's and stays.
+ */
+export function operatorHold(agentId: string, drained: string | undefined, held: readonly HeldAgent[]): string | undefined {
+  if (held.some((h) => h.id === agentId && h.deactivated)) return 'deactivated by an operator (DEACTIVATE_AGENT)';
+  if (drained !== agentId) return 'drained or deactivated, not by the autoscaler';
+  return undefined;
 }
 
 export function reconcile(input: ReconcileInput): Finding[] {

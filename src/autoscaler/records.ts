@@ -54,6 +54,31 @@ export interface InstanceRecord {
   drainStartedAt?: number;
   releasedAt?: number;
   reason?: string;
+  /** The address the provider gave, for agents that do not name their instance (static machines'). */
+  privateAddress?: string;
+  /**
+   * `power-on`: a static machine. Its id and its agent's id come back at the next power-on, so its
+   * last record is kept (never pruned): it says which agent the autoscaler drained.
+   */
+  kind?: 'power-on';
+  /**
+   * A static machine powered on again: the agent the autoscaler drained when it last released the
+   * machine (drainedAgentOf). Only that hold is the autoscaler's to lift (REACTIVATE_AGENT) when the
+   * agent comes back; a deactivation an operator made stays.
+   */
+  drainedAgentId?: string;
+}
+
+/**
+ * The agent a machine's next lifetime inherits as drained by the autoscaler: the one it drained to
+ * end the last lifetime — or, if that lifetime never registered an agent (its boot timed out),
+ * what that lifetime had inherited. An agent that was released without the autoscaler's drain is
+ * not the autoscaler's to reactivate.
+ */
+export function drainedAgentOf(last: InstanceRecord | undefined): string | undefined {
+  if (!last) return undefined;
+  if (last.agentId) return last.drainStartedAt !== undefined ? last.agentId : undefined;
+  return last.drainedAgentId;
 }
 
 export interface BackoffRecord extends BackoffEntry {
@@ -180,9 +205,9 @@ export class AutoscalerRecords {
     return next;
   }
 
-  /** Released and failed records older than `before` are forgotten. */
+  /** Released and failed records older than `before` are forgotten, but not static machines' (one each). */
   async pruneInstances(before: number): Promise<void> {
-    const old = (await this.instances()).filter((i) => ['released', 'failed', 'vanished'].includes(i.state) && i.updatedAt < before).map((i) => i.instanceId);
+    const old = (await this.instances()).filter((i) => ['released', 'failed', 'vanished'].includes(i.state) && i.updatedAt < before && i.kind !== 'power-on').map((i) => i.instanceId);
     if (old.length) await this.redis.hdel(this.key('instances'), ...old);
   }
 

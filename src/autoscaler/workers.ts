@@ -8,7 +8,9 @@
 //               instance but owned static machines gets its own join token and user-data from the
 //               leader (src/bootstrap/bootstrap-launch.ts), so rented VMs bootstrap and join alone;
 //               a launch that fails partway records the instances it did start (they are usable)
-//   boot-check  agent registered → running; else terminate, back the pool/type off
+//   boot-check  agent registered → running; else terminate, back the pool/type off (a deactivated
+//               agent — maybe the stale listing of a re-powered machine's agent — is left to the
+//               reconciler, which sees whether it is connected and whether to reactivate it)
 //   drain       DRAIN_AGENT (grace from the policy), wait for DRAINED (or the agent gone) → release
 //   release     terminate (static pools: power off, or only mark released when drain-only)
 //
@@ -27,7 +29,7 @@ import { autoscalerMetrics, type AutoscalerMetrics } from './metrics.ts';
 import type { PolicyProviders } from './providers.ts';
 import { AutoscalerQueues, QUEUE, bullPrefix, type DrainJobData, type ProvisionJobData, type ReleaseJobData } from './queues.ts';
 import { agentFor } from './reconcile.ts';
-import { AutoscalerRecords, LIVE_STATES, type InstanceRecord, type LaunchRecord } from './records.ts';
+import { AutoscalerRecords, drainedAgentOf, LIVE_STATES, type InstanceRecord, type LaunchRecord } from './records.ts';
 import { httpBootstrapPort, launchBootstrapped, PartialLaunchError } from '../bootstrap/bootstrap-launch.ts';
 import type { Instance } from '../../providers/provider.ts';
 
@@ -159,14 +161,20 @@ export class WorkerPool {
   /**
    * Records started instances as booting, with their launch record in the same step, and queues
    * their boot checks. A live record of the same id (a retry that got the same instance back) keeps
-   * its state; a finished one is a past lifetime (a static machine powered on again): replaced.
+   * its state; a finished one is a past lifetime (a static machine powered on again): replaced,
+   * handing on which agent the autoscaler drained in it.
    */
   private async recordStarted(rec: LaunchRecord, instances: readonly Instance[], launch: LaunchRecord, bootTimeoutSeconds: number, now: number): Promise<void> {
-    const live = new Set((await this.records.instances()).filter((r) => LIVE_STATES.has(r.state)).map((r) => r.instanceId));
-    const list: InstanceRecord[] = instances.filter((i) => !live.has(i.id)).map((i) => ({
-      instanceId: i.id, pool: rec.pool, instanceType: i.instanceType || rec.instanceType, ownership: rec.ownership,
-      capacityType: rec.capacityType, unitPrice: rec.unitPrice, jobId: rec.jobId, state: 'booting', launchedAt: i.launchedAt || now, updatedAt: now,
-    }));
+    const known = new Map((await this.records.instances()).map((r) => [r.instanceId, r]));
+    const list: InstanceRecord[] = instances.filter((i) => !(known.has(i.id) && LIVE_STATES.has(known.get(i.id)!.state))).map((i) => {
+      const drained = rec.kind === 'power-on' ? drainedAgentOf(known.get(i.id)) : undefined;
+      return {
+        instanceId: i.id, pool: rec.pool, instanceType: i.instanceType || rec.instanceType, ownership: rec.ownership,
+        capacityType: rec.capacityType, unitPrice: rec.unitPrice, jobId: rec.jobId, state: 'booting', launchedAt: i.launchedAt || now, updatedAt: now,
+        ...(i.privateAddress ? { privateAddress: i.privateAddress } : {}),
+        ...(rec.kind === 'power-on' ? { kind: 'power-on' as const } : {}), ...(drained ? { drainedAgentId: drained } : {}),
+      };
+    });
     await this.records.putInstances(list, launch);
     if (instances.length) this.m.launches.inc({ pool: rec.pool }, instances.length);
     for (const r of list) await this.queues.addBootCheck(r, bootTimeoutSeconds * 1000 - Math.max(0, now - r.launchedAt));
@@ -195,13 +203,17 @@ export class WorkerPool {
     // A check queued for an earlier lifetime of the id (a static machine powered on again) is moot.
     if (rec && launchedAt !== undefined && rec.launchedAt !== launchedAt) return `instance ${instanceId} was launched again since`;
     if (!rec || rec.state !== 'booting') return `instance ${instanceId} is ${rec?.state ?? 'unknown'}`;
-    const agents = await this.leader.agents();
-    const agent = agentFor({ id: instanceId }, agents.map((a) => ({ id: a.id, hostname: a.hostname, instanceId: a.attributes.instance, pool: a.attributes.pool })));
+    // Matched as the reconciler does: the `instance` attribute, else the address (static machines).
+    const agents = (await this.leader.agents()).map((a) => ({ ...a, instanceId: a.attributes.instance, pool: a.attributes.pool }));
+    const agent = agentFor({ id: instanceId, ...(rec.privateAddress ? { privateAddress: rec.privateAddress } : {}) }, agents);
     const now = this.deps.clock.now();
-    if (agent) {
+    if (agent?.active) {
       await this.records.updateInstance(instanceId, (r) => (r.state === 'booting' ? { ...r, state: 'running', agentId: agent.id, registeredAt: now, updatedAt: now } : undefined));
       return `agent ${agent.id} registered`;
     }
+    // Deactivated: the agent of a re-powered machine comes back drained, but the listing of its agent
+    // from before the power-off is drained too, and GET_AGENTS does not say which is connected.
+    if (agent?.deactivated) return `agent ${agent.id} is deactivated: left to the reconciler`;
     await this.bootTimedOut(rec, now);
     return 'terminated: no agent in time';
   }
