@@ -2,6 +2,7 @@
 // offers, launches, acknowledgements, reconciliation — against a real master on a real Redis,
 // with simulated agents speaking the agent protocol.
 import test from 'ava';
+import net from 'node:net';
 import { RawFramework, rawPost, scalarRes, type Event } from './helpers/raw-framework.ts';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
@@ -363,4 +364,50 @@ test.serial('REQUEST records demand per framework until tasks cover it, a new RE
   fw.close();
   await new Promise((r) => setTimeout(r, 100));
   t.is((await demand()).total_units, 0, 'gone with the framework');
+});
+
+test.serial('JSON nulls are fields left out (protobuf JSON), and each event comes in its own HTTP chunk, as Mesos sends them', async (t) => {
+  // A client built on protobuf classes sends every unset optional field as null.
+  const fw = await subscribed({ ...INFO, name: 'nulls', id: null, checkpoint: null, role: null, principal: null, capabilities: null, labels: null });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  const nullTask = { ...task('null-1', offer), executor: null, container: null, health_check: null, labels: null,
+    resources: [scalarRes('cpus', 0.5), scalarRes('mem', 64)].map((r) => ({ ...r, ranges: null, role: null, reservation: null })) };
+  const res = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [nullTask] }, reserve: null }], filters: null } });
+  t.is(res.status, 202, res.body);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'null-1' && e.update.status.state === 'TASK_RUNNING');
+  const op = await rawPost(m.url, '/api/v1', JSON.stringify({ type: 'GET_TASKS', get_agent: null }), { 'Content-Type': 'application/json' });
+  t.is(op.status, 200, op.body);
+
+  // Raw chunked framing: SUBSCRIBED and the OFFERS right behind it arrive as separate chunks.
+  const chunks = await new Promise<string[]>((resolve, reject) => {
+    const socket = net.connect(Number(new URL(m.url).port), '127.0.0.1');
+    const body = JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { ...INFO, name: 'chunks' } } });
+    let raw = '';
+    socket.on('data', (d) => {
+      raw += d.toString('utf8');
+      const start = raw.indexOf('\r\n\r\n');
+      if (start < 0) return;
+      const out: string[] = [];
+      let rest = raw.slice(start + 4);
+      for (;;) {
+        const eol = rest.indexOf('\r\n');
+        if (eol < 0) break;
+        const size = parseInt(rest.slice(0, eol), 16);
+        if (rest.length < eol + 2 + size + 2) break;
+        out.push(rest.slice(eol + 2, eol + 2 + size));
+        rest = rest.slice(eol + 2 + size + 2);
+      }
+      if (out.some((c) => c.includes('"OFFERS"'))) { socket.destroy(); resolve(out); }
+    });
+    socket.on('error', reject);
+    socket.write(`POST /api/v1/scheduler HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+  for (const c of chunks) {
+    const nl = c.indexOf('\n');
+    t.is(Number(c.slice(0, nl)), Buffer.byteLength(c.slice(nl + 1)), 'one whole RecordIO record per chunk');
+    t.notThrows(() => JSON.parse(c.slice(nl + 1)));
+  }
+  t.is(JSON.parse(chunks[0].slice(chunks[0].indexOf('\n') + 1)).type, 'SUBSCRIBED');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
 });

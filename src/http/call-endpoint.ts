@@ -10,6 +10,7 @@ import { HttpError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { negotiationError } from './content-type.ts';
 import { describeError, isClientHangup } from './errors.ts';
+import { parseProtoJson } from '../mesos/proto-json.ts';
 
 /** What a call is answered with: a status (202 …), or 200 and an event stream. */
 export type CallResponse =
@@ -43,7 +44,7 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
   const problem = negotiationError(req.headers);
   if (problem) throw problem;
   const raw = await getRawBody(req, { limit: opts.limit, length: req.headers['content-length'], encoding: 'utf8' });
-  const body: unknown = JSON.parse(raw);
+  const body = parseProtoJson(raw);
   const out = await handler(body, req);
   if (!('stream' in out)) {
     res.writeHead(out.status, { 'Content-Length': 0 });
@@ -62,5 +63,25 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache', ...out.headers });
   res.on('close', out.onClose);
   out.stream.on('error', (e) => { if (!isClientHangup(e)) opts.log.warn({ err: e }, 'event stream failed'); });
-  out.stream.pipe(res);
+  writeRecords(out.stream, res);
+}
+
+/**
+ * Streams batches of RecordIO records (stream-sink.ts) to the response: one HTTP chunk per record,
+ * as Mesos sends them, and one socket write per batch (corked); a slow reader pauses the stream.
+ */
+function writeRecords(stream: Readable, res: ServerResponse): void {
+  res.once('close', () => stream.destroy()); // the reader left: what is still queued goes nowhere
+  stream.on('data', (batch: string[]) => {
+    if (res.destroyed) return;
+    res.cork();
+    let ok = true;
+    for (const record of batch) ok = res.write(record, 'utf8') && ok;
+    process.nextTick(() => res.uncork());
+    if (!ok) {
+      stream.pause();
+      res.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('end', () => res.end());
 }

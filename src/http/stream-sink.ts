@@ -1,4 +1,7 @@
-// A subscriber's event stream over a chunked HTTP response, RecordIO-framed as Mesos does.
+// A subscriber's event stream over a chunked HTTP response, RecordIO-framed as Mesos does, with
+// each record in its own HTTP chunk as Mesos writes them: some schedulers (the mesos-framework npm
+// package) read one record per chunk. `body` yields the records of one turn of the event loop as
+// an array, which call-endpoint.ts writes in one socket write.
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { recordOfJson, recordText } from '../mesos/recordio.ts';
@@ -6,7 +9,8 @@ import type { EventSink } from '../master/records.ts';
 
 export class HttpEventSink implements EventSink {
   readonly id = randomUUID();
-  readonly body = new PassThrough();
+  /** Arrays of RecordIO records (object mode). */
+  readonly body = new PassThrough({ objectMode: true });
   private done = false;
   /** Records sent during this turn of the event loop; written together (one socket write, not one per event). */
   private queued: string[] = [];
@@ -37,9 +41,9 @@ export class HttpEventSink implements EventSink {
 
   flush(): void {
     if (this.done || this.queued.length === 0) return;
-    const text = this.queued.length === 1 ? this.queued[0] : this.queued.join('');
+    const records = this.queued;
     this.queued = [];
-    this.body.write(text, 'utf8');
+    this.body.write(records);
   }
 
   /** The client went away: no more writes. */

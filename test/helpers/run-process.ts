@@ -5,9 +5,9 @@ import { BIN } from './cluster.ts';
 
 export interface ProcessResult { code: number | null; stdout: string; stderr: string }
 
-export function runProcess(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<ProcessResult> {
+export function runProcess(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000, cwd?: string): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
