@@ -245,11 +245,13 @@ test('leaving a role that still holds resources: tracked there without offers un
   t.is(b(), undefined, 'role b is gone with the last of it');
   t.deepEqual(a.rolesOf('multi'), ['a']);
 
-  // Rejoining a role while leaving it: offers there again.
+  // Rejoining a role while leaving it: offers there again, its old filters forgotten (Mesos).
   const r = new Allocator();
   r.addAgent('ag1', U(2, 1024));
   r.addFramework('multi', ['a', 'b']);
-  r.allocate('multi', 'b', 'ag1', U(1, 256));
+  r.allocate('multi', 'b', 'ag1', U(1, 256)); // a task
+  r.allocate('multi', 'b', 'ag1', U(1, 768)); // an offer of the rest…
+  r.recover('multi', 'b', 'ag1', U(1, 768), { refuseSeconds: 3600, now: 0 }); // …declined for an hour
   r.removeRole('multi', 'b');
   r.addFramework('multi', ['a', 'b']);
   t.deepEqual(r.rolesOf('multi'), ['a', 'b']);

@@ -245,8 +245,11 @@ export class Allocator {
   removeRole(id: string, role: string): void {
     const c = this.frameworks.get(id)?.clients.get(role);
     if (!c) return;
-    if (isEmpty(this.tree.node(role)?.frameworks.allocation(id) ?? EMPTY)) this.dropClient(c);
-    else c.leaving = true;
+    if (isEmpty(this.tree.node(role)?.frameworks.allocation(id) ?? EMPTY)) return this.dropClient(c);
+    // As Mesos, leaving a role forgets its offer filters and suppression: a rejoin starts afresh.
+    c.leaving = true;
+    c.suppressed = false;
+    for (const a of this.agents.values()) a.filters.clear(c.index);
   }
 
   private dropClient(c: Client): void {
