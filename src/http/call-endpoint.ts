@@ -68,16 +68,16 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
 
 /**
  * Streams batches of RecordIO records (stream-sink.ts) to the response: one HTTP chunk per record,
- * as Mesos sends them, and one socket write per batch (corked); a slow reader pauses the stream.
+ * as Mesos sends them; a slow reader pauses the stream. A batch still leaves in one socket write:
+ * node's http corks the socket at a response's first write until the next tick. (Not res.cork():
+ * since Node 21 a corked response merges its writes into one chunk.)
  */
 function writeRecords(stream: Readable, res: ServerResponse): void {
   res.once('close', () => stream.destroy()); // the reader left: what is still queued goes nowhere
   stream.on('data', (batch: string[]) => {
     if (res.destroyed) return;
-    res.cork();
     let ok = true;
     for (const record of batch) ok = res.write(record, 'utf8') && ok;
-    process.nextTick(() => res.uncork());
     if (!ok) {
       stream.pause();
       res.once('drain', () => stream.resume());
