@@ -3,6 +3,7 @@
 import test from 'ava';
 import { CallSchema, parsePlainAcknowledge } from '../src/mesos/scheduler-call.ts';
 import { parseCall } from '../src/http/scheduler-route.ts';
+import { parseProtoJson } from '../src/mesos/proto-json.ts';
 
 const ack = { agent_id: { value: 'a1' }, task_id: { value: 't1' }, uuid: 'dXVpZA==' };
 
@@ -38,4 +39,17 @@ test('anything but the plain shape goes to CallSchema, which answers it', (t) =>
   t.throws(() => parseCall({ type: 'ACKNOWLEDGE' }), { message: /Expecting 'acknowledge' to be present/ });
   // Extra fields are kept, as a protobuf parser keeps unknown ones.
   t.like(parseCall({ type: 'ACKNOWLEDGE', acknowledge: { ...ack, extra: true } }).acknowledge, { extra: true });
+});
+
+test('protobuf JSON: nulls are left out — fields deleted, list elements dropped — and text that only mentions null is untouched', (t) => {
+  t.deepEqual(parseProtoJson('{"type":"SUBSCRIBE","framework_id":null,"subscribe":{"framework_info":{"user":"u","name":"n","id":null,"roles":["a",null,"b"],"labels":null}}}'),
+    { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'u', name: 'n', roles: ['a', 'b'] } } });
+  const call = parseCall(parseProtoJson('{"type":"SUBSCRIBE","framework_id":null,"subscribe":{"framework_info":{"user":"u","name":"n","checkpoint":null}}}'));
+  t.deepEqual(call.subscribe?.framework_info, { user: 'u', name: 'n' });
+  t.deepEqual(parseProtoJson('{"command":{"value":"run > /dev/null ; echo null"}}'), { command: { value: 'run > /dev/null ; echo null' } });
+  // A "__proto__" field stays an own property; nothing reaches Object.prototype.
+  const o = parseProtoJson('{"__proto__":{"polluted":true},"x":null}') as object;
+  t.deepEqual(Object.keys(o), ['__proto__']);
+  t.is(Object.getPrototypeOf(o), Object.prototype);
+  t.is((({}) as { polluted?: boolean }).polluted, undefined);
 });

@@ -10,7 +10,7 @@ import { decodeTaskRecord } from '../master/task-json.ts';
 import { getAgents, getFrameworks, getQuota, getRoles, getTasks, getVersion, getWeights, legacyState } from '../master/operator-views.ts';
 import { MAINTENANCE_CALL_TYPES, isMaintenanceCall, maintenanceCall } from '../master/maintenance-calls.ts';
 import { ReserveSchema, UpdateQuotaSchema, UpdateWeightsSchema, operatorReservation, updateQuota, updateWeights } from '../master/operator-calls.ts';
-import { withoutNulls } from '../mesos/proto-json.ts';
+import { dropNulls } from '../mesos/proto-json.ts';
 
 const OperatorCall = z.looseObject({
   type: z.enum(['GET_HEALTH', 'GET_VERSION', 'GET_STATE', 'GET_AGENTS', 'GET_FRAMEWORKS', 'GET_TASKS', 'GET_ROLES',
@@ -44,7 +44,7 @@ async function completedTasks(master: Master): Promise<TaskRecord[]> {
 
 export function operatorRoute(master: Master) {
   return async (ctx: Context): Promise<void> => {
-    const parsed = OperatorCall.safeParse(withoutNulls(ctx.request.body));
+    const parsed = OperatorCall.safeParse(dropNulls(ctx.request.body));
     if (!parsed.success) throw badRequest(describeZodError('Failed to validate master::Call', parsed.error));
     const call = parsed.data;
     const type = call.type;
