@@ -11,6 +11,7 @@ import { isEmpty, subtract as subtractResources, type Resources } from '../resou
 import type { WriteOp } from '../store/store.ts';
 import type { Master } from './master.ts';
 import { taskKey, type AgentLive, type EventSink, type MesosAttribute, type TaskRecord } from './records.ts';
+import { rechargeUnreachable } from './agent-removal.ts';
 import { launchEventJson } from './task-json.ts';
 import { graceBeforeDeadlineMs } from './agent-drain.ts';
 
@@ -150,6 +151,7 @@ export async function subscribeAgent(m: Master, call: AgentCall, sink: EventSink
       // stream when that broke (a failover, a re-subscription). It is sent again below.
       relaunch.push(t);
     } else if (!reported.has(key)) {
+      rechargeUnreachable(m, t);
       ops.push(...m.applyStatus(t, m.masterStatus(t, 'TASK_LOST', 'Task was not found on the agent when it re-registered', 'REASON_AGENT_RESTARTED')));
       notify.push(t);
     } else if (t.state === 'TASK_UNREACHABLE') {

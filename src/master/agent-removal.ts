@@ -38,9 +38,7 @@ export function removeAgent(m: Master, a: AgentLive, how: Removal): { ops: Write
     if (isTerminal(t.state)) continue;
     const fw = m.state.frameworks.get(t.frameworkId);
     const state = fw && hasCapability(fw.record.info, 'PARTITION_AWARE') ? how.partitionAwareState : how.state;
-    // applyStatus hands a task's resources back when it stops running; an unreachable task's were
-    // handed back when it became unreachable, so charge them again first to keep the books even.
-    if (t.state === 'TASK_UNREACHABLE') m.allocator.allocate(t.frameworkId, t.role, id, t.resources);
+    rechargeUnreachable(m, t);
     ops.push(...m.applyStatus(t, m.masterStatus(t, state, how.message, how.reason)));
     touched.push(t);
   }
@@ -54,4 +52,13 @@ export function removeAgent(m: Master, a: AgentLive, how: Removal): { ops: Write
     if (how.announce ?? true) for (const f of m.state.frameworks.values()) f.stream?.send({ type: 'FAILURE', failure: { agent_id: { value: id } } });
   };
   return { ops, notify };
+}
+
+/**
+ * Before a terminal status for `t`: applyStatus hands a task's resources back when it stops
+ * running, but an unreachable task's were handed back when it became unreachable, so they are
+ * charged again first to keep the books even (DRF shares, quota, a role a framework is leaving).
+ */
+export function rechargeUnreachable(m: Master, t: TaskRecord): void {
+  if (t.state === 'TASK_UNREACHABLE') m.allocator.allocate(t.frameworkId, t.role, t.agentId, t.resources);
 }
