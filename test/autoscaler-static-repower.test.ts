@@ -21,7 +21,7 @@ import type { Provider } from '../providers/provider.ts';
 import { startAutoscaledCluster, waitForDecision } from './helpers/autoscale.ts';
 import { BIN, waitFor } from './helpers/cluster.ts';
 import { inProcessMaster } from './helpers/in-process.ts';
-import { tempDir } from './helpers/redis.ts';
+import { tempDir, testRedis } from './helpers/redis.ts';
 
 const RACK = `
 pools:
@@ -73,6 +73,11 @@ test('a re-powered machine\'s agent is reactivated only when the autoscaler drai
   const other = evaluate(inputs({ ...base, records: [{ ...booting, drainedAgentId: undefined }], agents: [agent('A1')], heldAgents: [held('A1', { active: true })] }));
   t.deepEqual(registered(other), [[{ instanceId: 'rack/node1', agentId: 'A1', reactivate: false }], 'instance rack/node1\'s agent A1 registered; left deactivated: drained or deactivated, not by the autoscaler']);
 
+  // Powered on with no record of the last lifetime: only DEACTIVATE_AGENT holds.
+  const unknown = { ...base, records: [{ ...booting, drainedAgentId: undefined, priorUnknown: true as const }], agents: [agent('A1')] };
+  t.deepEqual(registered(evaluate(inputs({ ...unknown, heldAgents: [held('A1', { active: true })] })))[0], [{ instanceId: 'rack/node1', agentId: 'A1', reactivate: true }]);
+  t.deepEqual(registered(evaluate(inputs({ ...unknown, heldAgents: [held('A1', { active: true, deactivated: true })] })))[0], [{ instanceId: 'rack/node1', agentId: 'A1', reactivate: false }]);
+
   const fresh = evaluate(inputs({ ...base, agents: [agent('A1', { draining: false })] }));
   t.deepEqual(registered(fresh), [[{ instanceId: 'rack/node1', agentId: 'A1', reactivate: false }], 'instance rack/node1\'s agent A1 registered']);
 });
@@ -90,10 +95,14 @@ test('an off machine whose agent an operator holds deactivated is not powered on
   t.deepEqual(e.launches.map((l) => l.instanceType), ['node2'], 'the other machine is powered on instead');
   t.true(e.decision.notes.includes('machine node1 of pool rack is not powered on: its agent A1 is deactivated by an operator (DEACTIVATE_AGENT); `spillway reactivate A1` lets the autoscaler use it again'), JSON.stringify(e.decision.notes));
 
-  // Never powered on by the autoscaler, its agent (found by the address) drained by an operator.
+  // No record of node2's last lifetime (never powered on by the autoscaler, or its record pruned
+  // before static records were kept): a drain of its agent cannot be told from the autoscaler's, so
+  // it does not hold the machine (as before); an operator's DEACTIVATE_AGENT still does.
   const drained = evaluate(inputs({ heldAgents: [held('B2', { hostname: '10.0.0.2' })], demands: [demand(2)] }));
-  t.deepEqual(drained.launches.map((l) => l.instanceType), ['node1']);
-  t.true(drained.decision.notes.some((n) => n.startsWith('machine node2 of pool rack is not powered on: its agent B2 is drained or deactivated, not by the autoscaler')));
+  t.deepEqual(drained.launches.map((l) => l.instanceType).sort(), ['node1', 'node2']);
+  const off = evaluate(inputs({ heldAgents: [held('B2', { hostname: '10.0.0.2', deactivated: true })], demands: [demand(2)] }));
+  t.deepEqual(off.launches.map((l) => l.instanceType), ['node1']);
+  t.true(off.decision.notes.some((n) => n.startsWith('machine node2 of pool rack is not powered on: its agent B2 is deactivated by an operator (DEACTIVATE_AGENT)')));
 });
 
 test('of two agents at a booting machine\'s address, the connected one is its agent, not the listing from before the power-off', (t) => {
@@ -239,4 +248,16 @@ cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
   t.is(readFileSync(join(dir, 'power-node1'), 'utf8'), 'on\noff\n', 'never powered on again');
   t.false((await c.decisions()).some((d) => d.at >= deactivatedAt && d.actions.some((a) => a.type === 'power-on')));
   t.true(c.master!.master.maintenance.drains.deactivated.has(rackAgent.id), 'still deactivated');
+});
+
+test('pruning forgets old rented records but keeps every owned machine\'s, from before power-on records were marked too', async (t) => {
+  const redis = await testRedis();
+  const client = new Redis(redis.url);
+  t.teardown(async () => { client.disconnect(); await redis.stop(); });
+  const records = new AutoscalerRecords(client, 'prune');
+  const rented: InstanceRecord = { ...record('x'), instanceId: 'i-123', pool: 'burst', ownership: 'rented', capacityType: 'on-demand', kind: undefined };
+  const oldOwned: InstanceRecord = { ...record('node1', { agentId: 'A1', drainStartedAt: 3 }), kind: undefined }; // written before `kind` existed
+  await records.putInstances([rented, oldOwned, record('node2')]);
+  await records.pruneInstances(NOW);
+  t.deepEqual((await records.instances()).map((r) => r.instanceId).sort(), ['rack/node1', 'rack/node2']);
 });

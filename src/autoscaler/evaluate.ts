@@ -145,6 +145,10 @@ function machinesOn(inputs: Pick<EvaluationInputs, 'inventory' | 'records'>, poo
  * operator reactivates it. Their agent: by the machine's address or instance id, or the agent its
  * last record knew.
  */
+/** operatorHold for the agent a booting record's machine registered. */
+const holdOf = (agentId: string, r: InstanceRecord | undefined, held: readonly HeldAgent[]): string | undefined =>
+  operatorHold(agentId, r?.drainedAgentId, held, r?.priorUnknown === true);
+
 export function heldMachines(inputs: Pick<EvaluationInputs, 'inventory' | 'records' | 'heldAgents'>, pool: Pool): { machine: string; agentId: string; why: string }[] {
   const held = inputs.heldAgents ?? [];
   if (!held.length || !pool.static) return [];
@@ -155,7 +159,7 @@ export function heldMachines(inputs: Pick<EvaluationInputs, 'inventory' | 'recor
     const drained = drainedAgentOf(last);
     for (const h of held) {
       if (h.id !== last?.agentId && h.id !== drained && !agentFor({ id, privateAddress: m.address }, [h])) continue;
-      const why = operatorHold(h.id, drained, held);
+      const why = operatorHold(h.id, drained, held, last === undefined);
       if (why) return [{ machine: m.name, agentId: h.id, why }];
     }
     return [];
@@ -232,7 +236,7 @@ export function evaluate(inputs: EvaluationInputs): Evaluation {
   const registered = findings.flatMap((f) => {
     if (f.kind !== 'registered') return [];
     const hold = deactivated.has(f.agentId)
-      ? operatorHold(f.agentId, inputs.records.find((r) => r.instanceId === f.instanceId)?.drainedAgentId, inputs.heldAgents ?? []) : undefined;
+      ? holdOf(f.agentId, inputs.records.find((r) => r.instanceId === f.instanceId), inputs.heldAgents ?? []) : undefined;
     actions.push({
       type: 'registered', instanceId: f.instanceId, agentId: f.agentId,
       reason: `instance ${f.instanceId}'s agent ${f.agentId} registered${!deactivated.has(f.agentId) ? '' : hold ? `; left deactivated: ${hold}` : '; reactivated (the autoscaler drained it when the machine was last released)'}`,

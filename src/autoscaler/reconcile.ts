@@ -67,8 +67,11 @@ export interface HeldAgent extends AgentRef {
  * machine (`drained`, records.ts drainedAgentOf): that hold it lifts when the machine is powered
  * on again. DEACTIVATE_AGENT, or a drain it did not make, is an operator's and stays.
  */
-export function operatorHold(agentId: string, drained: string | undefined, held: readonly HeldAgent[]): string | undefined {
+export function operatorHold(agentId: string, drained: string | undefined, held: readonly HeldAgent[], priorUnknown = false): string | undefined {
   if (held.some((h) => h.id === agentId && h.deactivated)) return 'deactivated by an operator (DEACTIVATE_AGENT)';
+  // No record of the machine's last lifetime: a drain is taken as the autoscaler's (records from
+  // before static records were kept are pruned after a day; the machine must not stay unused).
+  if (priorUnknown) return undefined;
   if (drained !== agentId) return 'drained or deactivated, not by the autoscaler';
   return undefined;
 }

@@ -67,6 +67,12 @@ export interface InstanceRecord {
    * agent comes back; a deactivation an operator made stays.
    */
   drainedAgentId?: string;
+  /**
+   * A static machine powered on with no record of its last lifetime (never powered on by the
+   * autoscaler, or its record pruned before static records were kept): who drained its agent is
+   * unknown, so only an operator's DEACTIVATE_AGENT is taken as a hold (operatorHold).
+   */
+  priorUnknown?: true;
 }
 
 /**
@@ -207,7 +213,7 @@ export class AutoscalerRecords {
 
   /** Released and failed records older than `before` are forgotten, but not static machines' (one each). */
   async pruneInstances(before: number): Promise<void> {
-    const old = (await this.instances()).filter((i) => ['released', 'failed', 'vanished'].includes(i.state) && i.updatedAt < before && i.kind !== 'power-on').map((i) => i.instanceId);
+    const old = (await this.instances()).filter((i) => ['released', 'failed', 'vanished'].includes(i.state) && i.updatedAt < before && i.kind !== 'power-on' && i.ownership !== 'owned').map((i) => i.instanceId);
     if (old.length) await this.redis.hdel(this.key('instances'), ...old);
   }
 

@@ -167,12 +167,14 @@ export class WorkerPool {
   private async recordStarted(rec: LaunchRecord, instances: readonly Instance[], launch: LaunchRecord, bootTimeoutSeconds: number, now: number): Promise<void> {
     const known = new Map((await this.records.instances()).map((r) => [r.instanceId, r]));
     const list: InstanceRecord[] = instances.filter((i) => !(known.has(i.id) && LIVE_STATES.has(known.get(i.id)!.state))).map((i) => {
-      const drained = rec.kind === 'power-on' ? drainedAgentOf(known.get(i.id)) : undefined;
+      const prior = known.get(i.id);
+      const drained = rec.kind === 'power-on' ? drainedAgentOf(prior) : undefined;
       return {
         instanceId: i.id, pool: rec.pool, instanceType: i.instanceType || rec.instanceType, ownership: rec.ownership,
         capacityType: rec.capacityType, unitPrice: rec.unitPrice, jobId: rec.jobId, state: 'booting', launchedAt: i.launchedAt || now, updatedAt: now,
         ...(i.privateAddress ? { privateAddress: i.privateAddress } : {}),
         ...(rec.kind === 'power-on' ? { kind: 'power-on' as const } : {}), ...(drained ? { drainedAgentId: drained } : {}),
+        ...(rec.kind === 'power-on' && !prior ? { priorUnknown: true as const } : {}),
       };
     });
     await this.records.putInstances(list, launch);
