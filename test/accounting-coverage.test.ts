@@ -53,6 +53,7 @@ test('a floating start ("the last 7 days") inside an hour whose samples expired 
   const floating = planRead({ from, to: NOW, startFloats: true }, lagging);
   t.deepEqual(floating.coverage, { from: iso(T + 3 * DAY), to: iso(CURSOR), complete: true, missing: [], note: null });
   t.like(floating.steps[0], { source: 'rollup', hour: T + 3 * DAY });
+  t.deepEqual(floating.window, { from: T + 3 * DAY, to: CURSOR }, 'the report states the settled window');
   // A start someone chose is kept, and the part of its hour that cannot be read is said to be missing.
   const chosen = planRead({ from, to: NOW }, lagging).coverage;
   t.false(chosen.complete);

@@ -240,6 +240,7 @@ test.serial('"the last N hours" ends where the sampler is and is complete: no wa
   const json = (await get('/v1/reports?window=2h')).json() as Report;
   t.like(json.coverage, { to: iso(cursor).replace('.000Z', 'Z'), complete: true, note: null });
   t.deepEqual(json.warnings, []);
+  t.deepEqual([json.window.from, json.window.to], [json.coverage.from, json.coverage.to], 'the window the report states is the one it covers');
   const cli = await spillway(['report', '--master', url, '--window', '2h', '--json']);
   t.is(cli.code, 0, cli.stderr);
   t.like((JSON.parse(cli.stdout) as Report).coverage, { complete: true }, 'the CLI lets the master resolve the window on its clock');

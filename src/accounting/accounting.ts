@@ -88,7 +88,7 @@ export class Accounting {
 
   async report(q: Pick<ReportQuery, 'from' | 'to' | 'by' | 'startFloats'>): Promise<Report> {
     const plan = await this.plan(q);
-    const builder = new ReportBuilder(q);
+    const builder = new ReportBuilder({ ...plan.window, by: q.by });
     for await (const batch of this.store.rows(plan.steps)) for (const r of batch) builder.add(r);
     return builder.result(plan.coverage);
   }
@@ -113,8 +113,9 @@ export class Accounting {
 
   async summary(window: Window): Promise<Summary> {
     const plan = await this.plan(window);
-    const b = new SummaryBuilder(window);
+    const w = plan.window;
+    const b = new SummaryBuilder(w);
     for await (const batch of this.store.rows(plan.steps)) for (const r of batch) b.add(r);
-    return b.result(await this.store.waits(window.from, window.to), this.deps.openDemand(), this.deps.clock.now(), plan.coverage);
+    return b.result(await this.store.waits(w.from, w.to), this.deps.openDemand(), this.deps.clock.now(), plan.coverage);
   }
 }

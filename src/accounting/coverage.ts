@@ -41,7 +41,7 @@ export interface Coverage {
   /** The span the figures stand for; null when they stand for nothing. */
   from: string | null;
   to: string | null;
-  /** True when that span is exactly the window asked for. */
+  /** True when that span is exactly the report's window (the one asked for, settled: see `settle`). */
   complete: boolean;
   /** Parts of the window the figures lack, and why. */
   missing: { from: string; to: string; why: string }[];
@@ -54,6 +54,8 @@ export interface ReadPlan {
   coverage: Coverage;
   /** The covered span as times (the window when nothing is covered): CSV charge periods are clipped to it. */
   span: Span;
+  /** The window the report states: the one asked for, settled (a window ending now ends at the sampler; a floating start at its hour). */
+  window: Span;
 }
 
 interface Part extends Span { why: string }
@@ -152,7 +154,7 @@ export function planRead(asked: Window, s: StoreState): ReadPlan {
   }
   const hull = covered.length ? { from: covered[0].from, to: covered[covered.length - 1].to } : undefined;
   const complete = missing.length === 0 && hull?.to === w.to;
-  return { steps, coverage: coverageOf(w, hull, missing, complete, s.sampleRetentionMs), span: hull ?? w };
+  return { steps, coverage: coverageOf(w, hull, missing, complete, s.sampleRetentionMs), span: hull ?? w, window: w };
 }
 
 function coverageOf(w: Span, hull: Span | undefined, missing: Part[], complete: boolean, sampleRetentionMs: number): Coverage {

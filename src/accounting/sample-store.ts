@@ -130,7 +130,7 @@ export class SampleStore {
   async plan(w: Window, now: number, lagMs: number): Promise<ReadPlan> {
     const [pending, cursor, since, gaps] = await Promise.all([
       this.pendingHours(), this.cursor(), this.redis.get(this.key('since')),
-      this.redis.zrangebyscore(this.key('gaps'), `(${w.from}`, '+inf'),
+      this.redis.zrangebyscore(this.key('gaps'), `(${hourOf(w.from)}`, '+inf'), // from the hour: a floating start may move back to it
     ]);
     return planRead(w, {
       now, lagMs, ...this.retention, pending: new Set(pending.map((p) => p.hour)), cursor,
