@@ -61,6 +61,27 @@ test('a floating start ("the last 7 days") inside an hour whose samples expired 
   t.regex(chosen.note!, /per-interval samples, which are kept 1d/);
 });
 
+test('after a retention change, hours written under the old settings keep their old expiry', (t) => {
+  // Samples were kept 1 d until a day ago, 7 d since: an edge hour 3 days old has no samples left.
+  const raised = { ...state, sampleRetentionMs: 7 * DAY, retentionHistory: [
+    { at: T - 100 * DAY, retentionMs: 90 * DAY, sampleRetentionMs: DAY },
+    { at: NOW - DAY, retentionMs: 90 * DAY, sampleRetentionMs: 7 * DAY },
+  ] };
+  const from = NOW - 3 * DAY; // inside an hour
+  const { coverage, steps } = planRead({ from, to: CURSOR }, raised);
+  t.false(coverage.complete);
+  t.is(coverage.missing[0].why, 'has expired (part of an hour needs its per-interval samples, which are kept 1d)');
+  t.false(steps.some((x) => x.source === 'samples' && x.hour < NOW - DAY), 'no read of samples that expired under the old setting');
+  // Lowered: rollups written under 90 d outlive today's 30 d, and are read.
+  const lowered = { ...state, retentionMs: 30 * DAY, retentionHistory: [
+    { at: T - 100 * DAY, retentionMs: 90 * DAY, sampleRetentionMs: DAY },
+    { at: NOW - HOUR, retentionMs: 30 * DAY, sampleRetentionMs: DAY },
+  ] };
+  const old = planRead({ from: T - 40 * DAY, to: T - 39 * DAY }, lowered);
+  t.true(old.coverage.complete, old.coverage.note ?? '');
+  t.is(old.steps.length, 24);
+});
+
 test('a window inside what is kept is covered whole: edge hours from samples, whole hours from rollups', (t) => {
   const from = T + 10 * DAY - 12 * HOUR + 15 * MIN;
   const plan = planRead({ from, to: CURSOR }, state);
@@ -213,4 +234,21 @@ test.serial('an outage longer than the backfill limit is recorded, and reports o
   const r = await acc.report({ from: T0 + 5 * HOUR, to: clock.now() - MIN, by: [] });
   t.false(r.coverage.complete);
   t.true(r.coverage.missing.some((m) => m.from === iso(before) && m.to === iso(resume) && /was not sampled/.test(m.why)), JSON.stringify(r.coverage.missing));
+});
+
+test.serial('the retention a sampler writes with is noted once per change, and read plans use it', async (t) => {
+  const history = async (): Promise<string[]> => (await conn.zrange(`${keyPrefix('cov')}acct:retention`, '0', '-1')).map((m) => m.slice(m.indexOf('|') + 1));
+  t.deepEqual(await history(), [JSON.stringify({ retentionMs: DAY, sampleRetentionMs: 2 * HOUR })], 'noted by the first round');
+  await acc.store.noteRetention(clock.now()); // the same settings again: nothing new
+  t.is((await history()).length, 1);
+  // A master started with samples kept longer: the hours its predecessor wrote still expire early.
+  const longer = new Accounting({
+    redis: conn, prefix: keyPrefix('cov'), cluster: 'cov', source: { agents: () => [agent] }, clock,
+    policy: async () => policy, openDemand: () => [], log: silentLogger,
+  }, { intervalSeconds: 60, retentionMs: DAY, sampleRetentionMs: 12 * HOUR, backfillLimitMs: HOUR });
+  await longer.store.noteRetention(clock.now());
+  t.is((await history()).length, 2);
+  const r = await longer.report({ from: T0 + 90 * MIN, to: T0 + 3 * HOUR, by: [] });
+  t.false(r.coverage.complete, 'the samples of T0 + 1 h are gone whatever the new setting says');
+  t.regex(r.coverage.note!, /which are kept 2h/);
 });

@@ -35,6 +35,45 @@ export interface StoreState {
    * window ending now is complete once sampled this close to its end.
    */
   lagMs: number;
+  /**
+   * The retention settings the samplers wrote with, oldest first (`acct:retention`): keys expire by
+   * the settings of the master that wrote them, so after a change older hours keep their old
+   * expiry. Empty: the current settings throughout.
+   */
+  retentionHistory?: readonly RetentionSetting[];
+}
+
+export interface RetentionSetting { at: number; retentionMs: number; sampleRetentionMs: number }
+
+/**
+ * Whether an hour's rollup and its samples are still in Redis: both are written at (about) the
+ * hour's end and expire the retention in force then after it (sample-store.ts).
+ */
+interface Horizons {
+  rollupKept(hour: number): boolean;
+  samplesKept(hour: number): boolean;
+  rollupsGone(hour: number): string;
+  samplesGone(hour: number): string;
+  /** No hour before this one has anything left. */
+  earliest: number;
+}
+
+function horizons(s: StoreState): Horizons {
+  const history = s.retentionHistory?.length ? s.retentionHistory : [{ at: -Infinity, retentionMs: s.retentionMs, sampleRetentionMs: s.sampleRetentionMs }];
+  const at = (hour: number): RetentionSetting => {
+    const written = Math.min(hour + HOUR, s.now);
+    let r = history[0];
+    for (const h of history) if (h.at <= written) r = h;
+    return r;
+  };
+  const longest = Math.max(...history.map((h) => Math.max(h.retentionMs, h.sampleRetentionMs)));
+  return {
+    rollupKept: (h) => h + HOUR + at(h).retentionMs > s.now,
+    samplesKept: (h) => h + HOUR + at(h).sampleRetentionMs > s.now,
+    rollupsGone: (h) => `has expired (hourly rollups are kept ${formatDuration(at(h).retentionMs)})`,
+    samplesGone: (h) => `has expired (part of an hour needs its per-interval samples, which are kept ${formatDuration(at(h).sampleRetentionMs)})`,
+    earliest: hourOf(s.now - HOUR - longest) + HOUR,
+  };
 }
 
 export interface Coverage {
@@ -107,26 +146,23 @@ function explain(a: number, b: number, reasons: readonly Part[]): Part[] {
  * not lost), and a floating start inside an hour whose samples have expired moves back to that
  * hour's start, whose rollup is left (that hour is counted whole).
  */
-function settle(asked: Window, s: StoreState, rollupsFrom: number, samplesFrom: number): Span {
+function settle(asked: Window, s: StoreState, kept: Horizons): Span {
   let { from, to } = asked;
   if (s.cursor !== undefined && to > s.cursor && to <= s.now && to - s.cursor <= s.lagMs && s.cursor > from) to = s.cursor;
   const startHour = hourOf(from);
-  if (asked.startFloats && startHour < samplesFrom && startHour >= rollupsFrom && !s.pending.has(startHour)) from = startHour;
+  if (asked.startFloats && !kept.samplesKept(startHour) && kept.rollupKept(startHour) && !s.pending.has(startHour)) from = startHour;
   return { from, to };
 }
 
 export function planRead(asked: Window, s: StoreState): ReadPlan {
-  // Keys expire at their hour's end plus the retention (sample-store.ts).
-  const rollupsFrom = hourOf(s.now - HOUR - s.retentionMs) + HOUR;
-  const samplesFrom = hourOf(s.now - HOUR - s.sampleRetentionMs) + HOUR;
-  const w = settle(asked, s, rollupsFrom, samplesFrom);
-  const rollupsGone = `has expired (hourly rollups are kept ${formatDuration(s.retentionMs)})`;
-  const samplesGone = `has expired (part of an hour needs its per-interval samples, which are kept ${formatDuration(s.sampleRetentionMs)})`;
+  const kept = horizons(s);
+  const w = settle(asked, s, kept);
   const steps: ReadStep[] = [];
   const expired: Part[] = [];
-  const first = Math.max(w.from, Math.min(rollupsFrom, samplesFrom));
+  const first = Math.max(w.from, kept.earliest);
   if (w.from < Math.min(first, w.to)) {
-    expired.push({ from: w.from, to: Math.min(first, w.to), why: s.retentionMs >= s.sampleRetentionMs ? rollupsGone : samplesGone });
+    const h = hourOf(w.from);
+    expired.push({ from: w.from, to: Math.min(first, w.to), why: s.retentionMs >= s.sampleRetentionMs ? kept.rollupsGone(h) : kept.samplesGone(h) });
   }
   const end = Math.min(w.to, s.cursor ?? -Infinity);
   for (let h = hourOf(first); h < end; h += HOUR) {
@@ -134,11 +170,11 @@ export function planRead(asked: Window, s: StoreState): ReadPlan {
     const b = Math.min(h + HOUR, end);
     const pending = s.pending.has(h);
     const whole = a === h && b === h + HOUR;
-    if (whole && !pending && h >= rollupsFrom) steps.push({ hour: h, source: 'rollup', from: h, to: h + HOUR });
-    else if (h >= samplesFrom) steps.push({ hour: h, source: 'samples', from: a, to: b });
+    if (whole && !pending && kept.rollupKept(h)) steps.push({ hour: h, source: 'rollup', from: h, to: h + HOUR });
+    else if (kept.samplesKept(h)) steps.push({ hour: h, source: 'samples', from: a, to: b });
     // An edge hour with only its rollup left is counted whole when it starts in the window.
-    else if (a === h && !pending && h >= rollupsFrom) steps.push({ hour: h, source: 'rollup', from: h, to: h + HOUR });
-    else expired.push({ from: a, to: b, why: whole && h < rollupsFrom ? rollupsGone : samplesGone });
+    else if (a === h && !pending && kept.rollupKept(h)) steps.push({ hour: h, source: 'rollup', from: h, to: h + HOUR });
+    else expired.push({ from: a, to: b, why: whole && !kept.rollupKept(h) ? kept.rollupsGone(h) : kept.samplesGone(h) });
   }
   const unsampled: Part[] = [
     ...(s.since !== undefined ? [{ from: -Infinity, to: s.since, why: 'is before accounting began' }] : []),

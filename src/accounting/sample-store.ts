@@ -7,6 +7,7 @@
 //   acct:waits      zset  satisfied-at → demand wait JSON         trimmed to the retention
 //   acct:since      string  start of the first interval ever sampled (ms)
 //   acct:gaps       zset  gap end → "from-to": stretches the sampler skipped   trimmed to the retention
+//   acct:retention  zset  since → {retentionMs, sampleRetentionMs} the samplers wrote with  last 50
 //
 // Samples are written once (HSETNX: the first write of an (agent, interval) wins, so two masters or
 // a restart never count an interval twice). An hour's rollup is a pure function of its samples,
@@ -16,7 +17,7 @@
 // never both.
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
-import { planRead, type ReadPlan, type ReadStep, type Window } from './coverage.ts';
+import { planRead, type ReadPlan, type ReadStep, type RetentionSetting, type Window } from './coverage.ts';
 import { HOUR, HourRollup, hourOf, rollupRow, sampleRows, type RowDims, type UsageRow } from './rows.ts';
 import type { Sample } from './sample.ts';
 import type { WaitSample } from './summary.ts';
@@ -120,6 +121,28 @@ export class SampleStore {
     await this.redis.set(this.key('since'), String(t), 'NX');
   }
 
+  /**
+   * Notes the retention this store writes with, when it differs from the last noted (a master
+   * started with other settings): keys already written keep the expiry they were given, and read
+   * plans must know it (coverage.ts).
+   */
+  async noteRetention(now: number): Promise<void> {
+    const key = this.key('retention');
+    const [last] = await this.redis.zrange(key, '-1', '-1');
+    const mine = JSON.stringify({ retentionMs: this.retention.retentionMs, sampleRetentionMs: this.retention.sampleRetentionMs });
+    if (last !== undefined && last.slice(last.indexOf('|') + 1) === mine) return;
+    await this.redis.zadd(key, now, `${now}|${mine}`);
+    await this.redis.zremrangebyrank(key, 0, -51);
+  }
+
+  private async retentionHistory(): Promise<RetentionSetting[]> {
+    const raw = await this.redis.zrange(this.key('retention'), '0', '-1');
+    return raw.map((m) => {
+      const bar = m.indexOf('|');
+      return { at: Number(m.slice(0, bar)), ...(JSON.parse(m.slice(bar + 1)) as Omit<RetentionSetting, 'at'>) };
+    });
+  }
+
   /** Records a stretch the sampler skipped, so reports can say they lack it. */
   async addGap(from: number, to: number): Promise<void> {
     await this.redis.zadd(this.key('gaps'), to, `${from}-${to}`);
@@ -128,12 +151,13 @@ export class SampleStore {
   /** What a report of the window can read, and which part of the window that covers. */
   /** `lagMs`: how far the sampler trails now in normal running (coverage.ts StoreState). */
   async plan(w: Window, now: number, lagMs: number): Promise<ReadPlan> {
-    const [pending, cursor, since, gaps] = await Promise.all([
+    const [pending, cursor, since, gaps, retentionHistory] = await Promise.all([
       this.pendingHours(), this.cursor(), this.redis.get(this.key('since')),
       this.redis.zrangebyscore(this.key('gaps'), `(${hourOf(w.from)}`, '+inf'), // from the hour: a floating start may move back to it
+      this.retentionHistory(),
     ]);
     return planRead(w, {
-      now, lagMs, ...this.retention, pending: new Set(pending.map((p) => p.hour)), cursor,
+      now, lagMs, ...this.retention, retentionHistory, pending: new Set(pending.map((p) => p.hour)), cursor,
       ...(since !== null ? { since: Number(since) } : {}),
       gaps: gaps.map((g) => g.split('-').map(Number)).map(([from, to]) => ({ from, to })).filter((g) => g.from < w.to),
     });

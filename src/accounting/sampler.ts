@@ -106,6 +106,7 @@ export class AccountingSampler {
     const now = clock.now();
     const I = this.intervalMs;
     if (this.cursor === undefined) {
+      await store.noteRetention(now);
       this.cursor = await store.cursor();
       if (this.cursor === undefined) {
         this.cursor = Math.floor(this.createdAt / I) * I;
