@@ -221,12 +221,25 @@ function placeholder(key: string, v: unknown): unknown {
   return known[key] ?? `placeholder-${key}`;
 }
 
+interface TemplateCall {
+  /** The path as written after `${path.module}/` (the shared template is `../../templates/…`). */
+  readonly template: string;
+  /** The template file, absolute, and relative to the repository (for messages). */
+  readonly path: string;
+  readonly file: string;
+  readonly varsLocal: string;
+  readonly where: string;
+}
+
 /** templatefile("${path.module}/X", local.Y) calls in a module: template path and the local with its variables. */
-async function templateCalls(m: TfModule): Promise<{ template: string; varsLocal: string; where: string }[]> {
-  const out: { template: string; varsLocal: string; where: string }[] = [];
+async function templateCalls(m: TfModule): Promise<TemplateCall[]> {
+  const out: TemplateCall[] = [];
   for (const f of m.files) {
     for (const [where, s] of strings(f.json, '')) {
-      for (const c of s.matchAll(/templatefile\("\$\{path\.module\}\/([^"]+)",\s*local\.(\w+)\)/g)) out.push({ template: c[1], varsLocal: c[2], where: `${f.rel}: ${where}` });
+      for (const c of s.matchAll(/templatefile\("\$\{path\.module\}\/([^"]+)",\s*local\.(\w+)\)/g)) {
+        const path = resolve(m.dir, c[1]);
+        out.push({ template: c[1], path, file: relative(root, path), varsLocal: c[2], where: `${f.rel}: ${where}` });
+      }
     }
   }
   return out;
@@ -254,7 +267,8 @@ async function templateNames(file: string, text: string): Promise<Set<string>> {
 
 /**
  * Renders the subset of Terraform's template syntax the master templates use — `${name}`,
- * `${chomp(name)}`, `%{ if name != "" }…%{ else }…%{ endif }`, `%{ for x in name }…%{ endfor }`,
+ * `${chomp(name)}`, `%{ if name != "" }…%{ else }…%{ endif }` (or `== "aws"` and any other string
+ * literal), `%{ for x in name }…%{ endfor }`,
  * `~` strip markers, `$${` / `%%{` escapes — as templatefile() does. Anything else throws, so a
  * template that outgrows it is noticed (extend this, or check the template by hand).
  */
@@ -308,9 +322,9 @@ function renderTemplate(text: string, vars: Record<string, unknown>): string {
       else if (t.kind === 'interp') out += skip ? '' : evalExpr(t.expr, scope);
       else if (until.includes(t.body)) return [out, t.body];
       else if (/^if\s/.test(t.body)) {
-        const m = /^if\s+(\w+)\s*!=\s*""$/.exec(t.body);
+        const m = /^if\s+(\w+)\s*(==|!=)\s*"([^"\\$%]*)"$/.exec(t.body);
         if (!m) throw new Error(`renderTemplate: unsupported %{ ${t.body} }`);
-        const cond = !skip && String(m[1] in scope ? scope[m[1]] : value(m[1])) !== '';
+        const cond = !skip && (String(m[1] in scope ? scope[m[1]] : value(m[1])) === m[3]) === (m[2] === '==');
         const [yes, end] = block(scope, ['else', 'endif'], skip || !cond);
         const [no] = end === 'else' ? block(scope, ['endif'], skip || cond) : [''];
         out += cond ? yes : no;
@@ -352,7 +366,11 @@ async function flagsWithValues(command: string): Promise<Set<string>> {
 }
 
 const FAKE_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
-/** Stand-in values for every variable the master templates take: one set with every option off, one with all on. */
+/**
+ * Stand-in values for every variable the master template takes that a module sets from an
+ * expression: one set with every option off, one with all on. What a module passes as a literal
+ * (its `cloud`, "" for the other cloud's identity setting) is rendered as given (templateVars).
+ */
 const TEMPLATE_VALUES: Record<'minimal' | 'full', Record<string, unknown>> = {
   minimal: {
     cluster_name: 'demo', master_port: 5050, leader_lease_seconds: 3, agent_auth: 'required', advertise_url: '', scheme: 'http',
@@ -369,6 +387,30 @@ const TEMPLATE_VALUES: Record<'minimal' | 'full', Record<string, unknown>> = {
 };
 
 const MODULES = ['terraform/modules/aws', 'terraform/modules/gcp'];
+/** The one master template both modules render, each with its own `cloud`. */
+const MASTER_TEMPLATE = 'terraform/templates/master-host.sh.tftpl';
+const cloudOf = (rel: string): 'aws' | 'gcp' => (rel.endsWith('/aws') ? 'aws' : 'gcp');
+/** What reading the VM's IP looks like on each cloud: EC2's IMDSv2 (session token), GCE's metadata server. */
+const METADATA_MARKERS = {
+  aws: ['http://169.254.169.254/latest', '-X PUT -H \'X-aws-ec2-metadata-token-ttl-seconds: 300\' "$imds/api/token"', '"$imds/meta-data/local-ipv4"'],
+  gcp: ['-H \'Metadata-Flavor: Google\' http://metadata.google.internal/computeMetadata/v1/instance/network-interfaces/0/ip'],
+} as const;
+const IDENTITY_FLAGS = { aws: '--aws-identity-certs', gcp: '--gcp-identity-jwks' } as const;
+
+/**
+ * The variables a templatefile() call passes, as the test renders them: a literal in the local
+ * (no `${…}`) as written, since the module always passes exactly that; anything else from
+ * TEMPLATE_VALUES[variant].
+ */
+function templateVars(m: TfModule, c: TemplateCall, variant: keyof typeof TEMPLATE_VALUES): Record<string, unknown> {
+  const local = m.locals.get(c.varsLocal) as Body;
+  const values = TEMPLATE_VALUES[variant];
+  return Object.fromEntries(Object.entries(local).map(([k, v]) => {
+    if (typeof v === 'string' && !v.includes('${')) return [k, v];
+    if (!(k in values)) throw new Error(`TEMPLATE_VALUES.${variant} has no value for ${k} (local.${c.varsLocal})`);
+    return [k, values[k]];
+  }));
+}
 const EXAMPLES = ['terraform/examples/aws-hybrid', 'terraform/examples/gcp-spot'];
 
 // ---- the files -------------------------------------------------------------------------------------
@@ -481,16 +523,31 @@ test('each templatefile() gets exactly the variables its template uses', async (
     const calls = await templateCalls(m);
     t.true(calls.length > 0, `${rel} renders no template`);
     for (const c of calls) {
-      const path = join(m.dir, c.template);
-      t.true(existsSync(path), `${c.where}: ${c.template} does not exist`);
+      t.true(existsSync(c.path), `${c.where}: ${c.file} does not exist`);
       const vars = m.locals.get(c.varsLocal);
       t.true(vars !== null && typeof vars === 'object' && !Array.isArray(vars), `${c.where}: local.${c.varsLocal} is not an object literal`);
       const given = new Set(Object.keys(vars as object));
-      const used = await templateNames(path, readFileSync(path, 'utf8'));
-      t.deepEqual([...used].filter((n) => !given.has(n)).sort(), [], `${c.template} uses variables local.${c.varsLocal} does not pass`);
-      t.deepEqual([...given].filter((n) => !used.has(n)).sort(), [], `local.${c.varsLocal} passes variables ${c.template} never uses`);
+      const used = await templateNames(c.path, readFileSync(c.path, 'utf8'));
+      t.deepEqual([...used].filter((n) => !given.has(n)).sort(), [], `${c.file} uses variables ${rel}'s local.${c.varsLocal} does not pass`);
+      t.deepEqual([...given].filter((n) => !used.has(n)).sort(), [], `${rel}'s local.${c.varsLocal} passes variables ${c.file} never uses`);
     }
   }
+});
+
+test('both modules render the one shared master template, each for its own cloud', async (t) => {
+  const text = readFileSync(join(root, MASTER_TEMPLATE), 'utf8');
+  const handled = new Set([...text.matchAll(/%\{~?\s*if\s+cloud\s*==\s*"(\w+)"/g)].map((x) => x[1]));
+  t.deepEqual([...handled].sort(), ['aws', 'gcp'], `${MASTER_TEMPLATE}: not a %{ if cloud == "…" } branch for each cloud`);
+  for (const rel of MODULES) {
+    const m = await mod(rel);
+    const calls = await templateCalls(m);
+    t.deepEqual(calls.map((c) => c.template), ['../../templates/master-host.sh.tftpl'], `${rel}: renders ${MASTER_TEMPLATE} (only), as \${path.module}/../../templates/…`);
+    t.deepEqual(calls.map((c) => c.file), [MASTER_TEMPLATE], rel);
+    for (const c of calls) t.is((m.locals.get(c.varsLocal) as Body | undefined)?.cloud, cloudOf(rel), `${rel}: local.${c.varsLocal}.cloud`);
+  }
+  // The per-module copies are gone: a fix to one would be forgotten in the other.
+  const copies = (readdirSync(join(tfRoot, 'modules'), { recursive: true }) as string[]).filter((f) => f.endsWith('.tftpl'));
+  t.deepEqual(copies, [], 'templates inside the modules');
 });
 
 test('the masters run `spillway master` only with flags it knows, listening where agents reach it', async (t) => {
@@ -500,21 +557,21 @@ test('the masters run `spillway master` only with flags it knows, listening wher
   for (const rel of MODULES) {
     const m = await mod(rel);
     for (const c of await templateCalls(m)) {
-      const text = readFileSync(join(m.dir, c.template), 'utf8');
+      const text = readFileSync(c.path, 'utf8');
       const cmd = masterCommand(text);
-      t.not(cmd, '', `${c.template}: no ExecStart=… spillway master`);
+      t.not(cmd, '', `${c.file} (${rel}): no ExecStart=… spillway master`);
       const flags = flagsIn(cmd);
-      t.deepEqual(flags.filter((f) => !known.has(f)), [], `${c.template}: flags \`spillway master --help\` does not list`);
-      for (const f of ['--host', '--port', '--cluster', '--advertise-ip', '--advertise-url', '--agent-auth']) t.true(flags.includes(f), `${c.template}: no ${f}`);
-      t.regex(cmd, /--host 0\.0\.0\.0\b/, `${c.template}: the master must listen beyond loopback`);
+      t.deepEqual(flags.filter((f) => !known.has(f)), [], `${c.file} (${rel}): flags \`spillway master --help\` does not list`);
+      for (const f of ['--host', '--port', '--cluster', '--advertise-ip', '--advertise-url', '--agent-auth']) t.true(flags.includes(f), `${c.file} (${rel}): no ${f}`);
+      t.regex(cmd, /--host 0\.0\.0\.0\b/, `${c.file} (${rel}): the master must listen beyond loopback`);
       // --redis comes from the environment file; that only works while the CLI defaults it to $REDIS_URL.
       if (!flags.includes('--redis')) {
         t.regex(masterCli, /requiredOption\('--redis <url>'.*, process\.env\.REDIS_URL\)/, 'spillway master no longer takes --redis from $REDIS_URL');
-        t.regex(text, /^EnvironmentFile=\/etc\/spillway\/master\.env$/m, `${c.template}: no EnvironmentFile`);
-        t.regex(text, /^REDIS_URL='\$\{redis_url\}'$/m, `${c.template}: REDIS_URL not written to the environment file`);
+        t.regex(text, /^EnvironmentFile=\/etc\/spillway\/master\.env$/m, `${c.file} (${rel}): no EnvironmentFile`);
+        t.regex(text, /^REDIS_URL='\$\{redis_url\}'$/m, `${c.file} (${rel}): REDIS_URL not written to the environment file`);
       }
       const exe = /ExecStart=(\S+) master/.exec(cmd)?.[1] ?? '';
-      t.true(bin.some((b) => exe.endsWith(`/bin/${b}`)), `${c.template}: runs ${exe}, not the package's bin (${bin.join(', ')})`);
+      t.true(bin.some((b) => exe.endsWith(`/bin/${b}`)), `${c.file} (${rel}): runs ${exe}, not the package's bin (${bin.join(', ')})`);
     }
   }
 });
@@ -524,19 +581,23 @@ test('the rendered master scripts are valid sh and run one well-formed `spillway
   const takesValue = await flagsWithValues('master');
   for (const rel of MODULES) {
     const m = await mod(rel);
+    const cloud = cloudOf(rel);
+    const other = cloud === 'aws' ? 'gcp' : 'aws';
     for (const c of await templateCalls(m)) {
-      const given = Object.keys(m.locals.get(c.varsLocal) as object);
-      for (const [variant, values] of Object.entries(TEMPLATE_VALUES)) {
-        const vars = Object.fromEntries(given.map((k) => {
-          if (!(k in values)) throw new Error(`TEMPLATE_VALUES.${variant} has no value for ${k} (local.${c.varsLocal})`);
-          return [k, values[k]];
-        }));
-        const what = `${rel}/${c.template} (${variant})`;
-        const script = renderTemplate(readFileSync(join(m.dir, c.template), 'utf8'), vars);
+      for (const variant of ['minimal', 'full'] as const) {
+        const vars = templateVars(m, c, variant);
+        const what = `${c.file} for ${rel} (${variant})`;
+        t.is(vars.cloud, cloud, `${what}: cloud`);
+        const script = renderTemplate(readFileSync(c.path, 'utf8'), vars);
         t.true(script.startsWith('#!/bin/sh\n'), `${what}: no #!/bin/sh first line`);
         const sh = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
         t.is(sh.status, 0, `${what}: sh -n: ${sh.stderr}`);
         for (const h of script.matchAll(/<<'(\w+)'\n/g)) t.regex(script.slice(h.index), new RegExp(`\\n${h[1]}\\n`), `${what}: heredoc ${h[1]} is not closed`);
+
+        // The VM's own IP (--advertise-ip) is read once, from its own cloud's metadata service.
+        t.is([...script.matchAll(/^ip=\$\(curl /gm)].length, 1, `${what}: the VM's IP is not read exactly once`);
+        for (const marker of METADATA_MARKERS[cloud]) t.true(script.includes(marker), `${what}: no ${marker} (reading the IP on ${cloud})`);
+        for (const marker of METADATA_MARKERS[other]) t.false(script.includes(marker), `${what}: ${marker} (${other}'s metadata service) on ${cloud}`);
 
         const unit = /<<'SPILLWAY_UNIT'\n([\s\S]*?)\nSPILLWAY_UNIT\n/.exec(script)?.[1] ?? '';
         for (const section of ['[Unit]', '[Service]', '[Install]']) t.true(unit.includes(section), `${what}: unit has no ${section}`);
@@ -562,11 +623,18 @@ test('the rendered master scripts are valid sh and run one well-formed `spillway
             k++;
           }
         }
+        // Instance identity: the module's own cloud's check when on, never the other cloud's.
+        const valueOf = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+        t.false(args.includes(IDENTITY_FLAGS[other]), `${what}: ${IDENTITY_FLAGS[other]} on ${cloud}`);
+        t.is(script.includes('cat > "$ETC/aws-identity-certs.pem"'), args.includes('--aws-identity-certs'), `${what}: the AWS identity certificates file and flag go together`);
         if (variant === 'full') {
           for (const f of ['--tls-cert', '--tls-key', '--tls-ca', '--offer-timeout=30', '--no-accounting', '--rate-limits={"aggregate_default_qps": 10}']) t.true(args.includes(f) || args.includes(f.split(' ')[0]), `${what}: ${f} missing`);
-          t.true(args.includes(rel.endsWith('/aws') ? '--aws-identity-certs' : '--gcp-identity-jwks'), `${what}: identity flag missing`);
+          t.true(args.includes(IDENTITY_FLAGS[cloud]), `${what}: identity flag missing`);
+          if (cloud === 'aws') t.is(valueOf('--aws-identity-certs'), '/etc/spillway/aws-identity-certs.pem', `${what}: --aws-identity-certs`);
+          else t.is(valueOf('--gcp-identity-jwks'), String(TEMPLATE_VALUES.full.gcp_identity_jwks), `${what}: --gcp-identity-jwks`);
         } else {
           t.false(args.some((a) => a.startsWith('--tls-')), `${what}: TLS flags without TLS`);
+          t.false(args.includes(IDENTITY_FLAGS[cloud]), `${what}: identity flag without the setting`);
         }
       }
     }
@@ -581,7 +649,7 @@ test('master_flags accepts only real `spillway master` flags, none the module se
     t.true(allowed.length > 10, `${rel}: no allowed-flags list in var.master_flags' validation`);
     t.deepEqual(allowed.filter((f) => !known.has(`--${f}`)), [], `${rel}: master_flags allows flags \`spillway master --help\` does not list`);
     const managed = new Set<string>();
-    for (const c of await templateCalls(m)) for (const f of flagsIn(masterCommand(readFileSync(join(m.dir, c.template), 'utf8')))) managed.add(f.slice(2));
+    for (const c of await templateCalls(m)) for (const f of flagsIn(masterCommand(readFileSync(c.path, 'utf8')))) managed.add(f.slice(2));
     t.deepEqual(allowed.filter((f) => managed.has(f) || f === 'redis'), [], `${rel}: master_flags allows flags the template already sets`);
   }
 });

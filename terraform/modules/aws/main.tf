@@ -64,7 +64,10 @@ locals {
       replace(replace(replace(replace(var.master_flags[k], "\\", "\\\\"), "\"", "\\\""), "$", "$$"), "%", "%%"))
   ]
 
+  # The variables of terraform/templates/master-host.sh.tftpl, which the GCP module renders too:
+  # exactly the ones it uses, with "" for the other cloud's identity setting.
   master_user_data_vars = {
+    cloud                   = "aws"
     cluster_name            = var.cluster_name
     master_port             = var.master_port
     leader_lease_seconds    = var.leader_lease_seconds
@@ -80,6 +83,7 @@ locals {
     tls_key_pem             = var.tls == null ? "" : var.tls.key_pem
     tls_ca_pem              = var.tls == null ? "" : (var.tls.ca_pem == null ? "" : var.tls.ca_pem)
     aws_identity_certs_pem  = var.aws_identity_certs_pem == null ? "" : var.aws_identity_certs_pem
+    gcp_identity_jwks       = ""
     extra_args              = local.extra_master_args
   }
 

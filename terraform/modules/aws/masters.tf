@@ -13,7 +13,7 @@ resource "aws_instance" "master" {
   subnet_id  = var.master_subnet_ids[count.index % length(var.master_subnet_ids)]
   private_ip = length(var.master_private_ips) > 0 ? var.master_private_ips[count.index] : null
 
-  user_data = templatefile("${path.module}/templates/master-user-data.sh.tftpl", local.master_user_data_vars)
+  user_data = templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_user_data_vars)
   # cloud-init runs user-data once per instance: a changed script only takes effect on a new
   # instance. Roll masters one at a time (terraform apply -target='…aws_instance.master[0]', then
   # [1]) so a leader is always up; a plain apply replaces them all at once.

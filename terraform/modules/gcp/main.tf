@@ -43,7 +43,10 @@ locals {
   # Google's published keys for VM identity tokens (docs/OPERATIONS.md, "Instance identity").
   google_jwks_url = "https://www.googleapis.com/oauth2/v3/certs"
 
+  # The variables of terraform/templates/master-host.sh.tftpl, which the AWS module renders too:
+  # exactly the ones it uses, with "" for the other cloud's identity setting.
   master_startup_vars = {
+    cloud                   = "gcp"
     cluster_name            = var.cluster_name
     master_port             = var.master_port
     leader_lease_seconds    = var.leader_lease_seconds
@@ -58,6 +61,7 @@ locals {
     tls_cert_pem            = var.tls == null ? "" : var.tls.cert_pem
     tls_key_pem             = var.tls == null ? "" : var.tls.key_pem
     tls_ca_pem              = var.tls == null ? "" : (var.tls.ca_pem == null ? "" : var.tls.ca_pem)
+    aws_identity_certs_pem  = ""
     gcp_identity_jwks       = var.verify_agent_identity ? local.google_jwks_url : ""
     extra_args              = local.extra_master_args
   }

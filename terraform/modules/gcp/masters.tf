@@ -35,7 +35,7 @@ resource "google_compute_instance" "master" {
   # (new flags, version) takes effect at the next reboot. Reboot masters one at a time so a leader
   # is always up. Metadata rather than metadata_startup_script, which would recreate the VM.
   metadata = {
-    startup-script         = templatefile("${path.module}/templates/master-startup.sh.tftpl", local.master_startup_vars)
+    startup-script         = templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_startup_vars)
     enable-oslogin         = "TRUE"
     block-project-ssh-keys = "TRUE"
   }
