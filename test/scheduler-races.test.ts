@@ -14,6 +14,8 @@ import { keyPrefix } from '../src/store/redis-store.ts';
 let m: InProcessMaster;
 /** One launch per second: ACCEPTs wait at the gate long enough to race. */
 let gated: InProcessMaster;
+/** The gated master's one agent (named: the agents start concurrently, in no fixed order). */
+let gatedAgent: SimulatedAgent;
 const agents: SimulatedAgent[] = [];
 
 async function agentOn(master: InProcessMaster, cpus: number): Promise<SimulatedAgent> {
@@ -25,7 +27,7 @@ async function agentOn(master: InProcessMaster, cpus: number): Promise<Simulated
 
 test.before(async () => {
   [m, gated] = await Promise.all([inProcessMaster(), inProcessMaster({}, undefined, { maxTaskLaunchesPerSecond: 1 })]);
-  await Promise.all([agentOn(m, 4), agentOn(m, 4), agentOn(gated, 4)]);
+  [, , gatedAgent] = await Promise.all([agentOn(m, 4), agentOn(m, 4), agentOn(gated, 4)]);
 });
 
 test.after.always(async () => {
@@ -151,7 +153,7 @@ test.serial('a KILL while the ACCEPT waits at the launch gate ends the task TASK
   t.is((await waiting).status, 202);
   const killed = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'k2');
   t.like(killed.update.status, { state: 'TASK_KILLED', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', source: 'SOURCE_MASTER' });
-  const agent = agents[2];
+  const agent = gatedAgent;
   await sleep(300);
   t.deepEqual(agent.launched.filter((l) => l.frameworkId === fw.frameworkId).map((l) => l.taskId).sort(), ['k0', 'k1'], 'k2 never reached the agent');
   const view = (await operator(gated.url, 'GET_AGENTS')).get_agents.agents[0];
@@ -171,7 +173,7 @@ test.serial('a TEARDOWN while the ACCEPT waits at the launch gate writes nothing
   t.teardown(() => redis.disconnect());
   const records = Object.keys(await redis.hgetall(keyPrefix('default') + 'tasks')).filter((k) => k.startsWith(`${fw.frameworkId}/`));
   t.deepEqual(records, [], 'no task record of the removed framework');
-  t.deepEqual(agents[2].launched.filter((l) => l.frameworkId === fw.frameworkId).map((l) => l.taskId), ['d0'], 'nothing that waited at the gate was launched');
+  t.deepEqual(gatedAgent.launched.filter((l) => l.frameworkId === fw.frameworkId).map((l) => l.taskId), ['d0'], 'nothing that waited at the gate was launched');
 });
 
 test.serial('a torn-down framework is listed as completed, with its tasks, in GET_FRAMEWORKS and /master/state', async (t) => {
