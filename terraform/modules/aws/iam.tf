@@ -63,13 +63,15 @@ data "aws_iam_policy_document" "master" {
     }
   }
 
-  # Public and shared AMIs have no account in their ARN; key pairs are optional (aws.keyName);
-  # spot launches create a one-time spot request.
+  # Public and shared AMIs, and the EBS snapshots an EBS-backed AMI's volumes are created from,
+  # have no account in their ARN; key pairs are optional (aws.keyName); spot launches create a
+  # one-time spot request. None of these take the request's tags, so no tag condition here.
   statement {
     sid       = "RunInstancesImagesKeysSpot"
     actions   = ["ec2:RunInstances"]
     resources = [
       "arn:${local.partition}:ec2:${local.region}::image/*",
+      "arn:${local.partition}:ec2:${local.region}::snapshot/*",
       "${local.arn_prefix}:key-pair/*",
       "${local.arn_prefix}:spot-instances-request/*",
     ]

@@ -27,12 +27,15 @@ resource "aws_lb_target_group" "masters" {
   # the default 300 s for them to end when a master is replaced.
   deregistration_delay = 10
 
-  # /health is answered by every replica for itself (leader or standby).
+  # /health is answered by every replica for itself (leader or standby), with a 200.
   health_check {
-    protocol            = var.tls == null ? "HTTP" : "HTTPS"
-    path                = "/health"
-    port                = "traffic-port"
-    interval            = 10
+    protocol = local.tls_enabled ? "HTTPS" : "HTTP"
+    path     = "/health"
+    port     = "traffic-port"
+    interval = 10
+    # The default timeout follows the target group's protocol (TCP: 10 s), which is not below
+    # the 10 s interval; ELB wants the timeout shorter than the interval.
+    timeout             = 5
     healthy_threshold   = 2
     unhealthy_threshold = 2
   }

@@ -45,7 +45,11 @@ locals {
   master_ami_id = var.master_ami_id != null ? var.master_ami_id : data.aws_ssm_parameter.master_ami[0].insecure_value
   agent_ami_id  = var.agent_ami_id != null ? var.agent_ami_id : data.aws_ssm_parameter.agent_ami[0].insecure_value
 
-  scheme = var.tls == null ? "http" : "https"
+  # var.tls is sensitive, and so is anything computed from it, even `var.tls == null`: the scheme
+  # would make master_urls, master_url and agent_master_flag sensitive, an error for outputs not
+  # marked so. Whether TLS is on is no secret.
+  tls_enabled = nonsensitive(var.tls != null)
+  scheme      = local.tls_enabled ? "https" : "http"
 
   # "" rather than null when neither is given, so the masters' precondition says what is missing.
   redis_url = var.create_redis ? "${var.redis_transit_encryption ? "rediss" : "redis"}://${aws_elasticache_replication_group.redis[0].primary_endpoint_address}:6379" : (var.redis_url == null ? "" : var.redis_url)

@@ -13,7 +13,9 @@ resource "aws_instance" "master" {
   subnet_id  = var.master_subnet_ids[count.index % length(var.master_subnet_ids)]
   private_ip = length(var.master_private_ips) > 0 ? var.master_private_ips[count.index] : null
 
-  user_data = templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_user_data_vars)
+  # EC2 takes at most 16 KB of user-data; the script with a certificate chain, key, CA and the AWS
+  # identity certificates comes close. cloud-init unpacks gzip-compressed user-data by itself.
+  user_data_base64 = base64gzip(templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_user_data_vars))
   # cloud-init runs user-data once per instance: a changed script only takes effect on a new
   # instance. Roll masters one at a time (terraform apply -target='…aws_instance.master[0]', then
   # [1]) so a leader is always up; a plain apply replaces them all at once.

@@ -4,10 +4,11 @@ variable "cluster_name" {
   type        = string
   description = "Spillway cluster name: the masters' --cluster (namespaces the Redis keys) and the spillway-cluster tag the aws-ec2 provider puts on every agent it launches. Also prefixes every AWS name this module creates."
   validation {
-    # Lowercase so it fits every AWS name it prefixes (ElastiCache ids are lowercase); ≤ 24 so
-    # "spw-<cluster>-api" stays within the 32 characters of a target group name.
-    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.cluster_name))
-    error_message = "cluster_name: 2-24 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+    # Lowercase so it fits every AWS name it prefixes (ElastiCache ids are lowercase, and may not
+    # hold two dashes in a row); ≤ 24 so "spw-<cluster>-api" stays within the 32 characters of a
+    # target group name.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.cluster_name)) && !can(regex("--", var.cluster_name))
+    error_message = "cluster_name: 2-24 lowercase letters, digits and dashes, starting with a letter, not ending with a dash and without two dashes in a row."
   }
 }
 
@@ -43,8 +44,9 @@ variable "operator_cidrs" {
   description = "CIDRs of operators and framework schedulers allowed to reach the master API (scheduler, operator and /v1 APIs, which have no authentication yet) and the agents' sandbox-files port. Empty by default: nothing outside the VPC's agents and masters gets in."
   default     = []
   validation {
-    condition     = alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0" && c != "::/0"])
-    error_message = "operator_cidrs: valid CIDRs only, and not 0.0.0.0/0 or ::/0 (the scheduler and operator APIs are unauthenticated)."
+    # The security group rules take network addresses only: 10.1.0.0/16, not 10.1.2.3/16.
+    condition     = alltrue([for c in var.operator_cidrs : try(cidrsubnet(c, 0, 0) == c, false) && c != "0.0.0.0/0" && c != "::/0"])
+    error_message = "operator_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form), and not 0.0.0.0/0 or ::/0 (the scheduler and operator APIs are unauthenticated)."
   }
 }
 
@@ -53,8 +55,8 @@ variable "agent_cidrs" {
   description = "CIDRs of agents outside this VPC (owned on-prem machines over VPN or Direct Connect, another cloud) that join these masters: allowed to the master API, and to the task port range of the rented agents so tasks can talk across sites."
   default     = []
   validation {
-    condition     = alltrue([for c in var.agent_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0" && c != "::/0"])
-    error_message = "agent_cidrs: valid CIDRs only, and not 0.0.0.0/0 or ::/0."
+    condition     = alltrue([for c in var.agent_cidrs : try(cidrsubnet(c, 0, 0) == c, false) && c != "0.0.0.0/0" && c != "::/0"])
+    error_message = "agent_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form), and not 0.0.0.0/0 or ::/0."
   }
 }
 
@@ -63,8 +65,8 @@ variable "task_client_cidrs" {
   description = "CIDRs (besides the agents themselves and agent_cidrs) allowed to reach tasks on the rented agents' task port range, e.g. the clients of services Spillway runs."
   default     = []
   validation {
-    condition     = alltrue([for c in var.task_client_cidrs : can(cidrhost(c, 0))])
-    error_message = "task_client_cidrs: valid CIDRs only."
+    condition     = alltrue([for c in var.task_client_cidrs : try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "task_client_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form)."
   }
 }
 
@@ -314,11 +316,12 @@ variable "redis_node_type" {
 
 variable "redis_engine_version" {
   type        = string
-  description = "Redis engine version of the ElastiCache replication group (the parameter group family follows its major version)."
+  description = "Redis engine version of the ElastiCache replication group, <major>.<minor> (6.0, 6.2, 7.0, 7.1) or 6.x; the parameter group family follows its major version (redis6.x, redis7)."
   default     = "7.1"
   validation {
-    condition     = can(regex("^[67]\\.[0-9x]+$", var.redis_engine_version))
-    error_message = "redis_engine_version: 6.x or 7.x, e.g. 7.1."
+    # The AWS provider takes "6.x" but not "7.x" (for 7 it wants <major>.<minor>).
+    condition     = can(regex("^(6\\.(x|[0-9]+)|7\\.[0-9]+)$", var.redis_engine_version))
+    error_message = "redis_engine_version: 6.x, 6.<minor> or 7.<minor>, e.g. 7.1 (\"7.x\" is not accepted by ElastiCache's Terraform resource)."
   }
 }
 

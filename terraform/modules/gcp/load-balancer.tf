@@ -35,15 +35,16 @@ resource "google_compute_region_health_check" "masters" {
   healthy_threshold   = 2
   unhealthy_threshold = 2
 
+  # local.tls_enabled, not var.tls: a for_each derived from a sensitive value is an error.
   dynamic "http_health_check" {
-    for_each = var.tls == null ? [1] : []
+    for_each = local.tls_enabled ? [] : [1]
     content {
       port         = var.master_port
       request_path = "/health"
     }
   }
   dynamic "https_health_check" {
-    for_each = var.tls == null ? [] : [1]
+    for_each = local.tls_enabled ? [1] : []
     content {
       port         = var.master_port
       request_path = "/health"
@@ -65,7 +66,7 @@ resource "google_compute_region_backend_service" "masters" {
   dynamic "backend" {
     for_each = google_compute_instance_group.masters
     content {
-      group          = backend.value.id
+      group          = backend.value.self_link
       balancing_mode = "CONNECTION"
     }
   }

@@ -22,7 +22,11 @@ locals {
 
   master_zone = [for i in range(var.master_count) : var.master_zones[i % length(var.master_zones)]]
 
-  scheme = var.tls == null ? "http" : "https"
+  # var.tls is sensitive, and so is anything computed from it, even `var.tls == null`: the scheme
+  # would make every URL output sensitive (an error for outputs not marked so), and the health
+  # check's dynamic blocks refuse a sensitive for_each. Whether TLS is on is no secret.
+  tls_enabled = nonsensitive(var.tls != null)
+  scheme      = local.tls_enabled ? "https" : "http"
 
   # "" rather than null when neither is given, so the masters' precondition says what is missing.
   redis_url = var.create_redis ? "redis://:${google_redis_instance.redis[0].auth_string}@${google_redis_instance.redis[0].host}:${google_redis_instance.redis[0].port}" : (var.redis_url == null ? "" : var.redis_url)

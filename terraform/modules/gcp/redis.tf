@@ -12,9 +12,13 @@ resource "google_redis_instance" "redis" {
   tier               = var.redis_tier
   memory_size_gb     = var.redis_memory_gb
   redis_version      = var.redis_version
-  authorized_network = data.google_compute_subnetwork.master.network
-  connect_mode       = "DIRECT_PEERING"
-  auth_enabled       = true
+  # The network's full name (projects/P/global/networks/N), as the API documents the field.
+  authorized_network = local.network
+  # Direct peering works only with a network of the instance's own project; a Shared VPC network
+  # of a host project needs private services access, which the host project must have set up
+  # (an allocated range and the servicenetworking connection) before apply.
+  connect_mode = local.network_project == var.project ? "DIRECT_PEERING" : "PRIVATE_SERVICE_ACCESS"
+  auth_enabled = true
 
   # The default (volatile-lru) would evict keys with a TTL under memory pressure — the leader lease
   # among them. Refused writes are what the masters handle (503, the term ends).

@@ -86,8 +86,9 @@ variable "operator_cidrs" {
   description = "CIDRs of operators and framework schedulers allowed to reach the master API (scheduler, operator and /v1 APIs, which have no authentication yet) and the agents' sandbox-files port. Empty by default."
   default     = []
   validation {
-    condition     = alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0" && c != "::/0"])
-    error_message = "operator_cidrs: valid CIDRs only, and not 0.0.0.0/0 or ::/0 (the scheduler and operator APIs are unauthenticated)."
+    # Written as network addresses (10.1.0.0/16, not 10.1.2.3/16), as the AWS module requires too.
+    condition     = alltrue([for c in var.operator_cidrs : try(cidrsubnet(c, 0, 0) == c, false) && c != "0.0.0.0/0" && c != "::/0"])
+    error_message = "operator_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form), and not 0.0.0.0/0 or ::/0 (the scheduler and operator APIs are unauthenticated)."
   }
 }
 
@@ -96,8 +97,8 @@ variable "agent_cidrs" {
   description = "CIDRs of agents outside this VPC (owned machines over Cloud VPN or Interconnect, another cloud) that join these masters: allowed to the master API and to the rented agents' task ports."
   default     = []
   validation {
-    condition     = alltrue([for c in var.agent_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0" && c != "::/0"])
-    error_message = "agent_cidrs: valid CIDRs only, and not 0.0.0.0/0 or ::/0."
+    condition     = alltrue([for c in var.agent_cidrs : try(cidrsubnet(c, 0, 0) == c, false) && c != "0.0.0.0/0" && c != "::/0"])
+    error_message = "agent_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form), and not 0.0.0.0/0 or ::/0."
   }
 }
 
@@ -106,8 +107,8 @@ variable "task_client_cidrs" {
   description = "CIDRs (besides the agents and agent_cidrs) allowed to reach tasks on the rented agents' task port range."
   default     = []
   validation {
-    condition     = alltrue([for c in var.task_client_cidrs : can(cidrhost(c, 0))])
-    error_message = "task_client_cidrs: valid CIDRs only."
+    condition     = alltrue([for c in var.task_client_cidrs : try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "task_client_cidrs: CIDRs written as their network address (10.1.0.0/16, not 10.1.2.3/16; IPv6 in canonical lowercase form)."
   }
 }
 
@@ -343,10 +344,10 @@ variable "redis_memory_gb" {
 
 variable "redis_version" {
   type        = string
-  description = "Memorystore Redis version."
+  description = "Memorystore Redis version: REDIS_6_X, REDIS_7_0 or REDIS_7_2."
   default     = "REDIS_7_2"
   validation {
-    condition     = can(regex("^REDIS_[67]_[0-9X]$", var.redis_version))
+    condition     = contains(["REDIS_6_X", "REDIS_7_0", "REDIS_7_2"], var.redis_version)
     error_message = "redis_version: REDIS_6_X, REDIS_7_0 or REDIS_7_2."
   }
 }
