@@ -180,6 +180,12 @@ test('a retry whose parameters changed since the token was first used (an upgrad
   const again = await provider.launch('burst', 1, { token: 'job-7.0', instanceType: 'm5.large', userData: '#cloud-config\n# v2\n' });
   t.deepEqual(again.map((i) => i.id), first.map((i) => i.id));
   t.is(fake.allInstances().length, 1, 'nothing new started, nothing left unrecorded');
+  // EC2 lists new instances a moment late (eventual consistency): the lookup tries again.
+  fake.listingLag = 1;
+  const nine = await provider.launch('burst', 1, { token: 'job-9.0', instanceType: 'm5.large', userData: '#cloud-config\n# v1\n' });
+  const nineAgain = await provider.launch('burst', 1, { token: 'job-9.0', instanceType: 'm5.large', userData: '#cloud-config\n# v2\n' });
+  t.deepEqual(nineAgain.map((i) => i.id), nine.map((i) => i.id));
+  fake.listingLag = 0;
   // Not the same launch when the count differs: the conflict stands.
   const eight = await provider.launch('burst', 1, { token: 'job-8.0', instanceType: 'm5.large' });
   const other = await t.throwsAsync(provider.launch('burst', 2, { token: 'job-8.0', instanceType: 'm5.large' }), { instanceOf: IdempotencyConflictError });

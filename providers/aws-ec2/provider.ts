@@ -18,10 +18,14 @@ import { checkLaunch, checkPool, type AwsSection } from './config.ts';
 import { checkCredentials, createEc2Client, targetOf, type ClientOptions, type Ec2Target } from './client.ts';
 import { encodeUserData } from './user-data.ts';
 import { runInstancesInput } from './launch.ts';
+import { backoffMs, sleeperOf } from './retry.ts';
 import { toInstance } from './instance.ts';
 import { describePoolInstances } from './list.ts';
 import { terminateIds } from './terminate.ts';
 import { priceBook, spotPrices } from './prices.ts';
+
+/** Listings of a token's instances before its conflict stands (eventual consistency). */
+const TOKEN_LOOKUPS = 3;
 
 export interface AwsEc2ProviderOptions extends ClientOptions {
   /** MaxResults for DescribeInstances / DescribeSpotPriceHistory pages (5…1000, default 500). */
@@ -100,13 +104,17 @@ export class AwsEc2Provider implements Provider {
    */
   private async alreadyLaunched(pool: Pool, target: Ec2Target, count: number, token: string, conflict: IdempotencyConflictError): Promise<Instance[]> {
     const client = await this.client(target);
-    let raw;
-    try {
-      raw = await describePoolInstances(client, { cluster: this.ctx.cluster, pool: pool.name, token, pageSize: this.opts.pageSize });
-    } catch {
-      throw conflict;
+    let instances: Instance[] = [];
+    // DescribeInstances is eventually consistent: instances just launched may not be listed yet.
+    for (let attempt = 0; attempt < TOKEN_LOOKUPS; attempt++) {
+      if (attempt > 0) await sleeperOf(this.opts.retry)(backoffMs(attempt, this.opts.retry));
+      try {
+        instances = (await describePoolInstances(client, { cluster: this.ctx.cluster, pool: pool.name, token, pageSize: this.opts.pageSize })).map((i) => toInstance(i, pool.name));
+      } catch {
+        throw conflict;
+      }
+      if (instances.length >= count) break;
     }
-    const instances = raw.map((i) => toInstance(i, pool.name));
     if (instances.length !== count) {
       if (instances.length === 0) throw conflict;
       throw new IdempotencyConflictError(`${conflict.message} (the token's first launch started ${instances.map((i) => i.id).join(', ')}; ${count} asked for now)`, KIND, conflict.code);

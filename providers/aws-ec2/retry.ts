@@ -29,6 +29,9 @@ export const DEFAULT_RETRY = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 20_
 // Not unref'd: a one-shot CLI run must not exit in the middle of a backoff.
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The sleep of these options: the injected one, else a real timer. */
+export const sleeperOf = (opts: RetryOptions = {}): ((ms: number) => Promise<void>) => opts.sleep ?? realSleep;
+
 export function backoffMs(retry: number, opts: RetryOptions = {}): number {
   const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
   const cap = opts.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
@@ -65,7 +68,7 @@ export class Ec2RetryStrategy implements SdkRetryStrategy {
     if (!kind || next >= this.maxAttempts) throw info.error;
     const delayMs = backoffMs(next, this.opts);
     this.opts.onRetry?.({ attempt: next + 1, delayMs, code: ec2ErrorInfo(info.error).code, kind });
-    await (this.opts.sleep ?? realSleep)(delayMs);
+    await sleeperOf(this.opts)(delayMs);
     return new Token(next);
   }
 

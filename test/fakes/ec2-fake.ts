@@ -90,6 +90,11 @@ export interface Ec2FakeOptions {
   /** pending → running, shutting-down → terminated and stopping → stopped on each DescribeInstances first page (default true). */
   readonly autoAdvance?: boolean;
   readonly maxTerminateBatch?: number;
+  /**
+   * EC2's eventual consistency: a new instance is left out of the first this many DescribeInstances
+   * listings after its launch (default 0).
+   */
+  readonly listingLag?: number;
 }
 
 class Ec2FakeError extends Error {
@@ -123,6 +128,9 @@ export class Ec2Fake {
   private readonly now: () => number;
   private readonly autoAdvance: boolean;
   private readonly maxTerminateBatch: number;
+  listingLag: number;
+  /** Instance id → listings still to leave it out of (listingLag). */
+  private readonly unlisted = new Map<string, number>();
   private readonly instances = new Map<string, FakeInstance>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly tokens = new Map<string, string>(); // ClientToken → reservation id
@@ -142,6 +150,7 @@ export class Ec2Fake {
     this.now = opts.now ?? Date.now;
     this.autoAdvance = opts.autoAdvance ?? true;
     this.maxTerminateBatch = opts.maxTerminateBatch ?? 1000;
+    this.listingLag = opts.listingLag ?? 0;
   }
 
   static async start(opts: Ec2FakeOptions = {}): Promise<Ec2Fake> {
@@ -457,6 +466,7 @@ export class Ec2Fake {
     const n = this.ipCounter++;
     const inst: FakeInstance = { ...o, id: `i-${hex(17)}`, state: 'pending', launchTime: o.launchTime ?? this.now(), privateIp: `10.0.${(n >> 8) & 255}.${n & 255}` };
     this.instances.set(inst.id, inst);
+    if (this.listingLag > 0) this.unlisted.set(inst.id, this.listingLag);
     return inst;
   }
 
@@ -525,7 +535,15 @@ export class Ec2Fake {
     const offset = this.cursor(p.NextToken, query);
     if (p.NextToken === undefined && this.autoAdvance) this.advance();
     for (const id of ids) if (!this.instances.has(id)) throw new Ec2FakeError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-    const matches = [...this.instances.values()].filter((i) => (ids.length === 0 || ids.includes(i.id)) && filters.every((f) => this.matchFilter(i, f.name, f.values)));
+    const unseen = new Set<string>();
+    if (p.NextToken === undefined) {
+      for (const [id, left] of this.unlisted) {
+        unseen.add(id);
+        if (left <= 1) this.unlisted.delete(id);
+        else this.unlisted.set(id, left - 1);
+      }
+    }
+    const matches = [...this.instances.values()].filter((i) => !unseen.has(i.id) && (ids.length === 0 || ids.includes(i.id)) && filters.every((f) => this.matchFilter(i, f.name, f.values)));
     const limit = Math.min(maxResults ?? Infinity, this.pageSize ?? Infinity);
     const page = matches.slice(offset, offset + limit);
     const next = offset + limit < matches.length ? this.newCursor(offset + limit, query) : undefined;
