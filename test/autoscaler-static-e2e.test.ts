@@ -7,38 +7,10 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchJob } from '../src/sdk/batch-job.ts';
-import { startAutoscaledCluster, waitForDecision } from './helpers/autoscale.ts';
-import { BIN, waitFor } from './helpers/cluster.ts';
+import { startAutoscaledCluster, staticRackPolicy, waitForDecision } from './helpers/autoscale.ts';
+import { waitFor } from './helpers/cluster.ts';
 import { tempDir } from './helpers/redis.ts';
 
-function staticPolicy(masterUrl: string, dir: string): string {
-  const powerOn = `nohup ${process.execPath} ${BIN} agent --master ${masterUrl} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE `
-    + `--kill-tasks-on-exit --resources "cpus:1;mem:512;disk:1000;ports:[34000-34099]" --attributes "pool:rack" >${dir}/agent-$SPILLWAY_MACHINE.log 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE`;
-  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) && echo off >> ${dir}/power-$SPILLWAY_MACHINE`;
-  return `
-pools:
-  - name: rack
-    provider: static
-    ownership: owned
-    max: 1
-    costPerHour: 0.02
-    bootTimeoutSeconds: 60
-    static:
-      powerOn: ${JSON.stringify(powerOn)}
-      powerOff: ${JSON.stringify(powerOff)}
-      machines:
-        - { name: node1, address: 127.0.0.2, cpus: 1, mem: 512, disk: 1000 }
-  - name: burst
-    provider: local
-    ownership: rented
-    max: 2
-    instanceTypes: [{ name: small, cpus: 1, mem: 512, disk: 1000, price: 0.1 }]
-scaleUp: { batchWindowSeconds: 0, maxLaunchesPerMinute: 10 }
-scaleDown: { utilisationThreshold: 0.5, unneededForSeconds: 2, drainGraceSeconds: 1, disruptionBudget: 3 }
-budget: { perHour: 1 }
-cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
-`;
-}
 
 /** Fails the test with `what` instead of hanging when `p` does not settle in time. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -53,7 +25,7 @@ test('an owned machine that is off is powered on for demand before anything is r
     if (existsSync(join(dir, 'pid-node1'))) try { process.kill(Number(readFileSync(join(dir, 'pid-node1'), 'utf8')), 'SIGKILL'); } catch { /* already off */ }
     await c.stop();
   });
-  await c.applyPolicy(staticPolicy(c.url, dir));
+  await c.applyPolicy(staticRackPolicy(c.url, dir));
 
   const job = new BatchJob({ master: c.url, name: 'on-prem', tasks: Array.from({ length: 2 }, (_, i) => ({ id: `t${i}`, command: 'sleep 2', cpus: 0.5, mem: 64 })) });
   const results = await job.run();

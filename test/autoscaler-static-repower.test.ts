@@ -18,7 +18,7 @@ import { silentLogger } from '../src/common/logger.ts';
 import { systemClock } from '../src/common/clock.ts';
 import { BatchJob } from '../src/sdk/batch-job.ts';
 import type { Provider } from '../providers/provider.ts';
-import { startAutoscaledCluster, waitForDecision } from './helpers/autoscale.ts';
+import { startAutoscaledCluster, staticRackPolicy, waitForDecision } from './helpers/autoscale.ts';
 import { BIN, waitFor } from './helpers/cluster.ts';
 import { inProcessMaster } from './helpers/in-process.ts';
 import { tempDir, testRedis } from './helpers/redis.ts';
@@ -203,30 +203,7 @@ test.serial('an owned machine whose agent an operator deactivated while it was o
     if (existsSync(join(dir, 'pid-node1'))) try { process.kill(Number(readFileSync(join(dir, 'pid-node1'), 'utf8')), 'SIGKILL'); } catch { /* already off */ }
     await c.stop();
   });
-  const powerOn = `echo on >> ${dir}/power-$SPILLWAY_MACHINE; nohup ${process.execPath} ${BIN} agent --master ${c.url} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE `
-    + `--kill-tasks-on-exit --resources "cpus:1;mem:512;disk:1000;ports:[34000-34099]" --attributes "pool:rack" >/dev/null 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE`;
-  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) && echo off >> ${dir}/power-$SPILLWAY_MACHINE`;
-  await c.applyPolicy(`
-pools:
-  - name: rack
-    provider: static
-    ownership: owned
-    max: 1
-    bootTimeoutSeconds: 60
-    static:
-      powerOn: ${JSON.stringify(powerOn)}
-      powerOff: ${JSON.stringify(powerOff)}
-      machines: [{ name: node1, address: 127.0.0.2, cpus: 1, mem: 512, disk: 1000 }]
-  - name: burst
-    provider: local
-    ownership: rented
-    max: 2
-    instanceTypes: [{ name: small, cpus: 1, mem: 512, disk: 1000, price: 0.1 }]
-scaleUp: { batchWindowSeconds: 0, maxLaunchesPerMinute: 10 }
-scaleDown: { utilisationThreshold: 0.5, unneededForSeconds: 2, drainGraceSeconds: 1, disruptionBudget: 3 }
-budget: { perHour: 1 }
-cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
-`);
+  await c.applyPolicy(staticRackPolicy(c.url, dir, { markPowerOn: true }));
   const tasks = (prefix: string) => Array.from({ length: 2 }, (_, i) => ({ id: `${prefix}${i}`, command: 'sleep 1', cpus: 0.5, mem: 64 }));
   const first = await new BatchJob({ master: c.url, name: 'on-prem', tasks: tasks('t') }).run();
   const rackAgent = (await c.agents()).find((a) => a.pool === 'rack')!;

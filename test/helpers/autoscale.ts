@@ -121,6 +121,41 @@ export async function waitForDecision(c: AutoscaledCluster, pred: (d: StoredDeci
   return found!;
 }
 
+/**
+ * A policy with one owned static machine, rack/node1 at 127.0.0.2, whose hooks start and stop a
+ * real `spillway agent` (as an operator's would through IPMI or Wake-on-LAN), and a rented pool
+ * `burst` of local agents. The hooks write `power-node1` in `dir`: "off" at each power-off, and
+ * "on" at each power-on too with `markPowerOn`.
+ */
+export function staticRackPolicy(masterUrl: string, dir: string, o: { markPowerOn?: boolean } = {}): string {
+  const powerOn = `${o.markPowerOn ? `echo on >> ${dir}/power-$SPILLWAY_MACHINE; ` : ''}nohup ${process.execPath} ${BIN} agent --master ${masterUrl} --hostname {address} --port 0 --work-dir ${dir}/m-$SPILLWAY_MACHINE `
+    + `--kill-tasks-on-exit --resources "cpus:1;mem:512;disk:1000;ports:[34000-34099]" --attributes "pool:rack" >${dir}/agent-$SPILLWAY_MACHINE.log 2>&1 & echo $! > ${dir}/pid-$SPILLWAY_MACHINE`;
+  const powerOff = `kill $(cat ${dir}/pid-$SPILLWAY_MACHINE) && echo off >> ${dir}/power-$SPILLWAY_MACHINE`;
+  return `
+pools:
+  - name: rack
+    provider: static
+    ownership: owned
+    max: 1
+    costPerHour: 0.02
+    bootTimeoutSeconds: 60
+    static:
+      powerOn: ${JSON.stringify(powerOn)}
+      powerOff: ${JSON.stringify(powerOff)}
+      machines:
+        - { name: node1, address: 127.0.0.2, cpus: 1, mem: 512, disk: 1000 }
+  - name: burst
+    provider: local
+    ownership: rented
+    max: 2
+    instanceTypes: [{ name: small, cpus: 1, mem: 512, disk: 1000, price: 0.1 }]
+scaleUp: { batchWindowSeconds: 0, maxLaunchesPerMinute: 10 }
+scaleDown: { utilisationThreshold: 0.5, unneededForSeconds: 2, drainGraceSeconds: 1, disruptionBudget: 3 }
+budget: { perHour: 1 }
+cooldowns: { scaleUpSeconds: 0, scaleDownSeconds: 0 }
+`;
+}
+
 /** A policy with an owned pool (the test's agents) and a rented local pool. */
 export function testPolicy(o: { owned: number; rentedMax?: number; budget?: number; price?: number; bootTimeout?: number; unneeded?: number; extra?: string } ): string {
   return `
