@@ -222,7 +222,7 @@ function placeholder(key: string, v: unknown): unknown {
 }
 
 interface TemplateCall {
-  /** The path as written after `${path.module}/` (the shared template is `../../templates/…`). */
+  /** The path as written after `${path.module}/` (master-host's own `master-host.sh.tftpl`). */
   readonly template: string;
   /** The template file, absolute, and relative to the repository (for messages). */
   readonly path: string;
@@ -367,9 +367,10 @@ async function flagsWithValues(command: string): Promise<Set<string>> {
 
 const FAKE_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 /**
- * Stand-in values for every variable the master template takes that a module sets from an
- * expression: one set with every option off, one with all on. What a module passes as a literal
- * (its `cloud`, "" for the other cloud's identity setting) is rendered as given (templateVars).
+ * Stand-in values for every variable the master template takes that a cloud module feeds from an
+ * expression (through its call of master-host): one set with every option off, one with all on.
+ * What a cloud module fixes itself (its literal `cloud`; the other cloud's identity setting, left
+ * unset, so "") is rendered as the module makes it (templateVars).
  */
 const TEMPLATE_VALUES: Record<'minimal' | 'full', Record<string, unknown>> = {
   minimal: {
@@ -386,9 +387,12 @@ const TEMPLATE_VALUES: Record<'minimal' | 'full', Record<string, unknown>> = {
   },
 };
 
+/** The cloud modules, the ones callers use. */
 const MODULES = ['terraform/modules/aws', 'terraform/modules/gcp'];
-/** The one master template both modules render, each with its own `cloud`. */
-const MASTER_TEMPLATE = 'terraform/templates/master-host.sh.tftpl';
+/** The internal module both cloud modules call for their masters' setup script (no outputs of theirs, no provider). */
+const MASTER_HOST = 'terraform/modules/master-host';
+/** The one master template, which MASTER_HOST renders for both cloud modules, each with its own `cloud`. */
+const MASTER_TEMPLATE = 'terraform/modules/master-host/master-host.sh.tftpl';
 const cloudOf = (rel: string): 'aws' | 'gcp' => (rel.endsWith('/aws') ? 'aws' : 'gcp');
 /** What reading the VM's IP looks like on each cloud: EC2's IMDSv2 (session token), GCE's metadata server. */
 const METADATA_MARKERS = {
@@ -396,21 +400,91 @@ const METADATA_MARKERS = {
   gcp: ['-H \'Metadata-Flavor: Google\' http://metadata.google.internal/computeMetadata/v1/instance/network-interfaces/0/ip'],
 } as const;
 const IDENTITY_FLAGS = { aws: '--aws-identity-certs', gcp: '--gcp-identity-jwks' } as const;
+/** MASTER_HOST's input for each cloud's identity check; the other cloud's module leaves it unset. */
+const IDENTITY_VARS = { aws: 'aws_identity_certs_pem', gcp: 'gcp_identity_jwks' } as const;
+
+/** A `module "…"` block of a module that calls MASTER_HOST: its name, its arguments, and MASTER_HOST. */
+interface MasterHostCall {
+  readonly name: string;
+  readonly args: Body;
+  readonly host: TfModule;
+}
+
+async function masterHostCalls(m: TfModule): Promise<MasterHostCall[]> {
+  const out: MasterHostCall[] = [];
+  for (const [name, args] of m.modules) {
+    if (relative(root, resolve(m.dir, String(args.source))) === MASTER_HOST) out.push({ name, args, host: await mod(MASTER_HOST) });
+  }
+  return out;
+}
+
+/** A cloud module's one call of MASTER_HOST. */
+async function masterHostOf(rel: string): Promise<MasterHostCall> {
+  const calls = await masterHostCalls(await mod(rel));
+  if (calls.length !== 1) throw new Error(`${rel}: ${calls.length} calls of ${MASTER_HOST}, not one`);
+  return calls[0];
+}
+
+/** The variables an expression of module m reads, directly or through its locals. */
+async function inputsOf(m: TfModule, expr: unknown, seen = new Set<string>()): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const [, s] of strings(expr, '')) {
+    for (const ref of await references(m.rel, s)) {
+      const [head, name] = ref.split('.');
+      if (head === 'var') out.add(name);
+      else if (head === 'local' && !seen.has(name)) {
+        seen.add(name);
+        for (const v of await inputsOf(m, m.locals.get(name), seen)) out.add(v);
+      }
+    }
+  }
+  return out;
+}
 
 /**
- * The variables a templatefile() call passes, as the test renders them: a literal in the local
- * (no `${…}`) as written, since the module always passes exactly that; anything else from
- * TEMPLATE_VALUES[variant].
+ * The variables MASTER_HOST's templatefile() passes when a cloud module calls it, as the test
+ * renders them. A literal in the local (no `${…}`) as written. An entry that reads only inputs the
+ * cloud module fixes (a literal argument such as its `cloud`, or an input it leaves unset, so the
+ * default: the other cloud's identity setting) is evaluated from them: `var.X` gives the value,
+ * `var.X == null ? "" : var.X` the value or "". An entry fed by any expression of the cloud module
+ * comes from TEMPLATE_VALUES[variant]. Any other shape throws, so one this does not follow is noticed.
  */
-function templateVars(m: TfModule, c: TemplateCall, variant: keyof typeof TEMPLATE_VALUES): Record<string, unknown> {
-  const local = m.locals.get(c.varsLocal) as Body;
+async function templateVars(call: MasterHostCall, c: TemplateCall, variant: keyof typeof TEMPLATE_VALUES): Promise<Record<string, unknown>> {
+  const { host, args } = call;
+  const local = host.locals.get(c.varsLocal) as Body;
   const values = TEMPLATE_VALUES[variant];
-  return Object.fromEntries(Object.entries(local).map(([k, v]) => {
-    if (typeof v === 'string' && !v.includes('${')) return [k, v];
-    if (!(k in values)) throw new Error(`TEMPLATE_VALUES.${variant} has no value for ${k} (local.${c.varsLocal})`);
-    return [k, values[k]];
-  }));
+  const fixedByCaller = (x: string) => !(x in args) || !(typeof args[x] === 'string' && args[x].includes('${'));
+  const given = (x: string): unknown => {
+    if (x in args) return args[x];
+    const v = host.variables.get(x);
+    if (!v || !('default' in v)) throw new Error(`module "${call.name}" leaves ${MASTER_HOST}'s required variable ${x} unset`);
+    return v.default;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(local)) {
+    if (typeof v === 'string' && !v.includes('${')) {
+      out[k] = v;
+      continue;
+    }
+    const inputs = [...(await inputsOf(host, v))];
+    const fixed = inputs.filter(fixedByCaller);
+    if (fixed.length === 0) {
+      if (!(k in values)) throw new Error(`TEMPLATE_VALUES.${variant} has no value for ${k} (local.${c.varsLocal})`);
+      out[k] = values[k];
+      continue;
+    }
+    const plain = /^\$\{var\.(\w+)\}$/.exec(String(v));
+    const orEmpty = /^\$\{var\.(\w+) == null \? "" : var\.(\w+)\}$/.exec(String(v));
+    let value: unknown;
+    if (inputs.length === 1 && plain) value = given(plain[1]);
+    else if (inputs.length === 1 && orEmpty && orEmpty[1] === orEmpty[2]) value = given(orEmpty[1]) ?? '';
+    else throw new Error(`templateVars: local.${c.varsLocal}.${k} = ${String(v)} reads ${fixed.join(', ')}, fixed by module "${call.name}", in a way this test does not evaluate`);
+    if (value === null || typeof value === 'object') throw new Error(`local.${c.varsLocal}.${k}: module "${call.name}" makes it ${JSON.stringify(value)}, which templatefile() cannot interpolate`);
+    out[k] = value;
+  }
+  return out;
 }
+
 const EXAMPLES = ['terraform/examples/aws-hybrid', 'terraform/examples/gcp-spot'];
 
 // ---- the files -------------------------------------------------------------------------------------
@@ -420,10 +494,10 @@ test('the HCL parser rejects what Terraform would (so the checks below mean some
   await t.throwsAsync(parse('broken.tf', 'variable "x" {\n  type = list(string\n}\n'));
 });
 
-test('every .tf file under terraform/ parses, and both modules and examples exist', async (t) => {
+test('every .tf file under terraform/ parses, and both modules, master-host and the examples exist', async (t) => {
   const { files, modules } = await loaded;
   t.true(files.length >= 10, `only ${files.length} .tf files`);
-  for (const rel of [...MODULES, ...EXAMPLES]) t.true(modules.has(rel), `${rel} has no .tf files`);
+  for (const rel of [...MODULES, MASTER_HOST, ...EXAMPLES]) t.true(modules.has(rel), `${rel} has no .tf files`);
 });
 
 test('every variable has a type and a description', async (t) => {
@@ -437,12 +511,13 @@ test('every variable has a type and a description', async (t) => {
   t.deepEqual(problems, []);
 });
 
-test('every output has a description; both modules output the master URLs, Redis and a pool snippet', async (t) => {
+test('every output has a description; both cloud modules output the master URLs, Redis and a pool snippet', async (t) => {
   const problems: string[] = [];
   for (const m of (await loaded).modules.values()) {
     for (const [name, o] of m.outputs) if (typeof o.description !== 'string' || o.description.trim() === '') problems.push(`${m.rel}: output "${name}" has no description`);
   }
   t.deepEqual(problems, []);
+  // The cloud modules, not master-host: it is internal, its one output is the script (checked below).
   for (const rel of MODULES) {
     const outputs = (await mod(rel)).outputs;
     for (const name of ['master_urls', 'master_url', 'policy_pool_snippet', 'redis_url']) t.true(outputs.has(name), `${rel} has no output "${name}"`);
@@ -451,6 +526,7 @@ test('every output has a description; both modules output the master URLs, Redis
 
 test('every var., local., resource, data and module reference resolves in its module', async (t) => {
   const problems: string[] = [];
+  const resolvedModuleRefs = new Set<string>();
   for (const m of (await loaded).modules.values()) {
     for (const f of m.files) {
       for (const [where, s] of strings(f.json, '')) {
@@ -474,6 +550,7 @@ test('every var., local., resource, data and module reference resolves in its mo
             const called = (await loaded).modules.get(target);
             if (!called) problems.push(`${at}: module "${a}" source ${call.source} has no .tf files`);
             else if (b !== undefined && !called.outputs.has(b)) problems.push(`${at}: ${target} has no output "${b}"`);
+            else resolvedModuleRefs.add(`${m.rel}: ${parts.slice(0, 3).join('.')}`);
           } else if (/^(aws|google|terraform)_[a-z0-9_]+$/.test(head)) {
             if (!m.resources.has(`${head}.${a}`)) problems.push(`${at}: no resource "${head}" "${a}" in ${m.rel}`);
           }
@@ -482,12 +559,16 @@ test('every var., local., resource, data and module reference resolves in its mo
     }
   }
   t.deepEqual(problems, []);
+  // The module references were really followed (not skipped): the cloud modules' use of the script.
+  for (const rel of MODULES) t.true(resolvedModuleRefs.has(`${rel}: module.master_host.script`), `${rel}: module.master_host.script not seen and resolved`);
 });
 
-test('examples call the modules with declared variables only, and give every required one', async (t) => {
+test('module calls (examples → cloud modules → master-host) set declared variables only, and give every required one', async (t) => {
   const problems: string[] = [];
-  for (const rel of EXAMPLES) {
-    const ex = await mod(rel);
+  const calling: string[] = [];
+  for (const ex of (await loaded).modules.values()) {
+    const rel = ex.rel;
+    if (ex.modules.size > 0) calling.push(rel);
     for (const [name, call] of ex.modules) {
       const target = relative(root, resolve(ex.dir, String(call.source)));
       const called = await mod(target);
@@ -497,17 +578,26 @@ test('examples call the modules with declared variables only, and give every req
     }
   }
   t.deepEqual(problems, []);
+  t.deepEqual(calling.sort(), [...EXAMPLES, ...MODULES].sort(), 'modules with module calls');
 });
 
-test('modules require Terraform >= 1.5 and a 5.x provider; examples pin ~> 5.0', async (t) => {
-  const expect: Record<string, string> = {
-    'terraform/modules/aws': 'aws', 'terraform/modules/gcp': 'google',
+test('modules require Terraform >= 1.5 and a 5.x provider (master-host none); examples pin ~> 5.0', async (t) => {
+  const expect: Record<string, string | null> = {
+    'terraform/modules/aws': 'aws', 'terraform/modules/gcp': 'google', [MASTER_HOST]: null,
     'terraform/examples/aws-hybrid': 'aws', 'terraform/examples/gcp-spot': 'google',
   };
+  t.deepEqual(Object.keys(expect).sort(), [...(await loaded).modules.keys()].sort(), 'every module is checked here');
   for (const [rel, provider] of Object.entries(expect)) {
-    const blocks = (await mod(rel)).files.flatMap((f) => (f.json.terraform ?? []) as Body[]);
+    const m = await mod(rel);
+    const blocks = m.files.flatMap((f) => (f.json.terraform ?? []) as Body[]);
     t.is(blocks.length, 1, `${rel}: one terraform block`);
     t.is(blocks[0].required_version, '>= 1.5', rel);
+    if (provider === null) {
+      t.is(blocks[0].required_providers, undefined, `${rel}: an internal module that only renders needs no provider`);
+      t.deepEqual([...m.resources.keys(), ...m.data.keys()], [], `${rel}: creates and reads nothing`);
+      t.deepEqual(m.files.filter((f) => f.json.provider !== undefined).map((f) => f.rel), [], `${rel}: configures no provider`);
+      continue;
+    }
     const req = ((blocks[0].required_providers ?? []) as Body[])[0]?.[provider] as Body | undefined;
     t.is(req?.source, `hashicorp/${provider}`, rel);
     if (rel.includes('/examples/')) t.is(req?.version, '~> 5.0', rel);
@@ -518,10 +608,14 @@ test('modules require Terraform >= 1.5 and a 5.x provider; examples pin ~> 5.0',
 // ---- templates ---------------------------------------------------------------------------------------
 
 test('each templatefile() gets exactly the variables its template uses', async (t) => {
-  for (const rel of MODULES) {
-    const m = await mod(rel);
+  const rendering: string[] = [];
+  for (const m of (await loaded).modules.values()) {
+    const rel = m.rel;
     const calls = await templateCalls(m);
-    t.true(calls.length > 0, `${rel} renders no template`);
+    if (calls.length > 0) rendering.push(rel);
+    // Every templatefile() is one of the form followed here, so none escapes these checks.
+    const written = [...strings(m.files.map((f) => f.json), '')].reduce((n, [, s]) => n + [...s.matchAll(/\btemplatefile\(/g)].length, 0);
+    t.is(written, calls.length, `${rel}: a templatefile() call not of the form templatefile("\${path.module}/…", local.X)`);
     for (const c of calls) {
       t.true(existsSync(c.path), `${c.where}: ${c.file} does not exist`);
       const vars = m.locals.get(c.varsLocal);
@@ -532,22 +626,55 @@ test('each templatefile() gets exactly the variables its template uses', async (
       t.deepEqual([...given].filter((n) => !used.has(n)).sort(), [], `${rel}'s local.${c.varsLocal} passes variables ${c.file} never uses`);
     }
   }
+  // master-host renders the master template; the cloud modules take its output instead (below).
+  t.deepEqual(rendering, [MASTER_HOST], 'modules that render a template');
 });
 
-test('both modules render the one shared master template, each for its own cloud', async (t) => {
+test('both cloud modules get their masters\' script from master-host, the one shared template, each for its own cloud', async (t) => {
   const text = readFileSync(join(root, MASTER_TEMPLATE), 'utf8');
   const handled = new Set([...text.matchAll(/%\{~?\s*if\s+cloud\s*==\s*"(\w+)"/g)].map((x) => x[1]));
   t.deepEqual([...handled].sort(), ['aws', 'gcp'], `${MASTER_TEMPLATE}: not a %{ if cloud == "…" } branch for each cloud`);
+
+  // master-host renders it (only), with the caller's cloud, one of those it has a branch for.
+  const host = await mod(MASTER_HOST);
+  const calls = await templateCalls(host);
+  t.deepEqual(calls.map((c) => c.template), ['master-host.sh.tftpl'], `${MASTER_HOST}: renders ${MASTER_TEMPLATE} (only), as \${path.module}/master-host.sh.tftpl`);
+  t.deepEqual(calls.map((c) => c.file), [MASTER_TEMPLATE], MASTER_HOST);
+  for (const c of calls) t.is((host.locals.get(c.varsLocal) as Body | undefined)?.cloud, '${var.cloud}', `${MASTER_HOST}: local.${c.varsLocal}.cloud is not the caller's cloud`);
+  const cloudChecks = ((host.variables.get('cloud')?.validation ?? []) as Body[]).map((v) => String(v.condition));
+  t.true(cloudChecks.some((c) => /^\$\{contains\(\["aws", "gcp"\], var\.cloud\)\}$/.test(c)), `${MASTER_HOST}: var.cloud must be validated as aws or gcp`);
+  // Its one output is the rendered script, sensitive (the Redis URL, the TLS key).
+  t.deepEqual([...host.outputs.keys()], ['script'], `${MASTER_HOST}: outputs`);
+  const script = host.outputs.get('script');
+  t.is(script?.value, `\${templatefile("\${path.module}/master-host.sh.tftpl", local.${calls[0]?.varsLocal})}`, `${MASTER_HOST}: output "script" is not the rendered template as it is`);
+  t.is(script?.sensitive, true, `${MASTER_HOST}: output "script" holds secrets and must be sensitive`);
+
   for (const rel of MODULES) {
     const m = await mod(rel);
-    const calls = await templateCalls(m);
-    t.deepEqual(calls.map((c) => c.template), ['../../templates/master-host.sh.tftpl'], `${rel}: renders ${MASTER_TEMPLATE} (only), as \${path.module}/../../templates/…`);
-    t.deepEqual(calls.map((c) => c.file), [MASTER_TEMPLATE], rel);
-    for (const c of calls) t.is((m.locals.get(c.varsLocal) as Body | undefined)?.cloud, cloudOf(rel), `${rel}: local.${c.varsLocal}.cloud`);
+    const cloud = cloudOf(rel);
+    const other = cloud === 'aws' ? 'gcp' : 'aws';
+    const hosts = await masterHostCalls(m);
+    t.deepEqual(hosts.map((h) => h.name), ['master_host'], `${rel}: calls ${MASTER_HOST} once, as module "master_host"`);
+    const args = hosts[0]?.args ?? {};
+    t.is(args.source, '../master-host', rel);
+    t.is(args.cloud, cloud, `${rel}: module.master_host.cloud`);
+    // Every input given, so none falls back to a default unnoticed; only the other cloud's
+    // identity setting is left unset (its default, null: off).
+    const given = new Set(Object.keys(args).filter((k) => k !== 'source'));
+    t.deepEqual([...host.variables.keys()].filter((k) => k !== IDENTITY_VARS[other] && !given.has(k)).sort(), [], `${rel}: ${MASTER_HOST} inputs left to their defaults`);
+    t.false(given.has(IDENTITY_VARS[other]), `${rel}: sets ${IDENTITY_VARS[other]}, ${other}'s identity setting`);
+    t.is(host.variables.get(IDENTITY_VARS[other])?.default, null, `${MASTER_HOST}: ${IDENTITY_VARS[other]} must default to null (off)`);
   }
-  // The per-module copies are gone: a fix to one would be forgotten in the other.
-  const copies = (readdirSync(join(tfRoot, 'modules'), { recursive: true }) as string[]).filter((f) => f.endsWith('.tftpl'));
-  t.deepEqual(copies, [], 'templates inside the modules');
+  // … and hand the script to their masters: gzipped EC2 user-data, the GCE startup-script metadata.
+  const aws = (await mod('terraform/modules/aws')).resources.get('aws_instance.master');
+  t.is(aws?.user_data_base64, '${base64gzip(module.master_host.script)}', 'terraform/modules/aws: user_data_base64');
+  const gcp = (await mod('terraform/modules/gcp')).resources.get('google_compute_instance.master');
+  t.is((gcp?.metadata as Body | undefined)?.['startup-script'], '${module.master_host.script}', 'terraform/modules/gcp: metadata startup-script');
+
+  // One template and nowhere else: a copy would miss the next fix to it.
+  const tftpl = (readdirSync(tfRoot, { recursive: true }) as string[]).filter((f) => f.endsWith('.tftpl')).map((f) => relative(root, join(tfRoot, f)));
+  t.deepEqual(tftpl, [MASTER_TEMPLATE], 'templates under terraform/');
+  t.false(existsSync(join(tfRoot, 'templates')), 'terraform/templates/ is gone');
 });
 
 test('the masters run `spillway master` only with flags it knows, listening where agents reach it', async (t) => {
@@ -555,8 +682,8 @@ test('the masters run `spillway master` only with flags it knows, listening wher
   const masterCli = readFileSync(join(root, 'src/cli/commands/master.ts'), 'utf8');
   const bin = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin ?? {});
   for (const rel of MODULES) {
-    const m = await mod(rel);
-    for (const c of await templateCalls(m)) {
+    const { host } = await masterHostOf(rel);
+    for (const c of await templateCalls(host)) {
       const text = readFileSync(c.path, 'utf8');
       const cmd = masterCommand(text);
       t.not(cmd, '', `${c.file} (${rel}): no ExecStart=… spillway master`);
@@ -580,12 +707,12 @@ test('the rendered master scripts are valid sh and run one well-formed `spillway
   const known = await knownFlags('master');
   const takesValue = await flagsWithValues('master');
   for (const rel of MODULES) {
-    const m = await mod(rel);
+    const call = await masterHostOf(rel);
     const cloud = cloudOf(rel);
     const other = cloud === 'aws' ? 'gcp' : 'aws';
-    for (const c of await templateCalls(m)) {
+    for (const c of await templateCalls(call.host)) {
       for (const variant of ['minimal', 'full'] as const) {
-        const vars = templateVars(m, c, variant);
+        const vars = await templateVars(call, c, variant);
         const what = `${c.file} for ${rel} (${variant})`;
         t.is(vars.cloud, cloud, `${what}: cloud`);
         const script = renderTemplate(readFileSync(c.path, 'utf8'), vars);
@@ -648,8 +775,14 @@ test('master_flags accepts only real `spillway master` flags, none the module se
     const allowed = allowedExtraFlags(m);
     t.true(allowed.length > 10, `${rel}: no allowed-flags list in var.master_flags' validation`);
     t.deepEqual(allowed.filter((f) => !known.has(`--${f}`)), [], `${rel}: master_flags allows flags \`spillway master --help\` does not list`);
+    // What is validated here is what master-host turns into ExecStart words.
+    const { host, args } = await masterHostOf(rel);
+    t.is(args.master_flags, '${var.master_flags}', `${rel}: module.master_host.master_flags is not the validated var.master_flags`);
     const managed = new Set<string>();
-    for (const c of await templateCalls(m)) for (const f of flagsIn(masterCommand(readFileSync(c.path, 'utf8')))) managed.add(f.slice(2));
+    const calls = await templateCalls(host);
+    t.true(calls.length > 0, `${MASTER_HOST} renders no template`);
+    for (const c of calls) for (const f of flagsIn(masterCommand(readFileSync(c.path, 'utf8')))) managed.add(f.slice(2));
+    t.true(managed.has('cluster') && managed.has('advertise-url'), `${rel}: the flags the template sets were not found`);
     t.deepEqual(allowed.filter((f) => managed.has(f) || f === 'redis'), [], `${rel}: master_flags allows flags the template already sets`);
   }
 });

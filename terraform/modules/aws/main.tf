@@ -61,36 +61,6 @@ locals {
 
   master_urls = [for m in aws_instance.master : "${local.scheme}://${m.private_ip}:${var.master_port}"]
 
-  # Extra flags as systemd ExecStart words: double-quoted, with systemd's own escapes for
-  # backslash, quote, `$` (environment expansion) and `%` (unit specifiers).
-  extra_master_args = [
-    for k in sort(keys(var.master_flags)) : var.master_flags[k] == "" ? "--${k}" : format("\"--%s=%s\"", k,
-      replace(replace(replace(replace(var.master_flags[k], "\\", "\\\\"), "\"", "\\\""), "$", "$$"), "%", "%%"))
-  ]
-
-  # The variables of terraform/templates/master-host.sh.tftpl, which the GCP module renders too:
-  # exactly the ones it uses, with "" for the other cloud's identity setting.
-  master_user_data_vars = {
-    cloud                   = "aws"
-    cluster_name            = var.cluster_name
-    master_port             = var.master_port
-    leader_lease_seconds    = var.leader_lease_seconds
-    agent_auth              = var.agent_auth
-    advertise_url           = local.advertise_url == null ? "" : local.advertise_url
-    scheme                  = local.scheme
-    redis_url               = local.redis_url
-    node_version            = var.node_version
-    node_dist_url           = var.node_dist_url
-    spillway_package        = var.spillway_package
-    spillway_package_sha256 = var.spillway_package_sha256 == null ? "" : var.spillway_package_sha256
-    tls_cert_pem            = var.tls == null ? "" : var.tls.cert_pem
-    tls_key_pem             = var.tls == null ? "" : var.tls.key_pem
-    tls_ca_pem              = var.tls == null ? "" : (var.tls.ca_pem == null ? "" : var.tls.ca_pem)
-    aws_identity_certs_pem  = var.aws_identity_certs_pem == null ? "" : var.aws_identity_certs_pem
-    gcp_identity_jwks       = ""
-    extra_args              = local.extra_master_args
-  }
-
   # The `aws` section of a Spillway pool (providers/pool-config.ts) for the first agent subnet; the
   # launch template carries the AMI, security group, instance profile, IMDSv2 and the
   # terminate-on-shutdown behaviour. A pool names one subnet, so there is one section per subnet.

@@ -1,6 +1,28 @@
 # `master_count` replicas of `spillway master` on one Redis: one leads, the others answer 307 to it
 # and take over within --leader-lease when it goes (docs/OPERATIONS.md, "Several masters").
 
+# The masters' setup script, rendered by ../master-host from the template the gcp module renders
+# too, for cloud = "aws".
+module "master_host" {
+  source = "../master-host"
+
+  cloud                   = "aws"
+  cluster_name            = var.cluster_name
+  master_port             = var.master_port
+  leader_lease_seconds    = var.leader_lease_seconds
+  agent_auth              = var.agent_auth
+  advertise_url           = local.advertise_url
+  scheme                  = local.scheme
+  redis_url               = local.redis_url
+  node_version            = var.node_version
+  node_dist_url           = var.node_dist_url
+  spillway_package        = var.spillway_package
+  spillway_package_sha256 = var.spillway_package_sha256
+  tls                     = var.tls
+  aws_identity_certs_pem  = var.aws_identity_certs_pem
+  master_flags            = var.master_flags
+}
+
 resource "aws_instance" "master" {
   count = var.master_count
 
@@ -15,7 +37,7 @@ resource "aws_instance" "master" {
 
   # EC2 takes at most 16 KB of user-data; the script with a certificate chain, key, CA and the AWS
   # identity certificates comes close. cloud-init unpacks gzip-compressed user-data by itself.
-  user_data_base64 = base64gzip(templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_user_data_vars))
+  user_data_base64 = base64gzip(module.master_host.script)
   # cloud-init runs user-data once per instance: a changed script only takes effect on a new
   # instance. Roll masters one at a time (terraform apply -target='…aws_instance.master[0]', then
   # [1]) so a leader is always up; a plain apply replaces them all at once.

@@ -37,38 +37,8 @@ locals {
 
   master_urls = [for m in google_compute_instance.master : "${local.scheme}://${m.network_interface[0].network_ip}:${var.master_port}"]
 
-  # Extra flags as systemd ExecStart words: double-quoted, with systemd's own escapes for
-  # backslash, quote, `$` (environment expansion) and `%` (unit specifiers).
-  extra_master_args = [
-    for k in sort(keys(var.master_flags)) : var.master_flags[k] == "" ? "--${k}" : format("\"--%s=%s\"", k,
-      replace(replace(replace(replace(var.master_flags[k], "\\", "\\\\"), "\"", "\\\""), "$", "$$"), "%", "%%"))
-  ]
-
   # Google's published keys for VM identity tokens (docs/OPERATIONS.md, "Instance identity").
   google_jwks_url = "https://www.googleapis.com/oauth2/v3/certs"
-
-  # The variables of terraform/templates/master-host.sh.tftpl, which the AWS module renders too:
-  # exactly the ones it uses, with "" for the other cloud's identity setting.
-  master_startup_vars = {
-    cloud                   = "gcp"
-    cluster_name            = var.cluster_name
-    master_port             = var.master_port
-    leader_lease_seconds    = var.leader_lease_seconds
-    agent_auth              = var.agent_auth
-    advertise_url           = local.advertise_url == null ? "" : local.advertise_url
-    scheme                  = local.scheme
-    redis_url               = local.redis_url
-    node_version            = var.node_version
-    node_dist_url           = var.node_dist_url
-    spillway_package        = var.spillway_package
-    spillway_package_sha256 = var.spillway_package_sha256 == null ? "" : var.spillway_package_sha256
-    tls_cert_pem            = var.tls == null ? "" : var.tls.cert_pem
-    tls_key_pem             = var.tls == null ? "" : var.tls.key_pem
-    tls_ca_pem              = var.tls == null ? "" : (var.tls.ca_pem == null ? "" : var.tls.ca_pem)
-    aws_identity_certs_pem  = ""
-    gcp_identity_jwks       = var.verify_agent_identity ? local.google_jwks_url : ""
-    extra_args              = local.extra_master_args
-  }
 
   # The `gcp` section of a Spillway pool (providers/pool-config.ts) for the first agent zone; a pool
   # names one zone, so there is one section per zone. Partial resource paths, as the provider

@@ -1,6 +1,28 @@
 # `master_count` replicas of `spillway master` on one Redis: one leads, the others answer 307 to it
 # and take over within --leader-lease when it goes (docs/OPERATIONS.md, "Several masters").
 
+# The masters' setup script, rendered by ../master-host from the template the aws module renders
+# too, for cloud = "gcp".
+module "master_host" {
+  source = "../master-host"
+
+  cloud                   = "gcp"
+  cluster_name            = var.cluster_name
+  master_port             = var.master_port
+  leader_lease_seconds    = var.leader_lease_seconds
+  agent_auth              = var.agent_auth
+  advertise_url           = local.advertise_url
+  scheme                  = local.scheme
+  redis_url               = local.redis_url
+  node_version            = var.node_version
+  node_dist_url           = var.node_dist_url
+  spillway_package        = var.spillway_package
+  spillway_package_sha256 = var.spillway_package_sha256
+  tls                     = var.tls
+  gcp_identity_jwks       = var.verify_agent_identity ? local.google_jwks_url : null
+  master_flags            = var.master_flags
+}
+
 resource "google_compute_instance" "master" {
   count = var.master_count
 
@@ -35,7 +57,7 @@ resource "google_compute_instance" "master" {
   # (new flags, version) takes effect at the next reboot. Reboot masters one at a time so a leader
   # is always up. Metadata rather than metadata_startup_script, which would recreate the VM.
   metadata = {
-    startup-script         = templatefile("${path.module}/../../templates/master-host.sh.tftpl", local.master_startup_vars)
+    startup-script         = module.master_host.script
     enable-oslogin         = "TRUE"
     block-project-ssh-keys = "TRUE"
   }
