@@ -44,6 +44,12 @@ export class BatchJob extends EventEmitter<BatchEvents> {
   private readonly agentAddress = new Map<string, string>();
   private finished!: () => void;
   private done = false;
+  /**
+   * Offers wait for the REQUEST to be taken: a launch the master handled before it would not count
+   * against the demand the REQUEST then states in full, and the autoscaler would add capacity for
+   * tasks already placed.
+   */
+  private demandStated: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BatchJobOptions) {
     super();
@@ -58,11 +64,16 @@ export class BatchJob extends EventEmitter<BatchEvents> {
   async run(): Promise<TaskResult[]> {
     const done = new Promise<void>((resolve) => { this.finished = () => { this.done = true; resolve(); }; });
     // Offers racing the teardown are not errors: the job is over.
-    this.client.on('offers', (offers) => { this.onOffers(offers).catch((e) => { if (!this.done) this.client.emit('error', String(e)); }); });
+    let stated!: () => void;
+    this.demandStated = new Promise<void>((resolve) => { stated = resolve; });
+    this.client.on('offers', (offers) => {
+      this.demandStated.then(() => this.onOffers(offers)).catch((e) => { if (!this.done) this.client.emit('error', String(e)); });
+    });
     this.client.on('update', (s) => this.onUpdate(s));
     await this.client.subscribe();
     if (this.opts.tasks.length === 0) this.finished();
     else await this.requestDemand();
+    stated();
     await done;
     await this.client.teardown().catch(() => this.client.close());
     return this.opts.tasks.map((t) => this.results.get(t.id)!);
