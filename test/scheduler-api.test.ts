@@ -121,8 +121,12 @@ test.serial('bad requests get the status codes the Mesos docs give and change no
   t.is(noType.status, 400);
   const huge = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y'.repeat(100_000) } } }));
   t.is(huge.status, 413);
-  const notSubscribed = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'no-such-framework' } }), { 'Content-Type': 'application/json', 'Mesos-Stream-Id': 'x' });
-  t.is(notSubscribed.status, 403);
+  const unknownFramework = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'no-such-framework' } }), { 'Content-Type': 'application/json', 'Mesos-Stream-Id': 'x' });
+  t.is(unknownFramework.status, 400);
+  t.is(unknownFramework.body, 'Framework cannot be found');
+  const subscribeWithStream = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y' } } }), { 'Content-Type': 'application/json', 'Mesos-Stream-Id': 'x' });
+  t.is(subscribeWithStream.status, 400);
+  t.is(subscribeWithStream.body, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
   const missingSub = await post(JSON.stringify({ type: 'SUBSCRIBE' }));
   t.is(missingSub.status, 400);
   t.regex(missingSub.body, /subscribe/);
@@ -143,6 +147,20 @@ test.serial('bad requests get the status codes the Mesos docs give and change no
   t.regex(nonNumeric.body, /scalar\.value/);
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
+
+  // Known but disconnected (within its failover_timeout): 403, as Mesos.
+  const away = await subscribed();
+  away.close();
+  let gone = await away.call({ type: 'REVIVE' });
+  for (let i = 0; i < 100 && gone.status === 202; i++) { // until the master has seen the hang-up
+    await new Promise((r) => setTimeout(r, 20));
+    gone = await away.call({ type: 'REVIVE' });
+  }
+  t.is(gone.status, 403);
+  t.is(gone.body, 'Framework is not subscribed');
+  const back = await subscribed({ ...INFO, id: { value: away.frameworkId } });
+  t.is((await back.call({ type: 'TEARDOWN' })).status, 202);
+  back.close();
 });
 
 test.serial('invalid ACCEPTs: unknown, used, rescinded and foreign offers; over-sized, negative and duplicate tasks — nothing leaks', async (t) => {

@@ -4,6 +4,7 @@ import { runProcess, spillway, type ProcessResult } from './helpers/run-process.
 import { taskCounts } from '../src/cli/commands/cluster.ts';
 import { fileURLToPath } from 'node:url';
 import { BIN, startCluster, operator, type Cluster } from './helpers/cluster.ts';
+import { SchedulerClient } from '../src/sdk/scheduler-client.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/batch.ts', import.meta.url));
 
@@ -77,6 +78,30 @@ test.serial('spillway status counts running tasks by state while they run, and a
   t.is(after.running_tasks, 0);
   t.deepEqual(after.tasks_by_state, {});
   t.is(after.completed_tasks, before + 2);
+});
+
+test.serial('SDK: a scheduler replaced by a failover stops, as Mesos\' driver aborts, and a removed framework\'s SUBSCRIBE is refused', async (t) => {
+  const framework = { user: 'test', name: 'sdk-failover', failover_timeout: 60 };
+  const first = new SchedulerClient({ master: c.masterUrl, framework, maxBackoffMs: 200 });
+  const firstEvents: string[] = [];
+  first.on('error', (m) => firstEvents.push(`error: ${m}`));
+  first.on('retrying', () => firstEvents.push('retrying'));
+  first.on('subscribed', () => firstEvents.push('subscribed'));
+  await first.subscribe();
+  const id = first.frameworkId!;
+  const second = new SchedulerClient({ master: c.masterUrl, framework: { ...framework, id: { value: id } } });
+  second.on('error', () => { /* asserted through first */ });
+  await second.subscribe();
+  await new Promise((r) => setTimeout(r, 1500)); // several of first's retry backoffs, had it retried
+  t.deepEqual(firstEvents, ['subscribed', 'error: Framework failed over'], 'the replaced scheduler did not take the framework back');
+  await second.revive(); // still the subscribed one
+  await second.teardown();
+
+  const late = new SchedulerClient({ master: c.masterUrl, framework: { ...framework, id: { value: id } } });
+  const errors: string[] = [];
+  late.on('error', (m) => errors.push(m));
+  await t.throwsAsync(late.subscribe(), { message: 'SUBSCRIBE refused: Framework has been removed' });
+  t.deepEqual(errors, ['Framework has been removed']);
 });
 
 test('status summary: staging, starting and killing tasks are active but not running', (t) => {

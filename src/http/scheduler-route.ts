@@ -8,6 +8,7 @@ import { authorizeCall, handleSchedulerCall, subscribeFramework } from '../maste
 import { CapacityExceededError, capacityExceededMessage, type FrameworkRateLimiter } from '../master/rate-limits.ts';
 import type { CallHandler } from './call-endpoint.ts';
 import { HttpEventSink } from './stream-sink.ts';
+import { errorEvent } from '../master/mesos-json.ts';
 
 export function parseCall(body: unknown): Call {
   const ack = parsePlainAcknowledge(body);
@@ -35,6 +36,8 @@ export function schedulerCalls(master: Master, limiter?: FrameworkRateLimiter): 
       }
       return { status: 202 };
     }
+    // As Mesos: a SUBSCRIBE opens a new stream, so it may not name one.
+    if (header(req, 'mesos-stream-id') !== undefined) throw badRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header");
     const sink = new HttpEventSink();
     const frameworkId = await subscribeFramework(master, call, sink);
     return {
@@ -43,7 +46,7 @@ export function schedulerCalls(master: Master, limiter?: FrameworkRateLimiter): 
       stream: sink.body,
       onClose: () => {
         sink.markClosed();
-        master.frameworkDisconnected(frameworkId, sink);
+        if (frameworkId !== undefined) master.frameworkDisconnected(frameworkId, sink);
       },
     };
   };
@@ -93,9 +96,7 @@ function rateLimitGate(master: Master, limiter: FrameworkRateLimiter) {
       const message = capacityExceededMessage(call.type, e.capacity);
       dropped.inc({ limiter: l.key });
       master.log.warn({ frameworkId: f.record.id, principal, limiter: l.key, call: call.type }, message);
-      // Mesos' v1 Event.Error is {"type":"ERROR","error":{"message"}}; `message` at the top level
-      // is also set for clients that read it there, as Spillway's own ERROR events put it.
-      f.stream?.send({ type: 'ERROR', error: { message }, message });
+      f.stream?.send(errorEvent(message));
       throw new HttpError(429, message, { 'Retry-After': String(Math.max(1, Math.ceil(l.throttle.waiting / l.throttle.rate))) });
     }
   };

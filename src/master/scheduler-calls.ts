@@ -56,7 +56,12 @@ function applyRoles(m: Master, id: string, info: FrameworkInfo): void {
   m.allocator.addFramework(id, wanted, { revocable: hasCapability(info, 'REVOCABLE_RESOURCES') });
 }
 
-export async function subscribeFramework(m: Master, call: Call, sink: EventSink): Promise<string> {
+/**
+ * Subscribes (or fails over) a framework onto `sink`. Returns its id, or undefined when the master
+ * refused it on the stream as Mesos does (an ERROR event, then the stream closes): a framework that
+ * was removed may not come back.
+ */
+export async function subscribeFramework(m: Master, call: Call, sink: EventSink): Promise<string | undefined> {
   const sub = call.subscribe!;
   const info = sub.framework_info;
   validateFrameworkInfo(info);
@@ -65,7 +70,10 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
   }
   const requested = info.id?.value;
   if (requested && m.removedFrameworks.has(requested)) {
-    throw forbidden(`Framework ${requested} has been removed (torn down or failover timeout elapsed)`);
+    m.log.info({ frameworkId: requested, name: info.name }, 'refusing subscription: framework has been removed (torn down or failover timeout elapsed)');
+    sink.send(errorEvent('Framework has been removed'));
+    sink.close();
+    return undefined;
   }
   const now = m.clock.now();
   let f = requested ? m.state.frameworks.get(requested) : undefined;
@@ -115,7 +123,7 @@ export async function subscribeFramework(m: Master, call: Call, sink: EventSink)
 export function authorizeCall(m: Master, call: Call, streamId: string | undefined): FrameworkLive {
   if (!call.framework_id) throw badRequest("Expecting 'framework_id' to be present");
   const f = m.state.frameworks.get(call.framework_id.value);
-  if (!f) throw forbidden('Framework cannot be found');
+  if (!f) throw badRequest('Framework cannot be found');
   if (!f.stream) throw forbidden('Framework is not subscribed');
   if (streamId === undefined) throw badRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header");
   if (streamId !== f.stream.id) {

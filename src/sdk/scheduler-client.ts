@@ -61,6 +61,9 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   private abort: AbortController | undefined;
   private closed = false;
   private subscribedOnce: Promise<void> | undefined;
+  /** The message of the current stream's last event when it was an ERROR. */
+  private lastError: string | undefined;
+  private subscribedOnStream = false;
 
   constructor(private readonly opts: SchedulerClientOptions) {
     super();
@@ -116,6 +119,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       this.masterUrl = this.masters.current();
     }
     this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
+    this.lastError = undefined;
+    this.subscribedOnStream = false;
     const decoder = new RecordIODecoder();
     let broke: Error | undefined;
     try {
@@ -128,6 +133,16 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     clearTimeout(this.silence);
     this.streamId = undefined;
     if (this.closed) return;
+    const refusal = this.lastError;
+    if (!broke && refusal !== undefined) {
+      // An ERROR and then the end of the stream: the master refused or replaced this scheduler
+      // ("Framework has been removed", "Framework failed over"). Mesos' driver aborts then, and so
+      // does this client: subscribing again would only be refused again, or take the framework
+      // back from the scheduler that replaced this one.
+      this.close();
+      if (!this.subscribedOnStream) throw new Error(`SUBSCRIBE refused: ${refusal}`);
+      return;
+    }
     this.masters.fail(); // the leader we were on may be gone: start with the next replica
     this.emit('disconnected', broke);
     return this.retry(0, broke ?? new Error('stream ended'));
@@ -169,6 +184,9 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   private dispatch(ev: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (ev.type === 'SUBSCRIBED') this.heartbeatMs = (ev.subscribed.heartbeat_interval_seconds ?? 15) * 1000;
     this.alive();
+    // Only an ERROR that is the stream's last event ends the client (see connect).
+    this.lastError = ev.type === 'ERROR' ? String(ev.error?.message ?? ev.message) : undefined;
+    if (ev.type === 'SUBSCRIBED') this.subscribedOnStream = true;
     switch (ev.type) {
       case 'SUBSCRIBED':
         this.frameworkId = ev.subscribed.framework_id.value;
