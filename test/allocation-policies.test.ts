@@ -199,6 +199,34 @@ test('a framework RESERVEs from its offer and launches on the reservation; it su
   t.is(agent.agentId, (await op({ ...m, url: m2.url } as InProcessMaster, { type: 'GET_AGENTS' })).json.get_agents.agents[0].agent_info.id.value);
 });
 
+test('an invalid or unsupported operation in an ACCEPT is dropped as Mesos drops it: no ERROR event, the rest is done, the metric counts it', async (t) => {
+  const m = await inProcessMaster();
+  const agent = new SimulatedAgent({ master: m.url, behaviour: 'run', resources: resources({ cpus: 4, mem: 1024 }) });
+  t.teardown(async () => { agent.stop(); await m.shutdown(); });
+  await agent.start();
+  const fw = await framework(m, { name: 'db', roles: ['db'], principal: 'db-principal' });
+  t.teardown(() => fw.close());
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  const from = fw.events.length;
+  const elsewhere = [{ ...scalarRes('cpus', 1), reservations: [{ type: 'DYNAMIC', role: 'elsewhere', principal: 'db-principal' }] }];
+  const accepted = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [
+    { type: 'RESERVE', reserve: { resources: elsewhere } },
+    { type: 'CREATE', create: { volumes: [] } },
+    { type: 'LAUNCH', launch: { task_infos: [{ name: 'web', task_id: { value: 'web-0' }, agent_id: offer.agent_id, resources: [scalarRes('cpus', 1), scalarRes('mem', 128)], command: { value: 'sleep 1000' } }] } },
+  ], filters: { refuse_seconds: 0 } } });
+  t.is(accepted.status, 202);
+  const running = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'web-0', 5000, from);
+  t.is(running.update.status.state, 'TASK_RUNNING');
+  // What the RESERVE would have reserved comes back unreserved, with the rest of the offer.
+  const next = (await fw.next(offersEvent, 5000, from)).offers.offers[0];
+  const cpus = next.resources.filter((r: Event) => r.name === 'cpus');
+  t.deepEqual(cpus.map((r: Event) => [r.scalar.value, r.reservations ?? []]), [[3, []]]);
+  t.false(fw.events.slice(from).some((e) => e.type === 'ERROR'), 'a Mesos scheduler aborts on ERROR');
+  const metrics = await (await fetch(`${m.url}/metrics`)).text();
+  t.regex(metrics, /^spillway_offer_operations_dropped_total\{type="RESERVE"\} 1$/m);
+  t.regex(metrics, /^spillway_offer_operations_dropped_total\{type="CREATE"\} 1$/m);
+});
+
 test('revocable resources go only to REVOCABLE_RESOURCES frameworks and their tasks are preempted when slack shrinks', async (t) => {
   const m = await inProcessMaster();
   const agent = new SimulatedAgent({ master: m.url, behaviour: 'run', resources: resources({ cpus: 2, mem: 512 }) });

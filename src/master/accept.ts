@@ -10,7 +10,6 @@ import {
 } from '../resources/resource-set.ts';
 import type { WriteOp } from '../store/store.ts';
 import type { Master } from './master.ts';
-import { errorEvent } from './mesos-json.ts';
 import { hasCapability, type FrameworkLive, type Offer, type TaskRecord } from './records.ts';
 import { isLive, sendUntracked } from './scheduler-calls.ts';
 import { validateTask } from './task-validation.ts';
@@ -65,7 +64,7 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
   const launched: TaskRecord[] = [];
   const relabels: Relabel[] = [];
   const idsHere = new Set<string>();
-  const errors: string[] = [];
+  const dropped: { type: string; message: string }[] = [];
   for (const op of operations) {
     if (op.type === 'LAUNCH') {
       for (const info of op.launch?.task_infos ?? []) {
@@ -83,16 +82,22 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
       }
     } else if (op.type === 'RESERVE' || op.type === 'UNRESERVE') {
       const r = relabel(op, role!, f.record.info.principal, held);
-      if ('error' in r) { errors.push(`${op.type}: ${r.error}`); continue; }
+      if ('error' in r) { dropped.push({ type: op.type, message: r.error }); continue; }
       held = addSets(subtractSets(held, r.from), r.to);
       relabels.push(r);
     } else {
       const tasks = op.type === 'LAUNCH_GROUP' ? ((op as { launch_group?: { task_group?: { tasks?: TaskInfo[] } } }).launch_group?.task_group?.tasks ?? []) : [];
       for (const t of tasks) sendUntracked(m, f, t, 'TASK_ERROR', `Operation ${op.type} is not supported`, 'REASON_TASK_INVALID');
-      if (tasks.length === 0) errors.push(`Operation ${op.type} is not supported yet; it was ignored`);
+      if (tasks.length === 0) dropped.push({ type: op.type, message: `operation ${op.type} is not supported` });
     }
   }
-  for (const e of errors) f.stream?.send(errorEvent(e));
+  // As Mesos' Master::drop: "no direct feedback to the framework when an operation is dropped" —
+  // it sees the resources come back in later offers. (An ERROR event would tell a Mesos scheduler
+  // to abort.) The operator sees it in the log and the metric.
+  for (const d of dropped) {
+    m.metrics.operationsDropped.inc({ type: d.type });
+    m.log.warn({ frameworkId: fid, operation: d.type }, `Dropping ${d.type} offer operation from framework ${fid}: ${d.message}`);
+  }
 
   const ops: WriteOp[] = [];
   if (relabels.length) {

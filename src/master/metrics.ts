@@ -12,6 +12,10 @@ export class MasterMetrics {
   readonly invalidCalls = new Counter({
     name: 'spillway_scheduler_calls_rejected_total', help: 'Scheduler calls answered with a 4xx', labelNames: ['status'], registers: [this.registry],
   });
+  readonly operationsDropped = new Counter({
+    name: 'spillway_offer_operations_dropped_total', help: 'ACCEPT operations dropped as invalid or unsupported (the framework gets no event, as in Mesos)',
+    labelNames: ['type'], registers: [this.registry],
+  });
   readonly agentsRemoved = new Counter({ name: 'spillway_agents_removed_total', help: 'Agents removed after missing pings', registers: [this.registry] });
   readonly interruptionNotices = new Counter({
     name: 'spillway_agent_interruption_notices_total', help: 'Interruption notices agents read from their cloud (Spot interruption, preemption); each agent counted once',
