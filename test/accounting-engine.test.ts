@@ -273,8 +273,40 @@ test('the FOCUS CSV parses, and the BilledCost of each period adds up to the tab
       x_FrameworkName: 'fw-batch-name', x_CapacityType: 'spot',
     });
     t.regex(spot.ChargePeriodStart, /^\d{4}-\d\d-\d\dT\d\d:00:00Z$/);
+    // The priced unit is a machine-hour; each row holds its share, and unit price × quantity = cost.
+    for (const r of records) {
+      t.is(r.PricingUnit, 'Hours');
+      close(t, Number(r.ListUnitPrice) * Number(r.PricingQuantity), Number(r.ListCost), 'ListUnitPrice × PricingQuantity = ListCost');
+      close(t, Number(r.ContractedUnitPrice) * Number(r.PricingQuantity), Number(r.ContractedCost), 'ContractedUnitPrice × PricingQuantity = ContractedCost');
+    }
+    t.like(spot, { ListUnitPrice: '0.192', ContractedUnitPrice: '0.0675', SkuId: 'aws-ec2/m5.xlarge', SkuPriceId: 'aws-ec2/m5.xlarge/spot/us-east-1' });
+    // r1 was there both hours: its rows (web's half and the idle half) add up to 2 machine-hours.
+    close(t, sum((r) => r.ResourceName === '10.0.0.1', 'PricingQuantity'), 2, `${period}: r1's machine-hours`);
+    t.like(records.find((r) => r.ResourceName === '10.0.0.1' && r.x_Role === 'web')!, { ListUnitPrice: '0.4', ContractedUnitPrice: '0.4' });
     t.is(records.find((r) => r.x_Pool === 'rack' && r.x_Role === IDLE)!.PricingCategory, 'Other');
   }
+});
+
+test('an hour rolled up before machine-hours were recorded still reads; its FOCUS unit prices are left empty', (t) => {
+  const rollup = new HourRollup(T);
+  for (const smp of scriptedSamples(model).filter((x) => x.start < T + HOUR)) rollup.addSample(smp);
+  const [key, value] = rollup.fields().find(([, v]) => !v.includes('"'))!;
+  const old = JSON.stringify((JSON.parse(value) as number[]).slice(0, 13)); // the 13 measures of before
+  const row = rollupRow(T, key, old);
+  t.is(row.m.length, 14);
+  t.is(row.m[13], 0);
+  t.deepEqual(row.m.slice(0, 13), JSON.parse(old));
+  const warned = rollupRow(T, key, JSON.stringify([...JSON.parse(old), 'no price']));
+  t.is(warned.warn, 'no price');
+  t.is(warned.m.length, 14);
+  let text = '';
+  const w = new FocusCsvWriter({ from: T, to: T + HOUR }, 'hour', (c) => { text += c; }, { account: clusterBillingAccount('prod') });
+  w.header();
+  w.add(row);
+  w.end();
+  const [record] = parse(text, { columns: true }) as Record<string, string>[];
+  t.like(record, { PricingQuantity: '0', PricingUnit: 'Hours', ListUnitPrice: '', ContractedUnitPrice: '' });
+  t.not(record.BilledCost, '');
 });
 
 test('CSV fields follow RFC 4180 and defuse spreadsheet formulas', (t) => {

@@ -116,6 +116,8 @@ export interface SliceInput {
 export interface SliceCost {
   cost: number;
   listCost: number;
+  /** Machine-hours this slice stands for (its share of the machine × hours): FOCUS PricingQuantity. */
+  hours: number;
 }
 
 export interface SampleCost {
@@ -144,14 +146,16 @@ export function splitCost(input: {
   const weights = input.slices.map((s) => weightOf(capped(s.allocated, input.total), input.split));
   const sum = weights.reduce((a, b) => a + b, 0);
   const scale = whole > 0 ? (sum > whole ? 1 / sum : 1 / whole) : 0;
-  const slices = weights.map((w) => ({ cost: present * w * scale, listCost: presentList * w * scale }));
+  const presentHours = input.presentSeconds / 3600;
+  const slices = weights.map((w) => ({ cost: present * w * scale, listCost: presentList * w * scale, hours: presentHours * w * scale }));
   const allocated = slices.reduce((a, s) => a + s.cost, 0);
   const allocatedList = slices.reduce((a, s) => a + s.listCost, 0);
+  const allocatedHours = slices.reduce((a, s) => a + s.hours, 0);
   return {
     cost: present + topUp,
     listCost: presentList + topUpList,
     slices,
-    idle: { cost: present - allocated + topUp, listCost: presentList - allocatedList + topUpList },
+    idle: { cost: present - allocated + topUp, listCost: presentList - allocatedList + topUpList, hours: presentHours - allocatedHours + input.topUpSeconds / 3600 },
   };
 }
 

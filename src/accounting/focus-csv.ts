@@ -10,7 +10,7 @@ import { M, MEASURE_COUNT, addMeasures, dimsKey, type Measures, type RowDims, ty
 export const FOCUS_COLUMNS = [
   'BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd',
   'ChargePeriodStart', 'ChargePeriodEnd', 'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargeFrequency',
-  'ConsumedQuantity', 'ConsumedUnit', 'PricingCategory', 'ProviderName', 'PublisherName', 'InvoiceIssuerName',
+  'ConsumedQuantity', 'ConsumedUnit', 'PricingCategory', 'PricingQuantity', 'PricingUnit', 'ListUnitPrice', 'ContractedUnitPrice', 'SkuId', 'SkuPriceId', 'ProviderName', 'PublisherName', 'InvoiceIssuerName',
   'RegionId', 'RegionName', 'AvailabilityZone', 'ResourceId', 'ResourceName', 'ResourceType', 'ServiceCategory', 'ServiceName',
   'x_Ownership', 'x_Pool', 'x_Provider', 'x_InstanceType', 'x_CapacityType', 'x_AgentId', 'x_Role', 'x_FrameworkId', 'x_FrameworkName',
   'x_AllocatedCost', 'x_IdleCost', 'x_Utilization', 'x_CapacityCoreHours', 'x_AllocatedCoreHours', 'x_UsedCoreHours',
@@ -64,7 +64,7 @@ function billingPeriod(t: number): [number, number] {
   return [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)];
 }
 
-function record(d: RowDims, m: Measures, start: number, end: number, account: BillingAccount, warn: string | undefined): (string | number)[] {
+function record(d: RowDims, m: Measures, start: number, end: number, account: BillingAccount, warn: string | undefined): (string | number | null)[] {
   const [bStart, bEnd] = billingPeriod(start);
   const idle = d.role === IDLE;
   const what = d.type ? `${d.type} (${d.cap})` : `machine (${d.cap})`;
@@ -74,10 +74,18 @@ function record(d: RowDims, m: Measures, start: number, end: number, account: Bi
   const provider = PROVIDER_NAMES[d.prov] ?? d.prov;
   // No commitment or negotiated discounts: EffectiveCost and ContractedCost are the billed cost
   // (for spot, the spot price charged; ListCost is the on-demand price).
+  // The priced unit is an hour of the machine; a row holds its share of them (PricingQuantity), so
+  // unit price × PricingQuantity = cost, as FOCUS requires. Rows rolled up before machine-hours
+  // were recorded have none: their unit prices are left empty rather than made up.
+  const hours = m[M.machineHours];
+  // 8 decimals: the sums behind the quotient are stored to a billionth, and price lists quote no finer.
+  const unit = (cost: number): number | null => (hours > 0 ? Number((cost / hours).toFixed(8)) : null);
+  const sku = `${d.prov}/${d.type || 'machine'}`;
   return [
     num(m[M.cost]), num(m[M.cost]), num(m[M.listCost]), num(m[M.cost]), account.id, account.name, d.cur, iso(bStart), iso(bEnd),
     iso(start), iso(end), 'Usage', '', description, 'Usage-Based',
-    num(m[M.capCpu]), 'Core-Hours', PRICING[d.cap], provider, provider, provider,
+    num(m[M.capCpu]), 'Core-Hours', PRICING[d.cap], num(hours), 'Hours', unit(m[M.listCost]), unit(m[M.cost]), sku, `${sku}/${d.cap}/${d.region || 'none'}`,
+    provider, provider, provider,
     d.region, d.region, d.zone, d.res, d.host, RESOURCE_TYPES[d.prov] ?? 'Agent', 'Compute', SERVICE_NAMES[d.prov] ?? d.prov,
     d.own, d.pool, d.prov, d.type, d.cap, d.agent, d.role, d.fw, d.fwName,
     num(m[M.allocatedCost]), num(m[M.idleCost]), num(m[M.capCpu] > 0 ? m[M.usedCpu] / m[M.capCpu] : 0),

@@ -13,14 +13,19 @@ export interface RowDims extends AgentDims {
 
 export const DIM_KEYS = ['agent', 'host', 'res', 'pool', 'own', 'prov', 'type', 'cap', 'region', 'zone', 'cur', 'role', 'fw', 'fwName'] as const;
 
-/** Measures, by index: hours of capacity / allocation / use (cpus in core-hours, mem in GiB-hours) and money. */
+/**
+ * Measures, by index: hours of capacity / allocation / use (cpus in core-hours, mem in GiB-hours),
+ * money, and machine-hours (the row's share of its machine × hours: what the hourly price is paid
+ * for). New measures go at the end: stored rollups with fewer read as 0 for the missing ones.
+ */
 export const M = {
   capCpu: 0, capMem: 1, capGpu: 2,
   allocCpu: 3, allocMem: 4, allocGpu: 5,
   usedCpu: 6, usedMem: 7, usedGpu: 8,
   cost: 9, listCost: 10, allocatedCost: 11, idleCost: 12,
+  machineHours: 13,
 } as const;
-export const MEASURE_COUNT = 13;
+export const MEASURE_COUNT = 14;
 export type Measures = number[];
 
 export interface UsageRow {
@@ -75,6 +80,7 @@ function addSlice(m: Measures, sl: SliceTuple, h: number): void {
   m[M.capGpu] += g; m[M.allocGpu] += g;
   m[M.usedCpu] += sl[6] * h; m[M.usedMem] += (sl[7] / 1024) * h; m[M.usedGpu] += sl[8] * h;
   m[M.cost] += sl[9]; m[M.listCost] += sl[10]; m[M.allocatedCost] += sl[9];
+  m[M.machineHours] += sl[11] ?? 0;
 }
 
 function addIdle(m: Measures, s: Sample, aC: number, aM: number, aG: number, h: number): void {
@@ -82,6 +88,7 @@ function addIdle(m: Measures, s: Sample, aC: number, aM: number, aG: number, h: 
   m[M.capMem] += (Math.max(0, s.total[1] - aM) / 1024) * h;
   m[M.capGpu] += Math.max(0, s.total[2] - aG) * h;
   m[M.cost] += s.idle[0]; m[M.listCost] += s.idle[1]; m[M.idleCost] += s.idle[0];
+  m[M.machineHours] += s.idle[2] ?? 0;
 }
 
 // ---- hourly rollups ---------------------------------------------------------------------------
@@ -170,6 +177,10 @@ export function rollupRow(hour: number, key: string, value: string, cache?: Map<
     dims = dimsFromKey(key);
     cache?.set(key, dims);
   }
-  if (arr.length === MEASURE_COUNT) return { dims, start: hour, m: arr as number[] };
-  return { dims, start: hour, m: arr.slice(0, MEASURE_COUNT) as number[], warn: String(arr[MEASURE_COUNT]) };
+  // [measures…, warning?], with as many measures as there were when the hour was rolled up.
+  const warned = typeof arr[arr.length - 1] === 'string';
+  if (!warned && arr.length === MEASURE_COUNT) return { dims, start: hour, m: arr as number[] };
+  const m = (warned ? arr.slice(0, -1) : arr) as number[];
+  while (m.length < MEASURE_COUNT) m.push(0);
+  return warned ? { dims, start: hour, m, warn: String(arr[arr.length - 1]) } : { dims, start: hour, m };
 }

@@ -33,8 +33,11 @@ export interface AgentSnapshot {
   tasks: readonly TaskSnapshot[];
 }
 
-/** [role, frameworkId, frameworkName, alloc cpus, mem, gpus, used cpus, mem, gpus, cost, listCost] */
-export type SliceTuple = [string, string, string, number, number, number, number, number, number, number, number];
+/**
+ * [role, frameworkId, frameworkName, alloc cpus, mem, gpus, used cpus, mem, gpus, cost, listCost,
+ * machine-hours]. Samples stored before machine-hours were recorded lack the last element.
+ */
+export type SliceTuple = [string, string, string, number, number, number, number, number, number, number, number, number?];
 
 /** What a sample says about the machine itself; every usage row carries it too (rows.ts). */
 export interface AgentDims {
@@ -71,8 +74,8 @@ export interface Sample extends AgentDims {
   /** 'estimator' (agent-measured slack) or 'running' (allocated to running tasks). */
   usedBy: 'estimator' | 'running';
   slices: SliceTuple[];
-  /** Idle: [cost, listCost] (unallocated capacity + billing top-up). */
-  idle: [number, number];
+  /** Idle: [cost, listCost, machine-hours] (unallocated capacity + billing top-up; older samples lack the hours). */
+  idle: [number, number, number?];
   cost: number;
   listCost: number;
   warn?: string;
@@ -127,14 +130,14 @@ export function buildSample(agent: AgentSnapshot, cls: AgentClass, start: number
   const slices: SliceTuple[] = list.map((g, i) => [
     g.role, g.fw, g.name, g.alloc.cpus, g.alloc.mem, g.alloc.gpus,
     round(g.running.cpus * scale.cpus), round(g.running.mem * scale.mem), round(g.running.gpus * scale.gpus),
-    costs.slices[i].cost, costs.slices[i].listCost,
+    costs.slices[i].cost, costs.slices[i].listCost, costs.slices[i].hours,
   ]);
   return {
     v: 1, agent: agent.id, host: agent.hostname, start, len: lenSeconds, present, billed: present + topUp, since: agent.registeredAt,
     pool: cls.pool, own: cls.ownership, prov: cls.provider, type: cls.instanceType, cap: cls.capacityType,
     region: cls.region, zone: cls.zone, res: cls.resourceId, cur: model.currency, hourly: cls.hourly, list: cls.listHourly,
     total: [agent.total.cpus, agent.total.mem, agent.total.gpus], alloc: [alloc.cpus, alloc.mem, alloc.gpus], used: [used.cpus, used.mem, used.gpus],
-    usedBy, slices, idle: [costs.idle.cost, costs.idle.listCost], cost: costs.cost, listCost: costs.listCost,
+    usedBy, slices, idle: [costs.idle.cost, costs.idle.listCost, costs.idle.hours], cost: costs.cost, listCost: costs.listCost,
     ...(cls.warning ? { warn: cls.warning } : {}),
   };
 }
