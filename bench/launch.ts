@@ -29,7 +29,8 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../src/common/logger.ts';
 import { runMaster } from '../src/master/run-master.ts';
 import { resources } from '../src/resources/resources.ts';
-import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
+import { SimulatedAgent, type AgentCallTransport } from '../src/sim/simulated-agent.ts';
+import { PipelinedClient } from './lib/pipelined-client.ts';
 import { freePort, startRedis, type RedisProcess } from '../src/up/redis-process.ts';
 import { installSignalHandlers, onCleanup, runCleanups, shuttingDown } from './lib/cleanup.ts';
 import { childPids, machineBusyMs, machineCpuMs, processCpu, processCpuMs, selfCpuMs } from './lib/cpu.ts';
@@ -50,10 +51,13 @@ const TARGETS: Record<Mode, { tasks_per_s: number; p99_ms?: number }> = {
 
 const DEFAULTS: Record<Mode, { tasks: number; agents: number; taskCpus: number; taskMem: number; agentCpus: number; agentMem: number }> = {
   e2e: { tasks: 2000, agents: 3, taskCpus: 0.1, taskMem: 32, agentCpus: 8, agentMem: 8192 },
-  // 0.1 cpus per agent = 10 tasks per offer, 200 in flight: the best throughput measured (see
-  // docs/BENCHMARKS.md); larger agents only add queueing (latency) without adding throughput.
-  master: { tasks: 20000, agents: 20, taskCpus: 0.01, taskMem: 1, agentCpus: 0.1, agentMem: 100_000 },
+  // 0.1 cpus per agent = 10 tasks per offer; 10 agents = 100 tasks in flight: the throughput at the
+  // p99 target (docs/BENCHMARKS.md). More in flight adds queueing (latency) but little throughput.
+  master: { tasks: 20000, agents: 10, taskCpus: 0.01, taskMem: 1, agentCpus: 0.1, agentMem: 100_000 },
 };
+
+/** Connections the simulated agents' calls are pipelined on (their streams have their own). */
+const AGENT_CALL_CONNECTIONS = 4;
 
 const log = (s: string): void => { process.stderr.write(`[bench:launch] ${s}\n`); };
 
@@ -167,8 +171,10 @@ async function startMaster(dir: string, s: Settings): Promise<MasterHandle> {
     '--allocation-interval', String(s.allocationIntervalMs), '--body-limit', '64mb'], logFile, execArgv);
   // SIGINT: the master stops cleanly (and writes its CPU profile when asked for one).
   onCleanup('master process', () => stopChild(child, 'SIGINT'));
-  await waitUntil('the master to listen', 30_000,
-    async () => (await fetch(`${url}/health`).then((r) => r.text().then(() => r.ok), () => false)),
+  // Leading and recovered: /health answers as soon as it listens, the APIs only then (503 before).
+  const health = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_HEALTH"}' };
+  await waitUntil('the master to lead', 30_000,
+    async () => (await fetch(`${url}/api/v1`, health).then((r) => r.text().then(() => r.ok), () => false)),
     () => exited(child, 'master', logFile));
   log(`master process pid ${child.pid} on ${url} (allocation interval ${s.allocationIntervalMs} ms${s.masterCpuProf ? `, CPU profile to ${s.masterCpuProf}` : ''})`);
   return { url, pid: child.pid, redis };
@@ -288,9 +294,16 @@ async function masterOnly(dir: string, s: Settings): Promise<Measured> {
     if (restore) onCleanup('fetch connection pool', restore);
     else log('could not bound fetch connections (no global dispatcher found); simulated agents use Node defaults');
   }
+  // The agents' UPDATE calls go pipelined on a few connections, as the framework's calls do: with
+  // fetch, the benchmark's own cost per call would crowd the master off the machine's two cores.
+  const agentCalls = new PipelinedClient(new URL('/api/v1/agent', m.url), AGENT_CALL_CONNECTIONS, (e) => log(`agent call connection failed: ${e.message}`));
+  onCleanup('agent call connections', () => agentCalls.close());
+  const post: AgentCallTransport = (_url, body, { 'Content-Type': _type, ...headers }) => new Promise((resolve, reject) => {
+    agentCalls.post(body, headers, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
+  });
   for (let i = 0; i < s.agents; i++) {
     const a = new SimulatedAgent({
-      master: m.url, hostname: `sim-${i}`, behaviour: 'finish',
+      master: m.url, hostname: `sim-${i}`, behaviour: 'finish', post,
       resources: resources({ cpus: s.agentCpus, mem: s.agentMem, disk: 100_000 }, [[31000, 32000]]),
     });
     await a.start();

@@ -2,6 +2,7 @@
 // endpoints served straight from node:http. A replica (src/ha/replica.ts) serves one per term.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import { coalesceWrites } from './coalesced-writes.ts';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -106,5 +107,6 @@ export function createMasterApp(master: Master, log: Logger, opts: MasterAppOpti
 export function newMasterServer(handle: RequestListener, tls: Pick<TlsMaterial, 'cert' | 'key'> | undefined): Server {
   const s = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, handle) : createServer(handle);
   s.keepAliveTimeout = 5_000;
+  s.on(tls ? 'secureConnection' : 'connection', coalesceWrites);
   return s;
 }
