@@ -62,6 +62,31 @@ test('an answer with Connection: close arrives whole before the connection ends'
   t.is(text.slice(text.indexOf('\r\n\r\n') + 4), 'x'.repeat(100_000));
 });
 
+test('a large streamed answer to a slow reader arrives whole: back-pressure pauses it and drain resumes it', async (t) => {
+  const { Readable } = await import('node:stream');
+  const total = 8 * 1024 * 1024;
+  const s = await serve((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': total });
+    let sent = 0;
+    Readable.from((function* () { while (sent < total) { const n = Math.min(16 * 1024, total - sent); sent += n; yield Buffer.alloc(n, 0x7a); } })()).pipe(res);
+  });
+  t.teardown(() => s.server.close());
+  const received = await new Promise<number>((resolve, reject) => {
+    const c = net.connect(s.port, '127.0.0.1', () => c.write(post('/', '{}')));
+    let bytes = 0;
+    let head = true;
+    c.on('data', (d: Buffer) => {
+      if (head) { const i = d.indexOf('\r\n\r\n'); head = false; d = d.subarray(i + 4); }
+      bytes += d.length;
+      if (bytes >= total) { c.destroy(); resolve(bytes); return; }
+      c.pause(); // a slow reader
+      setTimeout(() => c.resume(), 1);
+    });
+    c.on('error', reject);
+  });
+  t.is(received, total);
+});
+
 test('a reader that does not read still pushes back: write() returns false past the high-water mark', async (t) => {
   let refused = false;
   const s = await serve((_req, res) => {

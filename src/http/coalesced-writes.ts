@@ -24,6 +24,8 @@ export function coalesceWrites(socket: Socket): void {
   let encodings: BufferEncoding[] = [];
   let queuedBytes = 0;
   let ending = false;
+  /** A write here said "wait": a 'drain' must follow, even if the socket itself never filled up. */
+  let owesDrain = false;
   const failed = (err?: Error | null): void => { if (err) socket.destroy(err); };
   // Corked, the writes leave as one writev of the chunks as they are (no copies in JS).
   const flush = (): void => {
@@ -37,6 +39,12 @@ export function coalesceWrites(socket: Socket): void {
     socket.cork();
     for (let i = 0; i < out.length; i++) write(out[i], enc[i], i === out.length - 1 ? failed : undefined);
     socket.uncork();
+    if (owesDrain) {
+      owesDrain = false;
+      // The same bytes usually fill the socket's own buffer too, and it emits 'drain' when it
+      // empties; when they did not (counted differently, or gone at once), nobody would.
+      if (!socket.writableNeedDrain) process.nextTick(() => socket.emit('drain'));
+    }
   };
   socket.write = ((chunk: Chunk, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean => {
     const callback = typeof encoding === 'function' ? encoding : cb;
@@ -47,7 +55,9 @@ export function coalesceWrites(socket: Socket): void {
     encodings.push(enc);
     queuedBytes += typeof chunk === 'string' ? chunk.length : chunk.byteLength;
     if (callback) process.nextTick(callback);
-    return socket.writableLength + queuedBytes < socket.writableHighWaterMark;
+    const ok = socket.writableLength + queuedBytes < socket.writableHighWaterMark;
+    if (!ok) owesDrain = true;
+    return ok;
   }) as Socket['write'];
   // What was written before end() goes before the end (and end's own data goes straight out).
   socket.end = ((...args: unknown[]): Socket => {
