@@ -1,7 +1,7 @@
 // Allocation policies through the real APIs: weights, quota, reservations, revocable resources,
 // optimistic offers and per-role REVIVE/SUPPRESS — a real master on a real Redis with simulated
 // agents speaking the agent protocol; frameworks speak raw Mesos v1 HTTP.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { RawFramework, scalarRes, type Event } from './helpers/raw-framework.ts';
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
@@ -166,14 +166,19 @@ test('reserved resources are offered only to their role; RESERVE/UNRESERVE opera
   t.false(back.some((r: Event) => r.reservations?.[0]?.type === 'DYNAMIC'));
 });
 
-test('a framework RESERVEs from its offer and launches on the reservation; it survives a master restart', async (t) => {
+/** A master, one 4-cpu agent and a framework in role `db` (principal `db-principal`) holding its first offer. */
+async function dbFrameworkWithOffer(t: ExecutionContext): Promise<{ m: InProcessMaster; agent: SimulatedAgent; fw: RawFramework; offer: Event }> {
   const m = await inProcessMaster();
   const agent = new SimulatedAgent({ master: m.url, behaviour: 'run', resources: resources({ cpus: 4, mem: 1024 }) });
   t.teardown(async () => { agent.stop(); await m.shutdown(); });
   await agent.start();
   const fw = await framework(m, { name: 'db', roles: ['db'], principal: 'db-principal' });
   t.teardown(() => fw.close());
-  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  return { m, agent, fw, offer: (await fw.next(offersEvent)).offers.offers[0] };
+}
+
+test('a framework RESERVEs from its offer and launches on the reservation; it survives a master restart', async (t) => {
+  const { m, agent, fw, offer } = await dbFrameworkWithOffer(t);
   const reserved = [{ ...scalarRes('cpus', 2), reservations: [{ type: 'DYNAMIC', role: 'db', principal: 'db-principal' }] }];
   await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [
     { type: 'RESERVE', reserve: { resources: reserved } },
@@ -200,13 +205,7 @@ test('a framework RESERVEs from its offer and launches on the reservation; it su
 });
 
 test('an invalid or unsupported operation in an ACCEPT is dropped as Mesos drops it: no ERROR event, the rest is done, the metric counts it', async (t) => {
-  const m = await inProcessMaster();
-  const agent = new SimulatedAgent({ master: m.url, behaviour: 'run', resources: resources({ cpus: 4, mem: 1024 }) });
-  t.teardown(async () => { agent.stop(); await m.shutdown(); });
-  await agent.start();
-  const fw = await framework(m, { name: 'db', roles: ['db'], principal: 'db-principal' });
-  t.teardown(() => fw.close());
-  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  const { m, fw, offer } = await dbFrameworkWithOffer(t);
   const from = fw.events.length;
   const elsewhere = [{ ...scalarRes('cpus', 1), reservations: [{ type: 'DYNAMIC', role: 'elsewhere', principal: 'db-principal' }] }];
   const accepted = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [
