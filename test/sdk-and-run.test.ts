@@ -87,13 +87,14 @@ test.serial('SDK: a scheduler replaced by a failover stops, as Mesos\' driver ab
   first.on('error', (m) => firstEvents.push(`error: ${m}`));
   first.on('retrying', () => firstEvents.push('retrying'));
   first.on('subscribed', () => firstEvents.push('subscribed'));
+  first.on('disconnected', (e) => firstEvents.push(`disconnected: ${e?.message}`));
   await first.subscribe();
   const id = first.frameworkId!;
   const second = new SchedulerClient({ master: c.masterUrl, framework: { ...framework, id: { value: id } } });
   second.on('error', () => { /* asserted through first */ });
   await second.subscribe();
   await new Promise((r) => setTimeout(r, 1500)); // several of first's retry backoffs, had it retried
-  t.deepEqual(firstEvents, ['subscribed', 'error: Framework failed over'], 'the replaced scheduler did not take the framework back');
+  t.deepEqual(firstEvents, ['subscribed', 'error: Framework failed over', 'disconnected: Framework failed over'], 'the replaced scheduler did not take the framework back');
   await second.revive(); // still the subscribed one
   await second.teardown();
 
@@ -102,6 +103,8 @@ test.serial('SDK: a scheduler replaced by a failover stops, as Mesos\' driver ab
   late.on('error', (m) => errors.push(m));
   await t.throwsAsync(late.subscribe(), { message: 'SUBSCRIBE refused: Framework has been removed' });
   t.deepEqual(errors, ['Framework has been removed']);
+  const unheard = new SchedulerClient({ master: c.masterUrl, framework: { ...framework, id: { value: id } } }); // no 'error' listener
+  await t.throwsAsync(unheard.subscribe(), { message: 'SUBSCRIBE refused: Framework has been removed' });
 });
 
 test('status summary: staging, starting and killing tasks are active but not running', (t) => {

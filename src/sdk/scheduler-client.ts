@@ -28,6 +28,10 @@ export interface SchedulerEvents {
   failure: [{ agent_id?: { value: string }; executor_id?: { value: string }; status?: number }];
   error: [string];
   heartbeat: [];
+  /**
+   * The stream ended. It is subscribed again after a backoff (`retrying`) — unless the master
+   * refused this scheduler (an ERROR, then the end: "Framework failed over"): then the client is closed.
+   */
   disconnected: [Error | undefined];
   /** A SUBSCRIBE failed (the master unreachable, 5xx, the stream broke) and is tried again after a backoff. */
   retrying: [Error];
@@ -63,7 +67,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   private subscribedOnce: Promise<void> | undefined;
   /** The message of the current stream's last event when it was an ERROR. */
   private lastError: string | undefined;
-  private subscribedOnStream = false;
+  private everSubscribed = false;
 
   constructor(private readonly opts: SchedulerClientOptions) {
     super();
@@ -120,7 +124,6 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     }
     this.streamId = res.headers.get('Mesos-Stream-Id') ?? undefined;
     this.lastError = undefined;
-    this.subscribedOnStream = false;
     const decoder = new RecordIODecoder();
     let broke: Error | undefined;
     try {
@@ -140,7 +143,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       // does this client: subscribing again would only be refused again, or take the framework
       // back from the scheduler that replaced this one.
       this.close();
-      if (!this.subscribedOnStream) throw new Error(`SUBSCRIBE refused: ${refusal}`);
+      if (!this.everSubscribed) throw new Error(`SUBSCRIBE refused: ${refusal}`); // subscribe() rejects
+      this.emit('disconnected', new Error(refusal));
       return;
     }
     this.masters.fail(); // the leader we were on may be gone: start with the next replica
@@ -186,7 +190,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     this.alive();
     // Only an ERROR that is the stream's last event ends the client (see connect).
     this.lastError = ev.type === 'ERROR' ? String(ev.error?.message ?? ev.message) : undefined;
-    if (ev.type === 'SUBSCRIBED') this.subscribedOnStream = true;
+    if (ev.type === 'SUBSCRIBED') this.everSubscribed = true;
     switch (ev.type) {
       case 'SUBSCRIBED':
         this.frameworkId = ev.subscribed.framework_id.value;
@@ -213,7 +217,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
         this.emit('failure', ev.failure);
         break;
       case 'ERROR':
-        this.emit('error', ev.error?.message ?? ev.message);
+        // Unheard, an 'error' event would throw here, inside the stream's read loop.
+        if (this.listenerCount('error') > 0) this.emit('error', ev.error?.message ?? ev.message);
         break;
       case 'HEARTBEAT':
         this.emit('heartbeat');
