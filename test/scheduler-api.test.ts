@@ -7,6 +7,7 @@ import { RawFramework, rawPost, scalarRes, type Event } from './helpers/raw-fram
 import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
 import { SimulatedAgent } from '../src/sim/simulated-agent.ts';
 import { resources } from '../src/resources/resources.ts';
+import { RawAgent } from './helpers/raw-agent.ts';
 
 let m: InProcessMaster;
 let agent: SimulatedAgent;
@@ -35,6 +36,18 @@ async function subscribed(info: object = INFO, autoAck = true): Promise<RawFrame
 function launch(fw: RawFramework, offer: Event, tasks: object[]) {
   return fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: tasks } }], filters: { refuse_seconds: 0 } } });
 }
+
+/** A v1 operator API call (POST /api/v1), answered as JSON. */
+async function operator(type: string): Promise<Event> {
+  const res = await fetch(`${m.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type }) });
+  return await res.json() as Event;
+}
+
+/** Every framework the master knows (subscribed, disconnected or removed), by id. */
+const frameworkIds = (r: Event): string[] => [...r.get_frameworks.frameworks, ...r.get_frameworks.completed_frameworks].map((f: Event) => f.framework_info.id.value).sort();
+/** Every task the master knows, in every list, with its state. */
+const taskStates = (r: Event): string[] => Object.values(r.get_tasks as Record<string, Event[]>).flat()
+  .map((x) => `${x.framework_id.value}/${x.task_id.value}:${x.state}`).sort();
 
 const task = (id: string, offer: Event, res: object[] = [scalarRes('cpus', 0.5), scalarRes('mem', 64)]) => ({
   name: id, task_id: { value: id }, agent_id: offer.agent_id, resources: res, command: { value: 'true' },
@@ -107,8 +120,37 @@ test.serial('RECONCILE answers explicit and implicit queries from the master sta
   fw.close();
 });
 
+test.serial('SHUTDOWN of a command task\'s executor (its id is the task id) kills the running task: TASK_KILLED', async (t) => {
+  const fw = await subscribed({ ...INFO, name: 'shutdown' });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  await launch(fw, offer, [task('sd-1', offer)]);
+  await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'sd-1' && e.update.status.state === 'TASK_RUNNING');
+  t.true(agent.running.has(`${fw.frameworkId}/sd-1`), 'running on the agent');
+  // As Mesos: an executor the named agent does not run is ignored — no status update, nothing killed.
+  const from = fw.events.length;
+  t.is((await fw.call({ type: 'SHUTDOWN', shutdown: { executor_id: { value: 'no-such-executor' }, agent_id: offer.agent_id } })).status, 202);
+  t.is((await fw.call({ type: 'SHUTDOWN', shutdown: { executor_id: { value: 'sd-1' }, agent_id: { value: 'another-agent' } } })).status, 202);
+  t.is((await fw.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'sd-1' } }] } })).status, 202);
+  const answer = await fw.next((e) => e.type === 'UPDATE' && e.update.status.reason === 'REASON_RECONCILIATION', 5000, from);
+  t.is(answer.update.status.state, 'TASK_RUNNING', 'still running');
+  t.false(fw.events.slice(from).some((e) => e.type === 'UPDATE' && e.update.status.reason !== 'REASON_RECONCILIATION'), 'no update for the ignored shutdowns');
+  const res = await fw.call({ type: 'SHUTDOWN', shutdown: { executor_id: { value: 'sd-1' }, agent_id: offer.agent_id } });
+  t.is(res.status, 202, res.body);
+  const killed = await fw.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'sd-1' && e.update.status.state !== 'TASK_RUNNING', 5000);
+  t.is(killed.update.status.state, 'TASK_KILLED');
+  t.is(killed.update.status.agent_id.value, agent.agentId);
+  t.false(agent.running.has(`${fw.frameworkId}/sd-1`), 'the agent was told to kill it');
+  const tk = (await operator('GET_TASKS')).get_tasks.completed_tasks.find((x: Event) => x.task_id.value === 'sd-1' && x.framework_id.value === fw.frameworkId);
+  t.is(tk?.state, 'TASK_KILLED');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
 test.serial('bad requests get the status codes the Mesos docs give and change nothing', async (t) => {
   const post = (body: string, headers: Record<string, string> = { 'Content-Type': 'application/json' }) => rawPost(m.url, '/api/v1/scheduler', body, headers);
+  // What the refused calls must leave as it was.
+  const frameworksBefore = frameworkIds(await operator('GET_FRAMEWORKS'));
+  const tasksBefore = taskStates(await operator('GET_TASKS'));
   const malformed = await post('{"type": "SUBSCRIBE",');
   t.is(malformed.status, 400);
   t.regex(malformed.body, /JSON/);
@@ -117,10 +159,13 @@ test.serial('bad requests get the status codes the Mesos docs give and change no
   t.regex(unknown.body, /type/);
   const proto = await post('\x08\x01', { 'Content-Type': 'application/x-protobuf' });
   t.is(proto.status, 415);
+  t.is(proto.body, "Unsupported 'Content-Type': application/x-protobuf; Spillway accepts application/json only");
   const noType = await post('{}', {});
   t.is(noType.status, 400);
+  t.is(noType.body, "Expecting 'Content-Type' to be present");
   const huge = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y'.repeat(100_000) } } }));
   t.is(huge.status, 413);
+  t.is(huge.body, 'Request body is larger than the limit: request entity too large');
   const unknownFramework = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'no-such-framework' } }), { 'Content-Type': 'application/json', 'Mesos-Stream-Id': 'x' });
   t.is(unknownFramework.status, 400);
   t.is(unknownFramework.body, 'Framework cannot be found');
@@ -132,19 +177,48 @@ test.serial('bad requests get the status codes the Mesos docs give and change no
   t.regex(missingSub.body, /subscribe/);
   const badRole = await post(JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'x', name: 'y', roles: ['/bad'] } } }));
   t.is(badRole.status, 400);
+  t.deepEqual(frameworkIds(await operator('GET_FRAMEWORKS')), frameworksBefore, 'no refused SUBSCRIBE registered a framework');
 
   const fw = await subscribed();
-  const missing = await fw.call({ type: 'REVIVE' }, { 'Mesos-Stream-Id': '' });
-  t.is(missing.status, 400);
-  t.regex(missing.body, /Mesos-Stream-Id/);
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  const noStream = "All non-subscribe calls should include the 'Mesos-Stream-Id' header";
+  const empty = await fw.call({ type: 'REVIVE' }, { 'Mesos-Stream-Id': '' });
+  t.is(empty.status, 400);
+  t.is(empty.body, noStream);
+  // The header left out altogether, not just empty.
+  const absent = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: fw.frameworkId } }));
+  t.is(absent.status, 400);
+  t.is(absent.body, noStream);
   const wrong = await fw.call({ type: 'REVIVE' }, { 'Mesos-Stream-Id': 'not-my-stream' });
   t.is(wrong.status, 400);
   t.regex(wrong.body, /didn't match/);
   const badAck = await fw.call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: { value: 'a' }, task_id: { value: 't' }, uuid: 'short' } });
   t.is(badAck.status, 400);
-  const nonNumeric = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [{ value: 'x' }], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ name: 'n', task_id: { value: 'n' }, agent_id: { value: 'a' }, resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 'lots' } }], command: { value: 'true' } }] } }] } });
+  // Bad scalars in an ACCEPT of the framework's real offer: refused before the offer is touched.
+  const acceptOf = (res: object[]) => JSON.stringify({
+    type: 'ACCEPT', framework_id: { value: fw.frameworkId },
+    accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [task('bad-scalar', offer, res)] } }] },
+  });
+  const streamHeaders = { 'Content-Type': 'application/json', 'Mesos-Stream-Id': fw.streamId };
+  const nonNumeric = await post(acceptOf([{ name: 'cpus', type: 'SCALAR', scalar: { value: 'lots' } }]), streamHeaders);
   t.is(nonNumeric.status, 400);
   t.regex(nonNumeric.body, /scalar\.value/);
+  // 1e400 is valid JSON that parses to Infinity (JSON.stringify cannot write it: spliced in as text).
+  const infinite = await post(acceptOf([scalarRes('cpus', 0.123456789)]).replace('0.123456789', '1e400'), streamHeaders);
+  t.is(infinite.status, 400);
+  t.regex(infinite.body, /task_infos\.0\.resources\.0\.scalar\.value: .*Infinity/);
+
+  // Nothing came of any of it: no task, no framework but `fw`, its offer still out with all it held.
+  t.deepEqual(taskStates(await operator('GET_TASKS')), tasksBefore, 'no task was created');
+  const frameworks = await operator('GET_FRAMEWORKS');
+  t.deepEqual(frameworkIds(frameworks), [...frameworksBefore, fw.frameworkId].sort());
+  const mine = frameworks.get_frameworks.frameworks.find((f: Event) => f.framework_info.id.value === fw.frameworkId);
+  t.deepEqual(mine.offers.map((o: Event) => o.id.value), [offer.id.value], 'the offer is still outstanding');
+  t.deepEqual(mine.offers[0].resources, offer.resources);
+  const ag = (await operator('GET_AGENTS')).get_agents.agents.find((a: Event) => a.agent_info.id.value === agent.agentId);
+  t.deepEqual(ag.allocated_resources, [], 'no task holds anything');
+  t.is(ag.offered_resources.find((r: Event) => r.name === 'cpus').scalar.value, 4);
+  t.false(fw.events.some((e) => e.type === 'UPDATE'), 'no task update for a refused call');
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
 
@@ -203,8 +277,23 @@ test.serial('invalid ACCEPTs: unknown, used, rescinded and foreign offers; over-
   t.is(steal.state, 'TASK_DROPPED');
   t.regex(steal.message, /another framework/);
 
+  // `a`'s own offer, rescinded (it timed out): accepting it afterwards is refused and launches nothing.
+  m.master.config.offerTimeoutSeconds = 0.2;
+  try {
+    await a.next((e) => e.type === 'RESCIND' && e.rescind.offer_id.value === offerA.id.value, 5000);
+  } finally {
+    m.master.config.offerTimeoutSeconds = 0;
+  }
+  t.is(m.master.state.offers.get(offerA.id.value), undefined, 'the rescinded offer is gone from the book');
+  await a.call({ type: 'ACCEPT', accept: { offer_ids: [offerA.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [task('rescinded', offerA)] } }] } });
+  const rescinded = (await err('rescinded')).update.status;
+  t.is(rescinded.state, 'TASK_LOST');
+  t.is(rescinded.reason, 'REASON_INVALID_OFFERS');
+  t.regex(rescinded.message, /no longer valid/);
+  const tasks = taskStates(await operator('GET_TASKS'));
+  t.false(tasks.some((x) => /\/(rescinded|steal|again|u1|big|neg|nocmd):/.test(x)), 'no refused launch became a task');
+
   // Nothing leaked: the agent's resources are exactly the running task's plus free/offered.
-  await a.call({ type: 'DECLINE', decline: { offer_ids: [offerA.id], filters: { refuse_seconds: 0 } } });
   await a.call({ type: 'KILL', kill: { task_id: { value: 'ok' } } });
   await a.next((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'ok' && e.update.status.state === 'TASK_KILLED');
   await a.call({ type: 'TEARDOWN' });
@@ -237,6 +326,28 @@ test.serial('DECLINE filters the agent for refuse_seconds; REVIVE clears it; SUP
   await fw.call({ type: 'DECLINE', decline: { offer_ids: [o2.id], filters: { refuse_seconds: 0 } } });
   await new Promise((r) => setTimeout(r, 500));
   t.is(fw.events.filter(offersEvent).length, now, 'suppressed: no offers');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+test.serial('DECLINE without filters keeps the agent away for Mesos\' default 5 s, then offers it again', async (t) => {
+  const fw = await subscribed({ ...INFO, name: 'default-refuse' });
+  const offer = (await fw.next(offersEvent)).offers.offers[0];
+  const onAgent = (e: Event) => offersEvent(e) && e.offers.offers.some((o: Event) => o.agent_id.value === agent.agentId);
+  const from = fw.events.length;
+  const declinedAt = Date.now();
+  t.is((await fw.call({ type: 'DECLINE', decline: { offer_ids: [offer.id] } })).status, 202);
+  // For the first 3 s (allocation runs every 100 ms) nothing of the agent comes back to it.
+  while (Date.now() - declinedAt < 3000) {
+    t.false(fw.events.slice(from).some(onAgent), `re-offered ${Date.now() - declinedAt} ms after the DECLINE`);
+    const mine = (await operator('GET_FRAMEWORKS')).get_frameworks.frameworks.find((f: Event) => f.framework_info.id.value === fw.frameworkId);
+    t.deepEqual(mine.offers, [], 'holds no offer while filtered');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const again = await fw.next(onAgent, 10_000, from);
+  const after = Date.now() - declinedAt;
+  t.true(after >= 4500, `re-offered after ${after} ms, before the 5 s filter ended`);
+  t.is(again.offers.offers[0].resources.find((r: Event) => r.name === 'cpus').scalar.value, 4);
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
 });
@@ -426,6 +537,30 @@ test.serial('JSON nulls are fields left out (protobuf JSON), and each event come
     t.notThrows(() => JSON.parse(c.slice(nl + 1)));
   }
   t.is(JSON.parse(chunks[0].slice(chunks[0].indexOf('\n') + 1)).type, 'SUBSCRIBED');
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
+/** An agent spoken by hand that keeps every event of its stream (RawAgent reads only SUBSCRIBED). */
+// Last in the file: the hand-made agent is left to time out after it, and would count as unreachable.
+test.serial('MESSAGE goes both ways: a framework\'s data reaches the agent\'s stream, an executor\'s reaches the framework', async (t) => {
+  const ra = new RawAgent(m.url);
+  t.is((await ra.subscribe({ hostname: '127.0.0.3', resources: [] })).status, 200); // no resources: it changes no offer
+  t.teardown(() => ra.close());
+  const fw = await subscribed({ ...INFO, name: 'messages' });
+  const toAgent = Buffer.from('hello, executor \u2603').toString('base64');
+  const sent = await fw.call({ type: 'MESSAGE', message: { agent_id: { value: ra.agentId }, executor_id: { value: 'exec-1' }, data: toAgent } });
+  t.is(sent.status, 202, sent.body);
+  const atAgent = await ra.next((e) => e.type === 'MESSAGE');
+  t.deepEqual(atAgent.message, { framework_id: { value: fw.frameworkId }, executor_id: { value: 'exec-1' }, data: toAgent });
+
+  const toFramework = Buffer.from('hello, scheduler').toString('base64');
+  const from = fw.events.length;
+  const back = await ra.call({ type: 'MESSAGE', extra: { message: { framework_id: { value: fw.frameworkId }, executor_id: { value: 'exec-1' }, data: toFramework } } });
+  t.is(back.status, 202, back.body);
+  const atFramework = await fw.next((e) => e.type === 'MESSAGE', 5000, from);
+  t.deepEqual(atFramework.message, { agent_id: { value: ra.agentId }, executor_id: { value: 'exec-1' }, data: toFramework });
+  t.is(Buffer.from(atFramework.message.data, 'base64').toString(), 'hello, scheduler');
   await fw.call({ type: 'TEARDOWN' });
   fw.close();
 });

@@ -153,9 +153,14 @@ export async function handleSchedulerCall(m: Master, call: Call, streamId: strin
       return;
     case 'KILL':
       return kill(m, f, call.kill!.task_id.value);
-    case 'SHUTDOWN':
-      // Command tasks run under an executor whose id is the task id.
-      return kill(m, f, call.shutdown!.executor_id.value);
+    case 'SHUTDOWN': {
+      // Command tasks run under an executor whose id is the task id. As in Mesos the shutdown goes
+      // to the named agent, and an executor it does not run is ignored: no status update.
+      const { executor_id, agent_id } = call.shutdown!;
+      const t = m.state.task(fid, executor_id.value);
+      if (!t || t.agentId !== agent_id.value) return;
+      return kill(m, f, executor_id.value);
+    }
     case 'ACKNOWLEDGE':
       if (Buffer.from(call.acknowledge!.uuid, 'base64').length !== 16) throw badRequest("'acknowledge.uuid' is not a valid UUID");
       return m.acknowledge(fid, call.acknowledge!.task_id.value, call.acknowledge!.uuid);

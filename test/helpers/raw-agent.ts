@@ -2,26 +2,32 @@
 // with or without a join token or credential, then calls on that stream.
 import http from 'node:http';
 import https from 'node:https';
+import { RecordIODecoder } from '../../src/mesos/recordio.ts';
 
 export interface Answer { status: number; body: string }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AgentEvent = Record<string, any>;
 
 export class RawAgent {
   agentId = '';
   streamId = '';
   credential = '';
+  /** Every event of the current stream, in order. */
+  readonly events: AgentEvent[] = [];
   private res: http.IncomingMessage | undefined;
 
   constructor(readonly master: string, private readonly tls: { ca?: string } = {}) {}
 
   /** SUBSCRIBE; on 200 resolves after SUBSCRIBED (stream kept open), else with the refusal text. */
-  subscribe(o: { authorization?: string; pool?: string; id?: string; attributes?: Record<string, string>; identity?: object; hostname?: string } = {}): Promise<Answer> {
+  subscribe(o: { authorization?: string; pool?: string; id?: string; attributes?: Record<string, string>; identity?: object; hostname?: string; resources?: object[] } = {}): Promise<Answer> {
     const attributes = Object.entries({ ...(o.pool ? { pool: o.pool } : {}), ...(o.attributes ?? {}) }).map(([name, value]) => ({ name, type: 'TEXT', text: { value } }));
     const body = JSON.stringify({
       type: 'SUBSCRIBE',
       subscribe: {
         agent_info: {
           ...(o.id ? { id: { value: o.id } } : {}), hostname: o.hostname ?? '127.0.0.1', port: 5999, attributes,
-          resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 1 } }, { name: 'mem', type: 'SCALAR', scalar: { value: 128 } }],
+          resources: o.resources ?? [{ name: 'cpus', type: 'SCALAR', scalar: { value: 1 } }, { name: 'mem', type: 'SCALAR', scalar: { value: 128 } }],
         },
         tasks: [], version: 'test', ...(o.identity ? { identity: o.identity } : {}),
       },
@@ -38,16 +44,14 @@ export class RawAgent {
         this.res = res;
         this.streamId = String(res.headers['mesos-stream-id'] ?? '');
         this.credential = String(res.headers['spillway-agent-credential'] ?? '');
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          buf += c;
-          const nl = buf.indexOf('\n');
-          if (nl < 0) return;
-          const ev = JSON.parse(buf.slice(nl + 1, nl + 1 + Number(buf.slice(0, nl)))) as { type: string; subscribed?: { agent_id: { value: string } } };
-          if (ev.type === 'SUBSCRIBED' && !this.agentId) {
-            this.agentId = ev.subscribed!.agent_id.value;
-            resolve({ status: 200, body: '' });
+        const decoder = new RecordIODecoder();
+        res.on('data', (c: Buffer) => {
+          for (const ev of decoder.push(c) as AgentEvent[]) {
+            this.events.push(ev);
+            if (ev.type === 'SUBSCRIBED' && !this.agentId) {
+              this.agentId = ev.subscribed.agent_id.value;
+              resolve({ status: 200, body: '' });
+            }
           }
         });
         res.on('error', () => {});
@@ -70,6 +74,15 @@ export class RawAgent {
       req.on('error', reject);
       req.end(body);
     });
+  }
+
+  /** The first event of the stream that matches, waiting up to `timeoutMs` for it. */
+  async next(pred: (e: AgentEvent) => boolean, timeoutMs = 5000): Promise<AgentEvent> {
+    for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 20))) {
+      const e = this.events.find(pred);
+      if (e) return e;
+      if (Date.now() > end) throw new Error(`the agent saw no such event; it saw ${this.events.map((x) => x.type).join(',')}`);
+    }
   }
 
   close(): void {
