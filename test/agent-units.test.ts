@@ -1,4 +1,5 @@
-// Pure pieces of the agent: exit status decoding, attributes, resource overrides, task env.
+// Pure pieces of the agent: exit status decoding, attributes, resource overrides, task env; and
+// the ports an agent offers by default, from one in-process agent subscribing to a fake master.
 import test from 'ava';
 import { flatten, reservedByRole, unreservedPart } from '../src/resources/resource-set.ts';
 import { agentResources, parseAttributes } from '../agents/agent-resources.ts';
@@ -10,7 +11,7 @@ import { silentLogger } from '../src/common/logger.ts';
 import { commandArgv, describeExit, fromShellStatus } from '../agents/executor/exit-status.ts';
 import { Launcher, requestLine } from '../agents/executor/launcher.ts';
 import { TaskInfoSchema } from '../src/mesos/scheduler-call.ts';
-import { tempWorkDir } from './helpers/agent-test-utils.ts';
+import { agentWithFakeMaster, tempWorkDir } from './helpers/agent-test-utils.ts';
 
 test('shell statuses: 0..128 are exits, 128+N are signal deaths', (t) => {
   t.deepEqual(fromShellStatus(0), { kind: 'exited', status: 0 });
@@ -79,6 +80,29 @@ test('resources: static reservations in the flag, Mesos style; named resources a
   t.deepEqual(reserved.scalars, { cpus: 8, mem: 4096 });
   t.is(set.find((b) => b.reservation)?.reservation?.type, 'STATIC');
   await t.throwsAsync(agentResources(dir, 'cpus(bad role):1', '[31000-32000]'), { message: /role/ });
+});
+
+test('resources: a flag without ports (or no flag) keeps the default ports; a flag with ports replaces them', async (t) => {
+  const { dir, cleanup } = await tempWorkDir();
+  t.teardown(cleanup);
+  const r = flatten(await agentResources(dir, 'cpus:2;mem:512;disk:100', '[31000-32000]'));
+  t.deepEqual(r.ports, [[31000, 32000]]);
+  t.deepEqual({ cpus: r.scalars.cpus, mem: r.scalars.mem, disk: r.scalars.disk }, { cpus: 2, mem: 512, disk: 100 });
+  t.deepEqual(flatten(await agentResources(dir, undefined, '[31000-32000]')).ports, [[31000, 32000]]);
+  t.deepEqual(flatten(await agentResources(dir, 'ports:[7000-7001]', '[31000-32000]')).ports, [[7000, 7001]]);
+});
+
+test('the agent offers ports 31000-32000 by default: with --resources naming no ports, and with no --resources at all', async (t) => {
+  // startAgent owns the default (agents/agent.ts); what reaches the master is the SUBSCRIBE's agent_info.
+  const portsOf = (resources: unknown[]) => (resources as { name: string; type?: string; ranges?: { range: { begin: number; end: number }[] } }[])
+    .filter((x) => x.name === 'ports').map((x) => ({ type: x.type, range: x.ranges?.range }));
+  for (const resources of ['cpus:2;mem:1024;disk:1024', undefined]) {
+    const { master } = await agentWithFakeMaster(t, { resources });
+    t.is(master.subscribes.length, 1, String(resources));
+    t.deepEqual(portsOf(master.subscribes[0].agent_info.resources), [{ type: 'RANGES', range: [{ begin: 31000, end: 32000 }] }], String(resources));
+  }
+  const { master } = await agentWithFakeMaster(t, { resources: 'cpus:1;ports:[4000-4009]' });
+  t.deepEqual(portsOf(master.subscribes[0].agent_info.resources), [{ type: 'RANGES', range: [{ begin: 4000, end: 4009 }] }], 'named ports replace the default');
 });
 
 test('task environment: ports in given order, task variables win, secret-looking agent variables dropped', (t) => {

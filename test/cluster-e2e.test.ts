@@ -69,6 +69,44 @@ test.serial('KILL stops a running task: TASK_KILLED and its resources come back'
   fw.close();
 });
 
+test.serial('a task given ports and disk from an offer sees its port as $PORT0, inside the offered range, on a real agent', async (t) => {
+  const fw = new RawFramework(c.masterUrl);
+  t.is(await fw.subscribe(INFO), 200);
+  type Range = { begin: number; end: number };
+  const rangesOf = (resources: Event[]): Range[] => resources.filter((r) => r.name === 'ports').flatMap((r) => r.ranges.range as Range[]);
+  const ev = await fw.next((e) => offers(e) && e.offers.offers.some((o: Event) => rangesOf(o.resources).length > 0), 20_000);
+  const offer = ev.offers.offers.find((o: Event) => rangesOf(o.resources).length > 0)!;
+  const offered = rangesOf(offer.resources);
+  t.true(offer.resources.some((r: Event) => r.name === 'disk' && r.scalar.value >= 8), 'the offer has disk');
+  // Not the first port of the range: the task must see the port it was given, not a default.
+  const port = Math.min(offered[0].begin + 7, offered[0].end);
+  const task = {
+    name: 'ported', task_id: { value: 'ported' }, agent_id: offer.agent_id,
+    resources: [scalarRes('cpus', 0.1), scalarRes('mem', 16), scalarRes('disk', 8), { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: port, end: port }] } }],
+    command: { value: 'echo "PORT0=$PORT0 PORTS=$PORTS"' },
+  };
+  const accepted = await fw.call({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [task] } }], filters: { refuse_seconds: 0 } } });
+  t.is(accepted.status, 202, accepted.body);
+  const others = ev.offers.offers.filter((o: Event) => o.id.value !== offer.id.value).map((o: Event) => o.id);
+  if (others.length) await fw.call({ type: 'DECLINE', decline: { offer_ids: others, filters: { refuse_seconds: 0 } } });
+  await waitFor(() => terminalOf(fw, 'ported') !== undefined, 30_000, 'the task to end');
+  t.is(terminalOf(fw, 'ported')!.update.status.state, 'TASK_FINISHED', terminalOf(fw, 'ported')!.update.status.message);
+  // Its stdout, through the agent's files API (as `spillway run` reads it).
+  const agent = ((await operator(c.masterUrl, 'GET_AGENTS')).get_agents.agents as Event[]).find((a) => a.agent_info.id.value === offer.agent_id.value)!;
+  const url = `http://${agent.agent_info.hostname}:${agent.agent_info.port}/files/read?path=${encodeURIComponent(`sandboxes/${fw.frameworkId}/ported/stdout`)}&offset=0`;
+  let stdout = '';
+  await waitFor(async () => {
+    const res = await fetch(url).catch(() => undefined);
+    if (res?.status === 200) stdout = ((await res.json()) as { data: string }).data;
+    return stdout.endsWith('\n');
+  }, 10_000, 'the task stdout');
+  const seen = Number(/^PORT0=(\d+) /.exec(stdout)?.[1]);
+  t.is(stdout, `PORT0=${port} PORTS=${port}\n`);
+  t.true(offered.some((r) => seen >= r.begin && seen <= r.end), `PORT0 ${seen} is inside the offered ${JSON.stringify(offered)}`);
+  await fw.call({ type: 'TEARDOWN' });
+  fw.close();
+});
+
 test.serial('an agent killed with SIGKILL: its tasks are reported TASK_LOST and it leaves the offers', async (t) => {
   const fw = new RawFramework(c.masterUrl);
   await fw.subscribe(INFO);

@@ -3,7 +3,9 @@
 // replicas on one Redis, with a dead URL in the list for good measure.
 import test from 'ava';
 import { silentLogger } from '../src/common/logger.ts';
-import { MasterClient } from '../src/client/master-client.ts';
+import { Command } from 'commander';
+import { MasterClient, defaultMasterUrl } from '../src/client/master-client.ts';
+import { addMasterOption } from '../src/cli/master-option.ts';
 import { backoffMs, parseMasterUrls, MasterUrlError } from '../src/client/master-urls.ts';
 import { runMaster, type RunningMaster } from '../src/master/run-master.ts';
 import { SchedulerClient, taskResources, type Offer } from '../src/sdk/scheduler-client.ts';
@@ -35,6 +37,15 @@ test('master URL lists: commas and repeats, bad URLs named; backoff is jittered 
   t.is(backoffMs(0, 100, 1000, () => 0), 50);
   t.is(backoffMs(3, 100, 1000, () => 1), 800);
   t.is(backoffMs(20, 100, 1000, () => 0.5), 750);
+});
+
+test('--master: repeats add up, the first one replaces the default, even when it is the default URL', (t) => {
+  const parsed = (args: string[]): string => addMasterOption(new Command().exitOverride()).parse(args, { from: 'user' }).opts().master;
+  const fallback = defaultMasterUrl();
+  t.is(parsed([]), fallback);
+  t.is(parsed(['--master', 'http://b:1']), 'http://b:1');
+  t.is(parsed(['--master', fallback, '--master', 'http://b:1']), `${fallback},http://b:1`);
+  t.is(parsed(['--master', 'http://b:1', '--master', fallback]), `http://b:1,${fallback}`);
 });
 
 test('the CLI client skips a dead replica, follows the standby\'s 307 and remembers the leader', async (t) => {

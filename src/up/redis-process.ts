@@ -52,7 +52,8 @@ function ephemeralRangeStart(): number {
   }
 }
 
-const canListen = (port: number, host: string): Promise<boolean> => listenOnce(port, host).then(() => true, () => false);
+/** Whether `port` on `host` is free to listen on now. */
+export const canListen = (port: number, host: string): Promise<boolean> => listenOnce(port, host).then(() => true, () => false);
 
 function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

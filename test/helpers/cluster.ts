@@ -39,6 +39,7 @@ export async function startCluster(opts: {
   const masterUrl = `http://127.0.0.1:${port}`;
   const env = { ...process.env, SPILLWAY_LOG_LEVEL: process.env.SPILLWAY_LOG_LEVEL ?? 'warn' };
   const children = new Set<ChildProcess>();
+  const workDirs = new Set<string>();
   const cluster: Cluster = {
     redis,
     masterUrl,
@@ -58,6 +59,7 @@ export async function startCluster(opts: {
       children.add(child);
       const a = { child, workDir, port: agentPort, args };
       cluster.agents[i] = a;
+      workDirs.add(workDir);
       return a;
     },
     async kill(child, signal = 'SIGKILL') {
@@ -69,7 +71,8 @@ export async function startCluster(opts: {
     async stop() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await Promise.all([...children].map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
-      killTaskGroups(cluster.agents.map((a) => a.workDir));
+      // Every work dir an agent ever had: a task can outlive an agent that was killed and replaced.
+      killTaskGroups([...workDirs]);
       await redis.stop();
     },
   };

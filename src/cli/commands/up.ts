@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { createLogger, redactUrl } from '../../common/logger.ts';
 import { runMaster, type RunningMaster } from '../../master/run-master.ts';
-import { redisServerAvailable, startRedis, type RedisProcess } from '../../up/redis-process.ts';
+import { canListen, freePort, redisServerAvailable, startRedis, type RedisProcess } from '../../up/redis-process.ts';
 import { MasterClient } from '../../client/master-client.ts';
 import { fail, step } from '../output.ts';
 import { parseResourceFlag } from '../../resources/mesos-resources.ts';
@@ -73,7 +73,9 @@ export function registerUpCommand(program: Command): void {
       const share = o.agentResources ?? defaultAgentShare(agents);
       for (let i = 0; i < agents; i++) {
         const ports = `[${31000 + i * 1000}-${31999 + i * 1000}]`;
-        const args = [BIN, 'agent', '--master', master.url, '--port', String(port + 1 + i), '--work-dir', join(dataDir, 'agents', `agent-${i}`),
+        // The ports after the master's (5051, 5052, …), or a free one when another program has it.
+        const agentPort = (await canListen(port + 1 + i, '127.0.0.1')) ? port + 1 + i : await freePort();
+        const args = [BIN, 'agent', '--master', master.url, '--port', String(agentPort), '--work-dir', join(dataDir, 'agents', `agent-${i}`),
           '--resources', `${share};ports:${ports}`, '--attributes', `pool:local-owned;index:${i}`, '--kill-tasks-on-exit', '--exit-with-parent'];
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SPILLWAY_LOG_LEVEL: process.env.SPILLWAY_LOG_LEVEL ?? 'warn' } });
         children.push(child);
