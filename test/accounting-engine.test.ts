@@ -287,26 +287,34 @@ test('the FOCUS CSV parses, and the BilledCost of each period adds up to the tab
   }
 });
 
-test('an hour rolled up before machine-hours were recorded still reads; its FOCUS unit prices are left empty', (t) => {
+test('an hour rolled up before machine-hours were recorded still reads; a FOCUS row with any of it leaves quantity and unit prices empty', (t) => {
   const rollup = new HourRollup(T);
   for (const smp of scriptedSamples(model).filter((x) => x.start < T + HOUR)) rollup.addSample(smp);
   const [key, value] = rollup.fields().find(([, v]) => !v.includes('"'))!;
-  const old = JSON.stringify((JSON.parse(value) as number[]).slice(0, 13)); // the 13 measures of before
+  const now = JSON.parse(value) as number[];
+  const old = JSON.stringify(now.slice(0, 13)); // the 13 measures of before
   const row = rollupRow(T, key, old);
-  t.is(row.m.length, 14);
-  t.is(row.m[13], 0);
+  t.is(row.m.length, 15);
   t.deepEqual(row.m.slice(0, 13), JSON.parse(old));
+  t.deepEqual(row.m.slice(13), [0, 1], 'no machine-hours, and one part without them');
   const warned = rollupRow(T, key, JSON.stringify([...JSON.parse(old), 'no price']));
   t.is(warned.warn, 'no price');
-  t.is(warned.m.length, 14);
-  let text = '';
-  const w = new FocusCsvWriter({ from: T, to: T + HOUR }, 'hour', (c) => { text += c; }, { account: clusterBillingAccount('prod') });
-  w.header();
-  w.add(row);
-  w.end();
-  const [record] = parse(text, { columns: true }) as Record<string, string>[];
-  t.like(record, { PricingQuantity: '0', PricingUnit: 'Hours', ListUnitPrice: '', ContractedUnitPrice: '' });
-  t.not(record.BilledCost, '');
+  t.deepEqual(warned.m.slice(13), [0, 1]);
+  t.is(rollupRow(T, key, value).m[14], 0, 'a row of today has its hours');
+  // The day of the upgrade: an hour of before and an hour of after in one daily row.
+  const csv = (rows: UsageRow[]): Record<string, string> => {
+    let text = '';
+    const w = new FocusCsvWriter({ from: T, to: T + 2 * HOUR }, 'day', (c) => { text += c; }, { account: clusterBillingAccount('prod') });
+    w.header();
+    for (const r of rows) w.add(r);
+    w.end();
+    return (parse(text, { columns: true }) as Record<string, string>[])[0];
+  };
+  const mixed = csv([row, rollupRow(T + HOUR, key, value)]);
+  t.like(mixed, { PricingQuantity: '', PricingUnit: 'Hours', ListUnitPrice: '', ContractedUnitPrice: '' });
+  t.not(mixed.BilledCost, '');
+  const whole = csv([rollupRow(T, key, value), rollupRow(T + HOUR, key, value)]);
+  t.true(Number(whole.PricingQuantity) > 0 && Number(whole.ContractedUnitPrice) > 0, JSON.stringify(whole));
 });
 
 test('CSV fields follow RFC 4180 and defuse spreadsheet formulas', (t) => {

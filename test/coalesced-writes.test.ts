@@ -4,7 +4,7 @@
 import test from 'ava';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { coalesceWrites } from '../src/http/coalesced-writes.ts';
+import { coalesceWrites, writeNow } from '../src/http/coalesced-writes.ts';
 
 interface Counted { server: http.Server; port: number; writes: () => number }
 
@@ -60,6 +60,35 @@ test('an answer with Connection: close arrives whole before the connection ends'
   const text = await exchange(s.port, post('/', '{}', true), () => false);
   t.regex(text, /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n/);
   t.is(text.slice(text.indexOf('\r\n\r\n') + 4), 'x'.repeat(100_000));
+});
+
+test('what node writes just before it destroys a socket still arrives: the 400 to a malformed request, the answer before closeAllConnections', async (t) => {
+  const s = await serve((_req, res) => {
+    res.on('finish', () => s.server.closeAllConnections());
+    res.writeHead(200, { 'Content-Length': 2 });
+    res.end('ok');
+  });
+  t.teardown(() => s.server.close());
+  t.regex(await exchange(s.port, 'GARBAGE\r\n\r\n', () => false), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  t.regex(await exchange(s.port, post('/', '{}'), () => false), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+});
+
+test('writeNow sends what a socket gathered within this tick, not at the end of the turn', async (t) => {
+  const seen: Record<string, number> = {};
+  const s = await serve((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('first');
+    seen.before = s.writes();
+    if (req.url === '/now') writeNow(req.socket);
+    // node:http keeps a response's socket corked until the next tick: that is when it goes.
+    process.nextTick(() => { seen[`${req.url} next tick`] = s.writes() - seen.before; });
+    setTimeout(() => res.end(), 5);
+  });
+  t.teardown(() => s.server.close());
+  await exchange(s.port, post('/now', '{}'), (x) => x.endsWith('0\r\n\r\n'));
+  await exchange(s.port, post('/later', '{}'), (x) => x.endsWith('0\r\n\r\n'));
+  t.is(seen['/now next tick'], 1, 'written by the next tick');
+  t.is(seen['/later next tick'], 0, 'without writeNow: at the end of the turn');
 });
 
 test('a large streamed answer to a slow reader arrives whole: back-pressure pauses it and drain resumes it', async (t) => {

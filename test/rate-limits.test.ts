@@ -13,7 +13,11 @@ import {
 } from '../src/master/rate-limits.ts';
 import { freePort } from '../src/up/redis-process.ts';
 import { RawFramework } from './helpers/raw-framework.ts';
-import { inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
+import { FAST_MASTER, inProcessMaster, type InProcessMaster } from './helpers/in-process.ts';
+import { SchedulerClient } from '../src/sdk/scheduler-client.ts';
+import { runMaster, type RunningMaster } from '../src/master/run-master.ts';
+import { silentLogger } from '../src/common/logger.ts';
+import { waitFor } from './helpers/cluster.ts';
 import { BIN } from './helpers/cluster.ts';
 import { tempDir } from './helpers/redis.ts';
 
@@ -298,6 +302,30 @@ test.serial('a limited principal waits (all calls processed, spaced by 1/qps) wh
   t.false(foo.events.some((e) => e.type === 'ERROR'), 'no capacity set: nothing dropped');
   foo.close();
   free.close();
+});
+
+test.serial('an SDK framework whose last event was a capacity ERROR follows the master through a restart: a stopping master breaks streams, it does not end them', async (t) => {
+  // Heartbeats far apart: nothing follows the ERROR on the stream before the master stops.
+  const own = await inProcessMaster({ heartbeatIntervalSeconds: 60 }, undefined, { rateLimits: parseRateLimits(JSON.stringify({ limits: [{ principal: 'qux', qps: 0.1, capacity: 1 }] })) });
+  let again: RunningMaster | undefined;
+  t.teardown(async () => { await again?.stop(); await own.shutdown(); });
+  const client = new SchedulerClient({ master: own.url, framework: { user: 'test', name: 'qux-fw', principal: 'qux', failover_timeout: 60 }, maxBackoffMs: 200 });
+  t.teardown(() => client.close());
+  const seen: string[] = [];
+  client.on('error', (m) => seen.push(`error: ${m}`));
+  client.on('subscribed', () => seen.push('subscribed'));
+  client.on('disconnected', () => seen.push('disconnected'));
+  await client.subscribe();
+  const answers = Promise.allSettled(Array.from({ length: 4 }, () => client.revive()));
+  await waitFor(() => seen.some((s) => s.startsWith('error: Message REVIVE dropped')), 5000, 'the ERROR event');
+  // The ERROR is the stream's last event when the master stops now.
+  const port = Number(new URL(own.url).port);
+  await own.stop();
+  t.true((await answers).some((a) => a.status === 'rejected'), 'some REVIVEs were dropped');
+  again = await runMaster({ redisUrl: own.redis.url, host: '127.0.0.1', port, config: { ...FAST_MASTER, heartbeatIntervalSeconds: 60 }, log: silentLogger, autoscaler: false });
+  await waitFor(() => seen.filter((s) => s === 'subscribed').length === 2, 15_000, 'the client to subscribe again');
+  t.true(seen.includes('disconnected'));
+  await client.revive(); // the client works on
 });
 
 test.serial('beyond capacity the call is dropped: ERROR event with Mesos wording, 429, and the stream stays usable', async (t) => {

@@ -33,6 +33,10 @@ class PipelinedConnection {
     return this.waiting.length;
   }
 
+  get broken(): boolean {
+    return this.failed !== undefined;
+  }
+
   send(request: string, done: Waiter['done']): void {
     if (this.failed) return done(this.failed);
     this.waiting.push({ done });
@@ -70,10 +74,12 @@ class PipelinedConnection {
   }
 
   private fail(e: Error): void {
-    if (this.failed && this.waiting.length === 0) return;
     this.failed ??= e;
-    for (const w of this.waiting.splice(0)) w.done(this.failed);
-    this.onBroken(this.failed);
+    const lost = this.waiting.splice(0);
+    for (const w of lost) w.done(this.failed);
+    // A connection the server closed while idle (keep-alive timeout) lost nothing: the client
+    // opens another when it needs one. Only calls lost on the way count as a failure.
+    if (lost.length > 0) this.onBroken(this.failed);
   }
 }
 
@@ -83,19 +89,28 @@ export class PipelinedClient {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(private readonly url: URL, connections: number, onBroken: (e: Error) => void) {
+  constructor(private readonly url: URL, connections: number, private readonly onBroken: (e: Error) => void) {
     this.host = url.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(url.port || 80);
-    for (let i = 0; i < connections; i++) this.connections.push(new PipelinedConnection(this.host, this.port, (e) => { if (!this.closed) onBroken(e); }));
+    for (let i = 0; i < connections; i++) this.connections.push(this.connect());
+  }
+
+  private connect(): PipelinedConnection {
+    return new PipelinedConnection(this.host, this.port, (e) => { if (!this.closed) this.onBroken(e); });
   }
 
   /** POSTs `body` (JSON text) with `headers`; resolves with the status and body, in any case. */
   post(body: string, headers: Record<string, string>, done: (outcome: CallOutcome | Error) => void): void {
     let head = `POST ${this.url.pathname} HTTP/1.1\r\nHost: ${this.url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-    // The least loaded connection keeps the queues short.
-    let best = this.connections[0];
-    for (const c of this.connections) if (c.inFlight < best.inFlight) best = c;
+    // The least loaded connection keeps the queues short; one the server closed is replaced.
+    let at = 0;
+    for (let i = 0; i < this.connections.length; i++) {
+      const c = this.connections[i];
+      if (c.broken && !this.closed) this.connections[i] = this.connect();
+      if (this.connections[i].inFlight < this.connections[at].inFlight) at = i;
+    }
+    const best = this.connections[at];
     best.send(`${head}\r\n${Buffer.from(body, 'utf8').toString('latin1')}`, done);
   }
 

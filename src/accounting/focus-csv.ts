@@ -75,16 +75,17 @@ function record(d: RowDims, m: Measures, start: number, end: number, account: Bi
   // No commitment or negotiated discounts: EffectiveCost and ContractedCost are the billed cost
   // (for spot, the spot price charged; ListCost is the on-demand price).
   // The priced unit is an hour of the machine; a row holds its share of them (PricingQuantity), so
-  // unit price × PricingQuantity = cost, as FOCUS requires. Rows rolled up before machine-hours
-  // were recorded have none: their unit prices are left empty rather than made up.
-  const hours = m[M.machineHours];
+  // unit price × PricingQuantity = cost, as FOCUS requires. A row with any part recorded before
+  // machine-hours were (the day of the upgrade) has an incomplete count: quantity and unit prices
+  // are left empty rather than made up.
+  const hours = m[M.withoutHours] > 0 ? null : m[M.machineHours];
   // 8 decimals: the sums behind the quotient are stored to a billionth, and price lists quote no finer.
-  const unit = (cost: number): number | null => (hours > 0 ? Number((cost / hours).toFixed(8)) : null);
+  const unit = (cost: number): number | null => (hours ? Number((cost / hours).toFixed(8)) : null);
   const sku = `${d.prov}/${d.type || 'machine'}`;
   return [
     num(m[M.cost]), num(m[M.cost]), num(m[M.listCost]), num(m[M.cost]), account.id, account.name, d.cur, iso(bStart), iso(bEnd),
     iso(start), iso(end), 'Usage', '', description, 'Usage-Based',
-    num(m[M.capCpu]), 'Core-Hours', PRICING[d.cap], num(hours), 'Hours', unit(m[M.listCost]), unit(m[M.cost]), sku, `${sku}/${d.cap}/${d.region || 'none'}`,
+    num(m[M.capCpu]), 'Core-Hours', PRICING[d.cap], hours === null ? null : num(hours), 'Hours', unit(m[M.listCost]), unit(m[M.cost]), sku, `${sku}/${d.cap}/${d.region || 'none'}`,
     provider, provider, provider,
     d.region, d.region, d.zone, d.res, d.host, RESOURCE_TYPES[d.prov] ?? 'Agent', 'Compute', SERVICE_NAMES[d.prov] ?? d.prov,
     d.own, d.pool, d.prov, d.type, d.cap, d.agent, d.role, d.fw, d.fwName,

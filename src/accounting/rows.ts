@@ -24,8 +24,10 @@ export const M = {
   usedCpu: 6, usedMem: 7, usedGpu: 8,
   cost: 9, listCost: 10, allocatedCost: 11, idleCost: 12,
   machineHours: 13,
+  /** Parts (sample slices, stored hours) summed in without machine-hours: recorded before they were. */
+  withoutHours: 14,
 } as const;
-export const MEASURE_COUNT = 14;
+export const MEASURE_COUNT = 15;
 export type Measures = number[];
 
 export interface UsageRow {
@@ -80,7 +82,8 @@ function addSlice(m: Measures, sl: SliceTuple, h: number): void {
   m[M.capGpu] += g; m[M.allocGpu] += g;
   m[M.usedCpu] += sl[6] * h; m[M.usedMem] += (sl[7] / 1024) * h; m[M.usedGpu] += sl[8] * h;
   m[M.cost] += sl[9]; m[M.listCost] += sl[10]; m[M.allocatedCost] += sl[9];
-  m[M.machineHours] += sl[11] ?? 0;
+  if (sl[11] === undefined) m[M.withoutHours] += 1;
+  else m[M.machineHours] += sl[11];
 }
 
 function addIdle(m: Measures, s: Sample, aC: number, aM: number, aG: number, h: number): void {
@@ -88,7 +91,8 @@ function addIdle(m: Measures, s: Sample, aC: number, aM: number, aG: number, h: 
   m[M.capMem] += (Math.max(0, s.total[1] - aM) / 1024) * h;
   m[M.capGpu] += Math.max(0, s.total[2] - aG) * h;
   m[M.cost] += s.idle[0]; m[M.listCost] += s.idle[1]; m[M.idleCost] += s.idle[0];
-  m[M.machineHours] += s.idle[2] ?? 0;
+  if (s.idle[2] === undefined) m[M.withoutHours] += 1;
+  else m[M.machineHours] += s.idle[2];
 }
 
 // ---- hourly rollups ---------------------------------------------------------------------------
@@ -181,6 +185,8 @@ export function rollupRow(hour: number, key: string, value: string, cache?: Map<
   const warned = typeof arr[arr.length - 1] === 'string';
   if (!warned && arr.length === MEASURE_COUNT) return { dims, start: hour, m: arr as number[] };
   const m = (warned ? arr.slice(0, -1) : arr) as number[];
+  const hadHours = m.length > M.machineHours;
   while (m.length < MEASURE_COUNT) m.push(0);
+  if (!hadHours) m[M.withoutHours] = 1;
   return warned ? { dims, start: hour, m, warn: String(arr[arr.length - 1]) } : { dims, start: hour, m };
 }

@@ -37,7 +37,7 @@ export function agentCalls(master: Master, auth: AgentAuthority): CallHandler {
     return {
       status: 200,
       headers: { 'Mesos-Stream-Id': sink.id, ...(credential ? { [CREDENTIAL_HEADER]: credential } : {}) },
-      stream: sink.body,
+      sink,
       onClose: () => {
         sink.markClosed();
         master.agentDisconnected(id, sink);

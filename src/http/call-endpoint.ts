@@ -11,11 +11,13 @@ import type { Logger } from '../common/logger.ts';
 import { negotiationError } from './content-type.ts';
 import { describeError, isClientHangup } from './errors.ts';
 import { parseProtoJson } from '../mesos/proto-json.ts';
+import { writeNow } from './coalesced-writes.ts';
+import type { HttpEventSink } from './stream-sink.ts';
 
 /** What a call is answered with: a status (202 …), or 200 and an event stream. */
 export type CallResponse =
   | { status: number }
-  | { status: 200; headers: Record<string, string>; stream: Readable; onClose(): void };
+  | { status: 200; headers: Record<string, string>; sink: HttpEventSink; onClose(): void };
 
 /** Handles one parsed JSON call; throws HttpError for a 4xx. */
 export type CallHandler = (body: unknown, req: IncomingMessage) => Promise<CallResponse>;
@@ -46,7 +48,7 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
   const raw = await getRawBody(req, { limit: opts.limit, length: req.headers['content-length'], encoding: 'utf8' });
   const body = parseProtoJson(raw);
   const out = await handler(body, req);
-  if (!('stream' in out)) {
+  if (!('sink' in out)) {
     res.writeHead(out.status, { 'Content-Length': 0 });
     res.end();
     return;
@@ -55,15 +57,16 @@ async function answer(handler: CallHandler, req: IncomingMessage, res: ServerRes
   // had its 'close': without this its subscriber would count as connected, forever.
   if (res.destroyed || req.socket.destroyed) {
     out.onClose();
-    out.stream.destroy();
+    out.sink.body.destroy();
     return;
   }
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache', ...out.headers });
   res.on('close', out.onClose);
-  out.stream.on('error', (e) => { if (!isClientHangup(e)) opts.log.warn({ err: e }, 'event stream failed'); });
-  writeRecords(out.stream, res);
+  out.sink.body.on('error', (e) => { if (!isClientHangup(e)) opts.log.warn({ err: e }, 'event stream failed'); });
+  writeRecords(out.sink.body, res);
+  out.sink.attach({ writeNow: () => writeNow(req.socket), destroy: () => res.destroy() });
 }
 
 /**

@@ -17,9 +17,21 @@ type WriteCallback = (err?: Error | null) => void;
 type Chunk = string | Uint8Array;
 type RawWrite = (chunk: Chunk, encoding: BufferEncoding, cb?: WriteCallback) => boolean;
 
+/** Each coalescing socket's flush, for writeNow. */
+const flushes = new WeakMap<Socket, () => void>();
+
+/**
+ * Sends what `socket` has gathered this turn now, before anything else is written anywhere: for
+ * writes that must reach the kernel before the master answers someone else (LAUNCH before 202).
+ */
+export function writeNow(socket: Socket | null | undefined): void {
+  if (socket) flushes.get(socket)?.();
+}
+
 export function coalesceWrites(socket: Socket): void {
   const write = socket.write.bind(socket) as RawWrite;
   const end = socket.end.bind(socket) as (...args: unknown[]) => Socket;
+  const destroy = socket.destroy.bind(socket);
   let chunks: Chunk[] = [];
   let encodings: BufferEncoding[] = [];
   let queuedBytes = 0;
@@ -30,12 +42,18 @@ export function coalesceWrites(socket: Socket): void {
   // Corked, the writes leave as one writev of the chunks as they are (no copies in JS).
   const flush = (): void => {
     if (chunks.length === 0) return;
+    if (socket.destroyed) {
+      chunks = [];
+      encodings = [];
+      queuedBytes = 0;
+      owesDrain = false;
+      return;
+    }
     const out = chunks;
     const enc = encodings;
     chunks = [];
     encodings = [];
     queuedBytes = 0;
-    if (socket.destroyed) return;
     socket.cork();
     for (let i = 0; i < out.length; i++) write(out[i], enc[i], i === out.length - 1 ? failed : undefined);
     socket.uncork();
@@ -49,6 +67,8 @@ export function coalesceWrites(socket: Socket): void {
   socket.write = ((chunk: Chunk, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean => {
     const callback = typeof encoding === 'function' ? encoding : cb;
     const enc = typeof encoding === 'string' ? encoding : 'utf8';
+    // What node would refuse at once is refused at once, not later inside the flush.
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return write(chunk, enc, callback);
     if (ending || socket.destroyed || !socket.writable) return write(chunk, enc, callback); // node reports the error
     if (chunks.length === 0) setImmediate(flush);
     chunks.push(chunk);
@@ -65,4 +85,12 @@ export function coalesceWrites(socket: Socket): void {
     ending = true;
     return end(...args);
   }) as Socket['end'];
+  // And before a destroy: node writes its own answers (400 to a malformed request, 408, 431) and
+  // destroys the socket at once, and a server closing drops idle connections right after their
+  // last answer. Without a flush those bytes would be thrown away; with it they reach the kernel.
+  socket.destroy = ((err?: Error): Socket => {
+    flush();
+    return destroy(err);
+  }) as Socket['destroy'];
+  flushes.set(socket, flush);
 }

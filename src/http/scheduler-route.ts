@@ -43,7 +43,7 @@ export function schedulerCalls(master: Master, limiter?: FrameworkRateLimiter): 
     return {
       status: 200,
       headers: { 'Mesos-Stream-Id': sink.id },
-      stream: sink.body,
+      sink,
       onClose: () => {
         sink.markClosed();
         if (frameworkId !== undefined) master.frameworkDisconnected(frameworkId, sink);

@@ -87,8 +87,9 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
       relabels.push(r);
     } else {
       const tasks = op.type === 'LAUNCH_GROUP' ? ((op as { launch_group?: { task_group?: { tasks?: TaskInfo[] } } }).launch_group?.task_group?.tasks ?? []) : [];
+      // Its tasks hear why (TASK_ERROR); the operator sees it as any other dropped operation.
       for (const t of tasks) sendUntracked(m, f, t, 'TASK_ERROR', `Operation ${op.type} is not supported`, 'REASON_TASK_INVALID');
-      if (tasks.length === 0) dropped.push({ type: op.type, message: `operation ${op.type} is not supported` });
+      dropped.push({ type: op.type, message: `operation ${op.type} is not supported` });
     }
   }
   // As Mesos' Master::drop: "no direct feedback to the framework when an operation is dropped" —
@@ -131,8 +132,9 @@ export async function accept(m: Master, f: FrameworkLive, offerIds: string[], op
       agent!.stream?.sendJson(launchEventJson(t));
       m.metrics.tasksLaunched.inc();
     }
-    // The LAUNCHes reach the agent's socket before the framework hears 202: a master killed after
-    // answering has already handed them to the kernel, so an acknowledged launch is never lost.
+    // The LAUNCHes reach the agent's socket before the framework hears 202: flush() writes them
+    // through (coalesced-writes.ts writeNow) while the 202 waits for the end of the turn, so a
+    // master killed after answering has already handed them to the kernel.
     if (launched.length) agent!.stream?.flush();
     if (killed.length) await endKilledBeforeLaunch(m, killed);
   } finally {

@@ -169,7 +169,9 @@ export class Master {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.maintenance.stop();
-    for (const f of this.state.frameworks.values()) f.stream?.close();
+    // Schedulers must see a break, not an end: an ERROR and then the end means a refusal to them
+    // (SDK, Mesos' driver), and a rate-limit ERROR may be the last event before a failover.
+    for (const f of this.state.frameworks.values()) f.stream?.abort();
     for (const a of this.state.agents.values()) a.stream?.close();
   }
 

@@ -66,7 +66,10 @@ export interface EventSink {
   sendJson(json: string): void;
   /** Writes what is queued now, before the caller answers anyone (see accept: LAUNCH before 202). */
   flush(): void;
+  /** Ends the stream cleanly. */
   close(): void;
+  /** Breaks the connection (the master stops): the subscriber sees a failure, not an end. */
+  abort(): void;
 }
 
 export interface AgentLive {

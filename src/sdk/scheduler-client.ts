@@ -68,6 +68,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
   /** The message of the current stream's last event when it was an ERROR. */
   private lastError: string | undefined;
   private everSubscribed = false;
+  /** Calls waiting in untilSubscribed. */
+  private readonly waiters = new Set<(err?: Error) => void>();
 
   constructor(private readonly opts: SchedulerClientOptions) {
     super();
@@ -114,7 +116,13 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       const text = await res.text().catch(() => '');
       const err = new Error(`SUBSCRIBE failed: ${res.status} ${text}`);
       if (attempt === 0 && !this.frameworkId && res.status < 500) throw err;
-      if (res.status >= 400 && res.status < 500) { this.emit('error', err.message); return; }
+      if (res.status >= 400 && res.status < 500) {
+        // Refused for good (asking again gets the same answer): the client ends, as after an ERROR.
+        this.close();
+        this.report(err.message);
+        this.emit('disconnected', err);
+        return;
+      }
       this.masters.fail(); // 503: no leader there (yet); ask the next replica
       return this.retry(attempt, err);
     }
@@ -157,13 +165,23 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     if (this.closed || !this.frameworkId || this.opts.reconnect === false) return Promise.reject(new Error('not subscribed'));
     const waitMs = this.opts.resubscribeWaitMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      const done = (): void => { clearTimeout(timer); resolve(); };
-      const timer = setTimeout(() => {
+      const settle = (err?: Error): void => {
+        clearTimeout(timer);
         this.off('subscribed', done);
-        reject(new Error(`not subscribed: no master took the subscription within ${waitMs} ms`));
-      }, waitMs);
+        this.waiters.delete(settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      const done = (): void => settle();
+      const timer = setTimeout(() => settle(new Error(`not subscribed: no master took the subscription within ${waitMs} ms`)), waitMs);
       this.once('subscribed', done);
+      this.waiters.add(settle);
     });
+  }
+
+  /** The master's error text, to 'error' listeners (unheard, an 'error' event would throw inside the read loop). */
+  private report(message: string): void {
+    if (this.listenerCount('error') > 0) this.emit('error', message);
   }
 
   private async retry(attempt: number, why: Error): Promise<void> {
@@ -217,8 +235,7 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
         this.emit('failure', ev.failure);
         break;
       case 'ERROR':
-        // Unheard, an 'error' event would throw here, inside the stream's read loop.
-        if (this.listenerCount('error') > 0) this.emit('error', ev.error?.message ?? ev.message);
+        this.report(ev.error?.message ?? ev.message);
         break;
       case 'HEARTBEAT':
         this.emit('heartbeat');
@@ -287,6 +304,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
     this.closed = true;
     clearTimeout(this.silence);
     this.abort?.abort();
+    // Calls waiting for a re-subscription that will not come now fail at once.
+    for (const settle of [...this.waiters]) settle(new Error('not subscribed: the client is closed'));
   }
 }
 
