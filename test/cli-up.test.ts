@@ -1,5 +1,5 @@
 // `spillway up` (the README's main command) and the listing commands, as a person runs them.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import net, { connect } from 'node:net';
@@ -192,12 +192,17 @@ test.serial('a redis-server left by a killed spillway up is stopped before the n
   t.is(Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8')), second.child.pid!, 'the pid file names the running one');
 });
 
-test.serial('SIGTERM (a service manager stopping it) stops spillway up as cleanly as Ctrl-C: exit 0, no task, agent or Redis left', async (t) => {
-  const dataDir = tempDir('spillway-up-term-');
+/** `spillway up --agents 1` on a free port with a temp data dir (removed after the test). */
+async function upWithOneAgent(t: ExecutionContext, prefix: string): Promise<{ up: Up; master: string; dataDir: string }> {
+  const dataDir = tempDir(prefix);
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const port = await freePort();
   const up = startUp(['--agents', '1', '--port', String(port), '--data-dir', dataDir], cleanEnv());
-  const master = `http://127.0.0.1:${port}`;
+  return { up, master: `http://127.0.0.1:${port}`, dataDir };
+}
+
+test.serial('SIGTERM (a service manager stopping it) stops spillway up as cleanly as Ctrl-C: exit 0, no task, agent or Redis left', async (t) => {
+  const { up, master, dataDir } = await upWithOneAgent(t, 'spillway-up-term-');
   try {
     await waitFor(() => up.stdout().includes('Spillway is up'), 60_000, 'spillway up');
     const run = spawn(process.execPath, [BIN, 'run', '--master', master, '--', `sleep 300 # ${dataDir}`], { stdio: 'ignore', env: cleanEnv() });
@@ -247,11 +252,7 @@ test.serial('spillway up without --data-dir keeps Redis (AOF) and agent work dir
 });
 
 test.serial('spillway frameworks and tasks tables show a running task; run passes --cpus and --mem on; $SPILLWAY_MASTER stands in for --master', async (t) => {
-  const dataDir = tempDir('spillway-up-tables-');
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const port = await freePort();
-  const up = startUp(['--agents', '1', '--port', String(port), '--data-dir', dataDir], cleanEnv());
-  const master = `http://127.0.0.1:${port}`;
+  const { up, master, dataDir } = await upWithOneAgent(t, 'spillway-up-tables-');
   let run: ChildProcess | undefined;
   try {
     await waitFor(() => up.stdout().includes('Spillway is up'), 60_000, 'spillway up');
