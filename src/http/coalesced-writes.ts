@@ -42,27 +42,20 @@ export function coalesceWrites(socket: Socket): void {
   // Corked, the writes leave as one writev of the chunks as they are (no copies in JS).
   const flush = (): void => {
     if (chunks.length === 0) return;
-    if (socket.destroyed) {
-      chunks = [];
-      encodings = [];
-      queuedBytes = 0;
-      owesDrain = false;
-      return;
-    }
     const out = chunks;
     const enc = encodings;
+    const drainOwed = owesDrain;
     chunks = [];
     encodings = [];
     queuedBytes = 0;
+    owesDrain = false;
+    if (socket.destroyed) return; // gone: node drops what was not written yet, too
     socket.cork();
     for (let i = 0; i < out.length; i++) write(out[i], enc[i], i === out.length - 1 ? failed : undefined);
     socket.uncork();
-    if (owesDrain) {
-      owesDrain = false;
-      // The same bytes usually fill the socket's own buffer too, and it emits 'drain' when it
-      // empties; when they did not (counted differently, or gone at once), nobody would.
-      if (!socket.writableNeedDrain) process.nextTick(() => socket.emit('drain'));
-    }
+    // The same bytes usually fill the socket's own buffer too, and it emits 'drain' when it
+    // empties; when they did not (counted differently, or gone at once), nobody would.
+    if (drainOwed && !socket.writableNeedDrain) process.nextTick(() => socket.emit('drain'));
   };
   socket.write = ((chunk: Chunk, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean => {
     const callback = typeof encoding === 'function' ? encoding : cb;

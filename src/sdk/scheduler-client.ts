@@ -118,10 +118,8 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       if (attempt === 0 && !this.frameworkId && res.status < 500) throw err;
       if (res.status >= 400 && res.status < 500) {
         // Refused for good (asking again gets the same answer): the client ends, as after an ERROR.
-        this.close();
         this.report(err.message);
-        this.emit('disconnected', err);
-        return;
+        return this.endRefused(err);
       }
       this.masters.fail(); // 503: no leader there (yet); ask the next replica
       return this.retry(attempt, err);
@@ -150,10 +148,9 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       // ("Framework has been removed", "Framework failed over"). Mesos' driver aborts then, and so
       // does this client: subscribing again would only be refused again, or take the framework
       // back from the scheduler that replaced this one.
+      if (this.everSubscribed) return this.endRefused(new Error(refusal));
       this.close();
-      if (!this.everSubscribed) throw new Error(`SUBSCRIBE refused: ${refusal}`); // subscribe() rejects
-      this.emit('disconnected', new Error(refusal));
-      return;
+      throw new Error(`SUBSCRIBE refused: ${refusal}`); // subscribe() rejects
     }
     this.masters.fail(); // the leader we were on may be gone: start with the next replica
     this.emit('disconnected', broke);
@@ -177,6 +174,12 @@ export class SchedulerClient extends EventEmitter<SchedulerEvents> {
       this.once('subscribed', done);
       this.waiters.add(settle);
     });
+  }
+
+  /** The master will not have this scheduler (again): the client ends, as Mesos' driver aborts. */
+  private endRefused(why: Error): void {
+    this.close();
+    this.emit('disconnected', why);
   }
 
   /** The master's error text, to 'error' listeners (unheard, an 'error' event would throw inside the read loop). */
